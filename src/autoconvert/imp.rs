@@ -1,0 +1,649 @@
+//! The `stromautoconvert` bin: ghost pads whose targets are switched to a chain built when caps
+//! arrive (and rebuilt only when new caps need a different chain).
+
+use std::sync::{LazyLock, Mutex, MutexGuard};
+
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+
+use super::Mode;
+use super::caps;
+use super::plan::{self, ChainPlan, ChainShape, ConvertPath, InteropVerdict};
+use crate::gpu::gl::{self, GlInfo};
+use crate::gpu::interop::{self, InteropReport};
+
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "stromautoconvert",
+        gst::DebugColorFlags::empty(),
+        Some("Strom automatic video converter"),
+    )
+});
+
+/// Name of the element message posted when a path is chosen.
+pub const MESSAGE_NAME: &str = "strom-autoconvert";
+
+const DEFAULT_MODE: Mode = Mode::Auto;
+const DEFAULT_N_THREADS: u32 = 0;
+
+#[derive(Debug, Clone, Copy)]
+struct Settings {
+    mode: Mode,
+    n_threads: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            mode: DEFAULT_MODE,
+            n_threads: DEFAULT_N_THREADS,
+        }
+    }
+}
+
+/// The built chain, in link order.
+struct Chain {
+    shape: ChainShape,
+    elements: Vec<gst::Element>,
+}
+
+#[derive(Default)]
+struct State {
+    chain: Option<Chain>,
+    active_path: Option<ConvertPath>,
+    interop_status: String,
+}
+
+/// Why no chain could be built: each maps to an element error a user can act on.
+enum ChainError {
+    NotConvertible(String),
+    MissingElement(&'static str),
+    NoGlContext(String),
+    Link(String),
+}
+
+pub struct AutoConvert {
+    sinkpad: gst::GhostPad,
+    srcpad: gst::GhostPad,
+    settings: Mutex<Settings>,
+    state: Mutex<State>,
+}
+
+/// The interop test's answer as this element reports it.
+struct InteropUse {
+    report: &'static InteropReport,
+    ran_now: bool,
+}
+
+impl AutoConvert {
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A poisoned lock only means another thread panicked mid-update; the data is still usable.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn settings(&self) -> Settings {
+        *self.settings.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn has_chain(&self) -> bool {
+        self.state().chain.is_some()
+    }
+
+    fn sink_event(&self, pad: &gst::GhostPad, event: gst::Event) -> bool {
+        if let gst::EventView::Caps(caps_event) = event.view() {
+            let caps = caps_event.caps_owned();
+            if let Err(err) = self.ensure_chain_for(&caps) {
+                self.post_chain_error(&caps, err);
+                return false;
+            }
+        }
+        gst::Pad::event_default(pad, Some(&*self.obj()), event)
+    }
+
+    fn sink_query(&self, pad: &gst::GhostPad, query: &mut gst::QueryRef) -> bool {
+        match query.view_mut() {
+            gst::QueryViewMut::Caps(q) => {
+                let offered = self.sink_caps(pad);
+                let result = match q.filter() {
+                    Some(filter) => {
+                        filter.intersect_with_mode(&offered, gst::CapsIntersectMode::First)
+                    }
+                    None => offered,
+                };
+                q.set_result(&result);
+                true
+            }
+            // Answered here, not by the current chain: caps the chain cannot carry are still
+            // accepted when another chain can, and the bin rebuilds when they arrive.
+            gst::QueryViewMut::AcceptCaps(q) => {
+                let acceptable = caps::input_from_caps(q.caps())
+                    .is_ok_and(|input| !matches!(input.memory, plan::Memory::Other(_)))
+                    && self.sink_caps_without_chain().can_intersect(q.caps());
+                q.set_result(acceptable);
+                true
+            }
+            _ => gst::Pad::query_default(pad, Some(&*self.obj()), query),
+        }
+    }
+
+    /// What the bin takes: the chain's own answer first (what it prefers), then what any chain
+    /// could take for this consumer.
+    fn sink_caps(&self, pad: &gst::GhostPad) -> gst::Caps {
+        let without_chain = self.sink_caps_without_chain();
+        if !self.has_chain() {
+            return without_chain;
+        }
+        let mut query = gst::query::Caps::new(None);
+        if !gst::Pad::query_default(pad, Some(&*self.obj()), &mut query) {
+            return without_chain;
+        }
+        match query.result() {
+            Some(chain_caps) => {
+                let mut caps = chain_caps.to_owned();
+                caps.merge(without_chain);
+                caps
+            }
+            None => without_chain,
+        }
+    }
+
+    fn sink_caps_without_chain(&self) -> gst::Caps {
+        caps::sink_caps_without_chain(&self.srcpad.peer_query_caps(None))
+    }
+
+    fn src_query(&self, pad: &gst::GhostPad, query: &mut gst::QueryRef) -> bool {
+        if !self.has_chain()
+            && let gst::QueryViewMut::Caps(q) = query.view_mut()
+        {
+            let template = caps::template_caps();
+            let result = match q.filter() {
+                Some(filter) => {
+                    filter.intersect_with_mode(&template, gst::CapsIntersectMode::First)
+                }
+                None => template,
+            };
+            q.set_result(&result);
+            return true;
+        }
+        gst::Pad::query_default(pad, Some(&*self.obj()), query)
+    }
+
+    /// Decides for these caps and builds the chain if the current one cannot carry them.
+    fn ensure_chain_for(&self, caps: &gst::Caps) -> Result<(), ChainError> {
+        let input = caps::input_from_caps(caps).map_err(ChainError::NotConvertible)?;
+        let downstream_caps = self.srcpad.peer_query_caps(None);
+        let downstream = caps::downstream_from_caps(&downstream_caps);
+        let settings = self.settings();
+
+        let interop = plan::needs_interop(settings.mode, &downstream).then(|| {
+            let (report, ran_now) = interop::probe_cached();
+            InteropUse { report, ran_now }
+        });
+        let verdict = interop.as_ref().map(|i| InteropVerdict {
+            works: i.report.works(),
+            status: i.report.status.clone(),
+        });
+        let plan = plan::plan(settings.mode, &input, &downstream, verdict.as_ref())
+            .map_err(|err| ChainError::NotConvertible(err.0))?;
+
+        let current = self.state().chain.as_ref().map(|c| c.shape);
+        if current == Some(plan.shape) {
+            gst::debug!(CAT, imp = self, "current chain carries {caps}");
+            return Ok(());
+        }
+        let gl_info = self.check_gl_for(&plan, interop.as_ref())?;
+        let elements = build_elements(&plan.shape, settings.n_threads)?;
+        gst::info!(
+            CAT,
+            imp = self,
+            "{} chain for {caps}: {} ({})",
+            if current.is_some() {
+                "rebuilding"
+            } else {
+                "building"
+            },
+            plan.shape.describe(),
+            plan.reason
+        );
+        self.install_chain(plan.shape, elements)?;
+        self.announce(&plan, interop.as_ref(), gl_info.as_ref());
+        Ok(())
+    }
+
+    /// Before building a GL chain, make sure GL elements exist and a GL context can be made, so
+    /// the user gets the cause and the fix instead of a bare not-negotiated.
+    fn check_gl_for(
+        &self,
+        plan: &ChainPlan,
+        interop: Option<&InteropUse>,
+    ) -> Result<Option<GlInfo>, ChainError> {
+        let needs_gl = plan.shape.path == ConvertPath::Gl || plan.shape.download_input;
+        if !needs_gl {
+            return Ok(interop.and_then(|i| i.report.gl.clone()));
+        }
+        if let Some(missing) = gl::missing_gl_elements().first() {
+            return Err(ChainError::MissingElement(missing));
+        }
+        if let Some(gl_info) = interop.and_then(|i| i.report.gl.clone()) {
+            return Ok(Some(gl_info));
+        }
+        match gl::context_check_cached() {
+            Ok(info) => Ok(Some(info.clone())),
+            Err(err) => Err(ChainError::NoGlContext(err.clone())),
+        }
+    }
+
+    /// Swaps in a new chain: the old one (if any) is unlinked, stopped and removed first.
+    fn install_chain(
+        &self,
+        shape: ChainShape,
+        elements: Vec<gst::Element>,
+    ) -> Result<(), ChainError> {
+        let old = self.state().chain.take();
+        if let Some(old) = old {
+            self.remove_chain(old);
+        }
+        let obj = self.obj();
+        let link = || -> Result<(), glib::BoolError> {
+            obj.add_many(&elements)?;
+            gst::Element::link_many(&elements)?;
+            for element in &elements {
+                element.sync_state_with_parent()?;
+            }
+            let first = elements.first().and_then(|e| e.static_pad("sink"));
+            let last = elements.last().and_then(|e| e.static_pad("src"));
+            self.sinkpad.set_target(first.as_ref())?;
+            self.srcpad.set_target(last.as_ref())?;
+            Ok(())
+        };
+        if let Err(err) = link() {
+            self.remove_chain(Chain { shape, elements });
+            return Err(ChainError::Link(err.to_string()));
+        }
+        self.state().chain = Some(Chain { shape, elements });
+        Ok(())
+    }
+
+    fn remove_chain(&self, chain: Chain) {
+        let _ = self.sinkpad.set_target(None::<&gst::Pad>);
+        let _ = self.srcpad.set_target(None::<&gst::Pad>);
+        let obj = self.obj();
+        for element in chain.elements.iter().rev() {
+            let _ = element.set_state(gst::State::Null);
+            if element.parent().as_ref() == Some(obj.upcast_ref()) {
+                let _ = obj.remove(element);
+            }
+        }
+    }
+
+    fn teardown_chain(&self) {
+        let chain = self.state().chain.take();
+        if let Some(chain) = chain {
+            self.remove_chain(chain);
+        }
+    }
+
+    /// Records the decision, logs it as Strom users know it, and posts `strom-autoconvert`.
+    fn announce(&self, plan: &ChainPlan, interop: Option<&InteropUse>, gl_info: Option<&GlInfo>) {
+        if plan.decided_by_interop
+            && let Some(i) = interop
+        {
+            if i.report.works() {
+                gst::info!(
+                    CAT,
+                    imp = self,
+                    "CUDA-GL interop works - using GPU-accelerated video conversion"
+                );
+            } else {
+                gst::warning!(
+                    CAT,
+                    imp = self,
+                    "CUDA-GL interop failed: {} - using software video conversion",
+                    i.report.reason
+                );
+            }
+        }
+        let interop_status = match interop {
+            Some(i) => i.report.status.clone(),
+            None => interop::cached().map_or_else(
+                || format!("not-tested: {}", plan.reason),
+                |r| r.status.clone(),
+            ),
+        };
+        {
+            let mut state = self.state();
+            state.active_path = Some(plan.shape.path);
+            state.interop_status = interop_status.clone();
+        }
+        let obj = self.obj();
+        obj.notify("active-path");
+        obj.notify("interop-status");
+        let structure = decision_structure(plan, &interop_status, interop, gl_info);
+        let _ = obj.post_message(gst::message::Element::builder(structure).src(&*obj).build());
+    }
+
+    fn post_chain_error(&self, caps: &gst::Caps, err: ChainError) {
+        match err {
+            ChainError::NotConvertible(why) => gst::element_imp_error!(
+                self,
+                gst::CoreError::Negotiation,
+                ("stromautoconvert cannot convert these caps: {}", why),
+                ["caps: {}", caps]
+            ),
+            ChainError::MissingElement(name) => gst::element_imp_error!(
+                self,
+                gst::CoreError::MissingPlugin,
+                (
+                    "GStreamer element '{}' is missing; install it with: {}",
+                    name,
+                    if gl::GL_ELEMENTS.contains(&name) {
+                        gl::GL_PACKAGE_FIX
+                    } else {
+                        "apt-get install gstreamer1.0-plugins-base"
+                    }
+                ),
+                ["needed for {}", caps]
+            ),
+            ChainError::NoGlContext(why) => gst::element_imp_error!(
+                self,
+                gst::ResourceError::NotFound,
+                (
+                    "no GL context could be made ({}); on headless machines and in containers set {}",
+                    why,
+                    gl::GL_HEADLESS_FIX
+                ),
+                ["GL path needed for {}", caps]
+            ),
+            ChainError::Link(why) => gst::element_imp_error!(
+                self,
+                gst::CoreError::Negotiation,
+                ("could not link the conversion chain: {}", why),
+                ["caps: {}", caps]
+            ),
+        }
+    }
+}
+
+/// The elements of `shape`, created and configured but not yet added to the bin.
+fn build_elements(shape: &ChainShape, n_threads: u32) -> Result<Vec<gst::Element>, ChainError> {
+    shape
+        .factories()
+        .into_iter()
+        .map(|factory| {
+            let mut builder = gst::ElementFactory::make(factory);
+            match factory {
+                "videoconvert" => builder = builder.property("n-threads", n_threads),
+                "capsfilter" => {
+                    let rgba = gst::Caps::builder("video/x-raw")
+                        .features([caps::GL_MEMORY])
+                        .field("format", "RGBA")
+                        .build();
+                    builder = builder.property("caps", rgba);
+                }
+                _ => {}
+            }
+            builder
+                .build()
+                .map_err(|_| ChainError::MissingElement(factory))
+        })
+        .collect()
+}
+
+/// The `strom-autoconvert` message body.
+fn decision_structure(
+    plan: &ChainPlan,
+    interop_status: &str,
+    interop: Option<&InteropUse>,
+    gl_info: Option<&GlInfo>,
+) -> gst::Structure {
+    let report = interop.map(|i| i.report);
+    let probe_ms = interop
+        .filter(|i| i.ran_now)
+        .map_or(0.0, |i| i.report.elapsed.as_secs_f64() * 1000.0);
+    let mut s = gst::Structure::builder(MESSAGE_NAME)
+        .field("path", plan.shape.path.as_str())
+        .field("reason", plan.reason.as_str())
+        .field("interop", report.is_some_and(InteropReport::works))
+        .field("interop-status", interop_status)
+        .field("chain", plan.shape.describe())
+        .field("probe-ms", probe_ms)
+        .build();
+    if let Some(err) = report.and_then(|r| r.cuda_error.as_deref()) {
+        s.set("cuda-error", err);
+    }
+    if let Some(gl) = report.and_then(|r| r.gl.as_ref()).or(gl_info) {
+        s.set("gl-vendor", gl.vendor.as_str());
+        s.set("gl-renderer", gl.renderer.as_str());
+    }
+    s
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for AutoConvert {
+    const NAME: &'static str = "GstStromAutoConvert";
+    type Type = super::AutoConvert;
+    type ParentType = gst::Bin;
+
+    fn with_class(klass: &Self::Class) -> Self {
+        let sink_template = klass.pad_template("sink").expect("sink template");
+        let sinkpad = gst::GhostPad::builder_from_template(&sink_template)
+            .event_function(|pad, parent, event| {
+                AutoConvert::catch_panic_pad_function(
+                    parent,
+                    || false,
+                    |this| this.sink_event(pad, event),
+                )
+            })
+            .query_function(|pad, parent, query| {
+                AutoConvert::catch_panic_pad_function(
+                    parent,
+                    || false,
+                    |this| this.sink_query(pad, query),
+                )
+            })
+            .build();
+        let src_template = klass.pad_template("src").expect("src template");
+        let srcpad = gst::GhostPad::builder_from_template(&src_template)
+            .query_function(|pad, parent, query| {
+                AutoConvert::catch_panic_pad_function(
+                    parent,
+                    || false,
+                    |this| this.src_query(pad, query),
+                )
+            })
+            .build();
+        AutoConvert {
+            sinkpad,
+            srcpad,
+            settings: Mutex::new(Settings::default()),
+            state: Mutex::new(State::default()),
+        }
+    }
+}
+
+impl ObjectImpl for AutoConvert {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            vec![
+                glib::ParamSpecEnum::builder_with_default("mode", DEFAULT_MODE)
+                    .nick("Mode")
+                    .blurb(
+                        "Which conversion chain to build: auto (GL when downstream takes GL \
+                         memory and CUDA-GL interop works, else software), gl \
+                         (glupload ! glcolorconvert), software (multi-threaded videoconvert). \
+                         Changeable in NULL and READY only",
+                    )
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt::builder("n-threads")
+                    .nick("Threads")
+                    .blurb(
+                        "Threads of the internal videoconvert on the software path; \
+                         0 = one per CPU core",
+                    )
+                    .default_value(DEFAULT_N_THREADS)
+                    .mutable_playing()
+                    .build(),
+                glib::ParamSpecString::builder("active-path")
+                    .nick("Active path")
+                    .blurb("The chain in use: \"\" until caps are negotiated, then gl or software")
+                    .read_only()
+                    .build(),
+                glib::ParamSpecString::builder("interop-status")
+                    .nick("Interop status")
+                    .blurb(
+                        "Result of the in-process CUDA-GL interop test, e.g. ok, \
+                         failed: CUDA_ERROR_OPERATING_SYSTEM, unavailable: libcuda.so.1 not \
+                         found, skipped: WSL2, skipped: GL is Mesa llvmpipe; not-tested: <why> \
+                         when the decision did not need it",
+                    )
+                    .read_only()
+                    .build(),
+            ]
+        });
+        PROPERTIES.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        match pspec.name() {
+            "mode" => {
+                let Ok(mode) = value.get::<Mode>() else {
+                    return;
+                };
+                if self.obj().current_state() > gst::State::Ready {
+                    gst::element_imp_warning!(
+                        self,
+                        gst::CoreError::StateChange,
+                        ("mode can only be changed in the NULL or READY state; keeping the current mode")
+                    );
+                    return;
+                }
+                gst::info!(CAT, imp = self, "mode set to {mode:?}");
+                self.settings.lock().unwrap_or_else(|e| e.into_inner()).mode = mode;
+            }
+            "n-threads" => {
+                let n_threads = value.get::<u32>().unwrap_or(DEFAULT_N_THREADS);
+                self.settings
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .n_threads = n_threads;
+                // Applies from the next caps; videoconvert reads it when it (re)configures.
+                let converters: Vec<gst::Element> = self
+                    .state()
+                    .chain
+                    .iter()
+                    .flat_map(|c| c.elements.iter())
+                    .filter(|e| e.factory().is_some_and(|f| f.name() == "videoconvert"))
+                    .cloned()
+                    .collect();
+                for converter in converters {
+                    converter.set_property("n-threads", n_threads);
+                }
+            }
+            other => gst::warning!(CAT, imp = self, "unknown property {other}"),
+        }
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        match pspec.name() {
+            "mode" => self.settings().mode.to_value(),
+            "n-threads" => self.settings().n_threads.to_value(),
+            "active-path" => self
+                .state()
+                .active_path
+                .map_or("", ConvertPath::as_str)
+                .to_value(),
+            "interop-status" => self.state().interop_status.to_value(),
+            _ => "".to_value(),
+        }
+    }
+
+    fn constructed(&self) {
+        self.parent_constructed();
+        let obj = self.obj();
+        obj.add_pad(&self.sinkpad)
+            .expect("fresh bin takes a sink pad");
+        obj.add_pad(&self.srcpad)
+            .expect("fresh bin takes a src pad");
+    }
+}
+
+impl GstObjectImpl for AutoConvert {}
+
+impl ElementImpl for AutoConvert {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::with_additional(
+                "Strom automatic video converter",
+                "Filter/Converter/Video",
+                "Converts raw video through GL (glupload ! glcolorconvert, zero-copy towards \
+                 nvh264enc) when downstream takes GL memory and CUDA-GL interop works in this \
+                 process, else through a multi-threaded videoconvert. Posts the element message \
+                 'strom-autoconvert' when it chooses: path (string: gl|software), reason \
+                 (string), interop (boolean), interop-status (string), chain (string), \
+                 cuda-error (string, when a CUDA call failed), gl-vendor and gl-renderer \
+                 (strings, when a GL context was made), probe-ms (double, time of the interop \
+                 test, 0 when cached)",
+                "gst-strom developers",
+                &[(
+                    "doc-uri",
+                    "https://github.com/strom/gst-strom#stromautoconvert",
+                )],
+            )
+        });
+        Some(&*METADATA)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static PAD_TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            let caps = caps::template_caps();
+            vec![
+                gst::PadTemplate::new(
+                    "sink",
+                    gst::PadDirection::Sink,
+                    gst::PadPresence::Always,
+                    &caps,
+                )
+                .expect("valid sink template"),
+                gst::PadTemplate::new(
+                    "src",
+                    gst::PadDirection::Src,
+                    gst::PadPresence::Always,
+                    &caps,
+                )
+                .expect("valid src template"),
+            ]
+        });
+        PAD_TEMPLATES.as_ref()
+    }
+
+    fn change_state(
+        &self,
+        transition: gst::StateChange,
+    ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
+        if transition == gst::StateChange::NullToReady
+            && gst::ElementFactory::find("videoconvert").is_none()
+        {
+            gst::element_imp_error!(
+                self,
+                gst::CoreError::MissingPlugin,
+                ("GStreamer element 'videoconvert' is missing; install it with: apt-get install gstreamer1.0-plugins-base")
+            );
+            return Err(gst::StateChangeError);
+        }
+        if transition == gst::StateChange::ReadyToPaused {
+            // A new stream: the decision is made again when its caps arrive.
+            let mut state = self.state();
+            state.active_path = None;
+            state.interop_status.clear();
+        }
+        let result = self.parent_change_state(transition)?;
+        if transition == gst::StateChange::PausedToReady {
+            self.teardown_chain();
+        }
+        Ok(result)
+    }
+}
+
+impl BinImpl for AutoConvert {}

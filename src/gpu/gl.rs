@@ -1,0 +1,220 @@
+//! A GL context made the way GStreamer's GL elements make theirs, so that the answer holds for the
+//! pipeline: `GstGLDisplay` picks the window system and platform from `GST_GL_WINDOW` and
+//! `GST_GL_PLATFORM`, exactly as `glupload` would.
+
+use std::ffi::{CStr, c_char, c_void};
+
+use gst_gl::prelude::*;
+
+/// What the GL context reports about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GlInfo {
+    pub vendor: String,
+    pub renderer: String,
+    pub version: String,
+    /// The GStreamer display type, e.g. `egl-device`, `egl`, `x11`.
+    pub display: String,
+}
+
+impl GlInfo {
+    /// True when GL runs on a CPU rasteriser or a non-NVIDIA Mesa driver: CUDA cannot see it.
+    pub fn is_mesa_or_software(&self) -> bool {
+        is_mesa_or_software(&self.vendor, &self.renderer)
+    }
+
+    /// "Mesa llvmpipe", "Mesa", ...: how hints and statuses name a non-NVIDIA GL.
+    pub fn short_name(&self) -> String {
+        let renderer = self.renderer.to_ascii_lowercase();
+        let mesa = self.vendor.to_ascii_lowercase().contains("mesa");
+        match ["llvmpipe", "softpipe", "swrast", "lavapipe", "zink"]
+            .into_iter()
+            .find(|r| renderer.contains(r))
+        {
+            Some(r) if mesa => format!("Mesa {r}"),
+            Some(r) => r.to_owned(),
+            None if mesa => "Mesa".to_owned(),
+            None => self.vendor.clone(),
+        }
+    }
+}
+
+pub fn is_mesa_or_software(vendor: &str, renderer: &str) -> bool {
+    let vendor = vendor.to_ascii_lowercase();
+    let renderer = renderer.to_ascii_lowercase();
+    if vendor.contains("nvidia") || renderer.contains("nvidia") {
+        return false;
+    }
+    vendor.contains("mesa")
+        || ["llvmpipe", "softpipe", "swrast", "software"]
+            .iter()
+            .any(|r| renderer.contains(r))
+}
+
+/// The handful of GL entry points the probe needs, resolved through the GStreamer context.
+pub struct GlFunctions {
+    get_string: unsafe extern "C" fn(u32) -> *const c_char,
+    gen_buffers: unsafe extern "C" fn(i32, *mut u32),
+    bind_buffer: unsafe extern "C" fn(u32, u32),
+    buffer_data: unsafe extern "C" fn(u32, isize, *const c_void, u32),
+    delete_buffers: unsafe extern "C" fn(i32, *const u32),
+}
+
+const GL_VENDOR: u32 = 0x1F00;
+const GL_RENDERER: u32 = 0x1F01;
+const GL_VERSION: u32 = 0x1F02;
+const GL_PIXEL_UNPACK_BUFFER: u32 = 0x88EC;
+const GL_STREAM_DRAW: u32 = 0x88E0;
+
+impl GlFunctions {
+    fn resolve(context: &gst_gl::GLContext) -> Result<GlFunctions, String> {
+        fn get<T: Copy>(context: &gst_gl::GLContext, name: &str) -> Result<T, String> {
+            let address = context.proc_address(name);
+            if address == 0 {
+                return Err(format!("GL has no {name}"));
+            }
+            // SAFETY: `T` is the C signature of `name`, and the address is non-null.
+            Ok(unsafe { std::mem::transmute_copy::<usize, T>(&address) })
+        }
+        Ok(GlFunctions {
+            get_string: get(context, "glGetString")?,
+            gen_buffers: get(context, "glGenBuffers")?,
+            bind_buffer: get(context, "glBindBuffer")?,
+            buffer_data: get(context, "glBufferData")?,
+            delete_buffers: get(context, "glDeleteBuffers")?,
+        })
+    }
+
+    fn string(&self, name: u32) -> String {
+        // SAFETY: called in the GL thread with the context current; GL returns a static string.
+        let ptr = unsafe { (self.get_string)(name) };
+        if ptr.is_null() {
+            return String::new();
+        }
+        // SAFETY: non-null GL strings are NUL-terminated.
+        unsafe { CStr::from_ptr(ptr) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    /// Creates a pixel-unpack buffer object of `size` bytes, the kind `GstGLMemoryPBO` uploads
+    /// through, runs `f` with its name, and deletes it whatever `f` returns.
+    pub fn with_pixel_buffer<R>(&self, size: usize, f: impl FnOnce(u32) -> R) -> R {
+        let mut buffer: u32 = 0;
+        // SAFETY: GL thread, context current; standard buffer object lifecycle.
+        unsafe {
+            (self.gen_buffers)(1, &mut buffer);
+            (self.bind_buffer)(GL_PIXEL_UNPACK_BUFFER, buffer);
+            (self.buffer_data)(
+                GL_PIXEL_UNPACK_BUFFER,
+                size as isize,
+                std::ptr::null(),
+                GL_STREAM_DRAW,
+            );
+            (self.bind_buffer)(GL_PIXEL_UNPACK_BUFFER, 0);
+        }
+        let result = f(buffer);
+        // SAFETY: deletes the buffer created above.
+        unsafe { (self.delete_buffers)(1, &buffer) };
+        result
+    }
+}
+
+/// Makes a GL context through GStreamer, runs `work` in its GL thread, and tears everything down
+/// again (nothing is cached: a context kept alive would outlive pipelines and show as a leak).
+pub fn run_in_gl_thread<R: Send>(
+    work: impl FnOnce(&GlFunctions) -> R + Send,
+) -> Result<(GlInfo, R), String> {
+    gst::init().map_err(|err| format!("GStreamer could not initialise: {err}"))?;
+    let display = gst_gl::GLDisplay::new();
+    let display_type = display_type_name(&display);
+    let context = gst_gl::GLContext::new(&display);
+    context
+        .create(None::<&gst_gl::GLContext>)
+        .map_err(|err| format!("no GL context on display '{display_type}': {err}"))?;
+
+    let mut outcome: Option<Result<(GlInfo, R), String>> = None;
+    context.thread_add(|context| {
+        let result = GlFunctions::resolve(context).map(|gl| {
+            let info = GlInfo {
+                vendor: gl.string(GL_VENDOR),
+                renderer: gl.string(GL_RENDERER),
+                version: gl.string(GL_VERSION),
+                display: display_type.clone(),
+            };
+            (info, work(&gl))
+        });
+        outcome = Some(result);
+    });
+    drop(context);
+    drop(display);
+    outcome.unwrap_or_else(|| Err("the GL thread did not run".into()))
+}
+
+/// Whether a GL context can be made in this process, checked once (a few tens of ms with Mesa).
+pub fn context_check_cached() -> &'static Result<GlInfo, String> {
+    static CHECK: std::sync::OnceLock<Result<GlInfo, String>> = std::sync::OnceLock::new();
+    CHECK.get_or_init(|| run_in_gl_thread(|_| ()).map(|(info, ())| info))
+}
+
+fn display_type_name(display: &gst_gl::GLDisplay) -> String {
+    let handle_type = display.handle_type();
+    let names = [
+        (gst_gl::GLDisplayType::EGL_DEVICE, "egl-device"),
+        (gst_gl::GLDisplayType::EGL, "egl"),
+        (gst_gl::GLDisplayType::X11, "x11"),
+        (gst_gl::GLDisplayType::WAYLAND, "wayland"),
+        (gst_gl::GLDisplayType::GBM, "gbm"),
+    ];
+    names
+        .iter()
+        .find(|(t, _)| handle_type.contains(*t))
+        .map_or_else(|| format!("{handle_type:?}"), |(_, n)| (*n).to_owned())
+}
+
+/// GStreamer GL elements this project links, with the package that provides them on Debian.
+pub const GL_ELEMENTS: &[&str] = &["glupload", "glcolorconvert", "gldownload"];
+pub const GL_PACKAGE_FIX: &str = "apt-get install gstreamer1.0-gl";
+pub const GL_HEADLESS_FIX: &str = "GST_GL_WINDOW=egl-device GST_GL_PLATFORM=egl";
+
+/// The GL elements that are not registered.
+pub fn missing_gl_elements() -> Vec<&'static str> {
+    GL_ELEMENTS
+        .iter()
+        .copied()
+        .filter(|name| gst::ElementFactory::find(name).is_none())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mesa_and_software_renderers_are_recognised() {
+        assert!(is_mesa_or_software(
+            "Mesa/X.org",
+            "llvmpipe (LLVM 15.0.6, 256 bits)"
+        ));
+        assert!(is_mesa_or_software("Intel", "Mesa Intel(R) UHD Graphics"));
+        assert!(!is_mesa_or_software(
+            "NVIDIA Corporation",
+            "NVIDIA H100 PCIe/PCIe/SSE2"
+        ));
+    }
+
+    #[test]
+    fn short_names_read_well_in_statuses() {
+        let info = |vendor: &str, renderer: &str| GlInfo {
+            vendor: vendor.into(),
+            renderer: renderer.into(),
+            version: String::new(),
+            display: "egl-device".into(),
+        };
+        assert_eq!(
+            info("Mesa/X.org", "llvmpipe (LLVM 15.0.6, 256 bits)").short_name(),
+            "Mesa llvmpipe"
+        );
+        assert_eq!(info("Intel", "Mesa Intel(R) UHD").short_name(), "Intel");
+        assert_eq!(info("Mesa", "AMD Radeon").short_name(), "Mesa");
+    }
+}

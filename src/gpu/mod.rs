@@ -1,0 +1,7 @@
+//! Everything that touches the NVIDIA driver libraries or GL. Nothing here knows about elements:
+//! the elements and `strom-doctor` read the same reports.
+
+pub mod cuda;
+pub mod gl;
+pub mod interop;
+pub mod platform;

@@ -1,0 +1,272 @@
+//! Facts about the machine that decide whether CUDA-GL interop can work at all, read without
+//! touching any GPU library: WSL2, containers, the GLVND EGL vendor file, the GL environment.
+//!
+//! Each check has a pure `*_from` form that takes its inputs, so unit tests need no special host.
+
+use std::path::{Path, PathBuf};
+
+/// The NVIDIA EGL vendor library that GLVND must be told about.
+pub const NVIDIA_EGL_LIBRARY: &str = "libEGL_nvidia.so.0";
+
+/// Where GLVND looks for EGL vendor files when `__EGL_VENDOR_LIBRARY_*` are unset.
+pub const EGL_VENDOR_DIRS: &[&str] = &["/etc/glvnd/egl_vendor.d", "/usr/share/glvnd/egl_vendor.d"];
+
+/// The usual location of NVIDIA's vendor file, named in fixes.
+pub const NVIDIA_EGL_VENDOR_FILE: &str = "/usr/share/glvnd/egl_vendor.d/10_nvidia.json";
+
+/// The exact vendor file content NVIDIA's driver installs.
+pub const NVIDIA_EGL_VENDOR_JSON: &str = "{\n    \"file_format_version\" : \"1.0.0\",\n    \"ICD\" : {\n        \"library_path\" : \"libEGL_nvidia.so.0\"\n    }\n}\n";
+
+/// True on WSL2: its GPU driver exposes CUDA but no NVIDIA OpenGL/EGL, so interop cannot work.
+pub fn is_wsl() -> bool {
+    let proc_version = std::fs::read_to_string("/proc/version").unwrap_or_default();
+    is_wsl_from(&proc_version, std::env::var_os("WSL_DISTRO_NAME").is_some())
+}
+
+pub fn is_wsl_from(proc_version: &str, wsl_distro_name_set: bool) -> bool {
+    wsl_distro_name_set || proc_version.to_ascii_lowercase().contains("microsoft")
+}
+
+/// True inside Docker, Podman or Kubernetes.
+pub fn in_container() -> bool {
+    let cgroup = std::fs::read_to_string("/proc/1/cgroup").unwrap_or_default();
+    let markers_present = ["/.dockerenv", "/run/.containerenv"]
+        .iter()
+        .any(|p| Path::new(p).exists());
+    in_container_from(
+        markers_present,
+        &cgroup,
+        std::env::var_os("container").is_some(),
+    )
+}
+
+pub fn in_container_from(marker_file_present: bool, cgroup: &str, container_env: bool) -> bool {
+    marker_file_present
+        || container_env
+        || ["docker", "kubepods", "containerd", "libpod", "lxc"]
+            .iter()
+            .any(|m| cgroup.contains(m))
+}
+
+/// What the NVIDIA container runtime was asked to mount, from `NVIDIA_DRIVER_CAPABILITIES`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DriverCapabilities {
+    pub raw: Option<String>,
+    /// `graphics` (EGL/GL libraries) is mounted: needed for CUDA-GL interop.
+    pub graphics: bool,
+    /// `video` (NVENC/NVDEC libraries) is mounted: needed for nvh264enc.
+    pub video: bool,
+}
+
+pub fn driver_capabilities() -> DriverCapabilities {
+    driver_capabilities_from(std::env::var("NVIDIA_DRIVER_CAPABILITIES").ok().as_deref())
+}
+
+pub fn driver_capabilities_from(value: Option<&str>) -> DriverCapabilities {
+    let caps: Vec<&str> = value
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect();
+    let has = |name: &str| caps.iter().any(|c| *c == "all" || *c == name);
+    DriverCapabilities {
+        raw: value.map(str::to_owned),
+        graphics: has("graphics"),
+        video: has("video"),
+    }
+}
+
+/// Where the NVIDIA EGL vendor file was looked for, and what was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EglVendorFile {
+    /// A vendor file names `libEGL_nvidia.so.0`.
+    Found(PathBuf),
+    /// `__EGL_VENDOR_LIBRARY_FILENAMES` is set but none of its files names the NVIDIA library.
+    OverriddenWithoutNvidia(String),
+    /// No vendor file names the NVIDIA library.
+    Missing,
+}
+
+/// Finds the vendor file GLVND would use for NVIDIA, honouring the same variables GLVND does.
+pub fn nvidia_egl_vendor_file() -> EglVendorFile {
+    let filenames = std::env::var("__EGL_VENDOR_LIBRARY_FILENAMES").ok();
+    let dirs = std::env::var("__EGL_VENDOR_LIBRARY_DIRS").ok();
+    nvidia_egl_vendor_file_from(filenames.as_deref(), dirs.as_deref(), |p| {
+        std::fs::read_to_string(p).ok()
+    })
+}
+
+pub fn nvidia_egl_vendor_file_from(
+    filenames: Option<&str>,
+    dirs: Option<&str>,
+    read: impl Fn(&Path) -> Option<String>,
+) -> EglVendorFile {
+    let names_nvidia = |p: &Path| read(p).is_some_and(|text| text.contains(NVIDIA_EGL_LIBRARY));
+    if let Some(list) = filenames.filter(|l| !l.is_empty()) {
+        // GLVND uses exactly these files and ignores the directories.
+        return list
+            .split(':')
+            .map(PathBuf::from)
+            .find(|p| names_nvidia(p))
+            .map_or_else(
+                || EglVendorFile::OverriddenWithoutNvidia(list.to_owned()),
+                EglVendorFile::Found,
+            );
+    }
+    let search: Vec<PathBuf> = match dirs.filter(|d| !d.is_empty()) {
+        Some(d) => d.split(':').map(PathBuf::from).collect(),
+        None => EGL_VENDOR_DIRS.iter().map(PathBuf::from).collect(),
+    };
+    search
+        .iter()
+        .flat_map(|dir| json_files_in(dir))
+        .find(|p| names_nvidia(p))
+        .map_or(EglVendorFile::Missing, EglVendorFile::Found)
+}
+
+fn json_files_in(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// The GL display selection variables GStreamer reads, as set now.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GlEnvironment {
+    pub gl_window: Option<String>,
+    pub gl_platform: Option<String>,
+    /// Neither `DISPLAY` nor `WAYLAND_DISPLAY` is set.
+    pub headless: bool,
+}
+
+pub fn gl_environment() -> GlEnvironment {
+    GlEnvironment {
+        gl_window: std::env::var("GST_GL_WINDOW").ok(),
+        gl_platform: std::env::var("GST_GL_PLATFORM").ok(),
+        headless: std::env::var_os("DISPLAY").is_none()
+            && std::env::var_os("WAYLAND_DISPLAY").is_none(),
+    }
+}
+
+impl GlEnvironment {
+    /// The headless set-up that works with the NVIDIA driver (and with Mesa for testing).
+    pub fn is_egl_device(&self) -> bool {
+        self.gl_window.as_deref() == Some("egl-device")
+            && self.gl_platform.as_deref() == Some("egl")
+    }
+
+    pub fn is_gbm(&self) -> bool {
+        self.gl_window.as_deref() == Some("gbm")
+    }
+}
+
+/// `CUDA_VISIBLE_DEVICES` when set: it can hide the GPU that drives GL from CUDA.
+pub fn cuda_visible_devices() -> Option<String> {
+    std::env::var("CUDA_VISIBLE_DEVICES").ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wsl_is_detected_from_proc_version_or_env() {
+        assert!(is_wsl_from(
+            "Linux version 5.15.153.1-microsoft-standard-WSL2",
+            false
+        ));
+        assert!(is_wsl_from("Linux version 6.1.0-18-amd64", true));
+        assert!(!is_wsl_from(
+            "Linux version 6.1.0-18-amd64 (debian-kernel@lists.debian.org)",
+            false
+        ));
+    }
+
+    #[test]
+    fn containers_are_detected_from_any_marker() {
+        assert!(in_container_from(true, "", false));
+        assert!(in_container_from(false, "0::/docker/abc123", false));
+        assert!(in_container_from(
+            false,
+            "0::/kubepods/besteffort/pod1",
+            false
+        ));
+        assert!(in_container_from(false, "0::/", true));
+        assert!(!in_container_from(false, "0::/init.scope", false));
+    }
+
+    #[test]
+    fn driver_capabilities_understand_all_and_lists() {
+        let all = driver_capabilities_from(Some("all"));
+        assert!(all.graphics && all.video);
+        let compute = driver_capabilities_from(Some("compute,utility"));
+        assert!(!compute.graphics && !compute.video);
+        let video = driver_capabilities_from(Some("compute, video ,graphics"));
+        assert!(video.graphics && video.video);
+        assert!(!driver_capabilities_from(None).graphics);
+    }
+
+    #[test]
+    fn vendor_file_override_is_honoured_exclusively() {
+        let read = |p: &Path| match p.to_str() {
+            Some("/x/10_nvidia.json") => Some(NVIDIA_EGL_VENDOR_JSON.to_owned()),
+            Some("/x/50_mesa.json") => Some("{\"library_path\": \"libEGL_mesa.so.0\"}".into()),
+            _ => None,
+        };
+        assert_eq!(
+            nvidia_egl_vendor_file_from(Some("/x/50_mesa.json:/x/10_nvidia.json"), None, read),
+            EglVendorFile::Found(PathBuf::from("/x/10_nvidia.json"))
+        );
+        assert_eq!(
+            nvidia_egl_vendor_file_from(Some("/x/50_mesa.json"), None, read),
+            EglVendorFile::OverriddenWithoutNvidia("/x/50_mesa.json".into())
+        );
+    }
+
+    #[test]
+    fn vendor_file_is_found_in_search_dirs() {
+        let dir = std::env::temp_dir().join(format!("strom-egl-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("50_mesa.json"),
+            "{\"library_path\":\"libEGL_mesa.so.0\"}",
+        )
+        .unwrap();
+        let dirs = dir.to_str().unwrap().to_owned();
+        let read = |p: &Path| std::fs::read_to_string(p).ok();
+        assert_eq!(
+            nvidia_egl_vendor_file_from(None, Some(&dirs), read),
+            EglVendorFile::Missing
+        );
+        std::fs::write(dir.join("10_nvidia.json"), NVIDIA_EGL_VENDOR_JSON).unwrap();
+        assert_eq!(
+            nvidia_egl_vendor_file_from(None, Some(&dirs), read),
+            EglVendorFile::Found(dir.join("10_nvidia.json"))
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn gl_environment_recognises_egl_device_and_gbm() {
+        let env = GlEnvironment {
+            gl_window: Some("egl-device".into()),
+            gl_platform: Some("egl".into()),
+            headless: true,
+        };
+        assert!(env.is_egl_device() && !env.is_gbm());
+        let gbm = GlEnvironment {
+            gl_window: Some("gbm".into()),
+            ..Default::default()
+        };
+        assert!(gbm.is_gbm() && !gbm.is_egl_device());
+    }
+}

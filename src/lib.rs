@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: MPL-2.0
+//! gst-strom: `stromautoconvert` picks zero-copy GL conversion when CUDA-GL interop works in this
+//! process and a multi-threaded `videoconvert` otherwise; `stromgpumonitor` posts NVML statistics.
+//!
+//! Layout: `gpu/` touches the NVIDIA and GL libraries and knows nothing of elements; each element
+//! lives in its own folder (`mod.rs` public type, `imp.rs` subclass); decisions are plain modules.
+
+pub mod autoconvert;
+pub mod gpu;
+
+fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    autoconvert::register(plugin)?;
+    Ok(())
+}
+
+gst::plugin_define!(
+    strom,
+    env!("CARGO_PKG_DESCRIPTION"),
+    plugin_init,
+    concat!(env!("CARGO_PKG_VERSION"), "-", env!("COMMIT_ID")),
+    "MPL",
+    env!("CARGO_PKG_NAME"),
+    env!("CARGO_PKG_NAME"),
+    env!("CARGO_PKG_REPOSITORY"),
+    env!("BUILD_REL_DATE")
+);
