@@ -1,0 +1,154 @@
+//! Shared by the integration tests: static plugin registration, test-only stand-in libraries,
+//! child processes (for anything cached once per process), and pipeline runners.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Once;
+
+use gst::prelude::*;
+
+/// Initialises GStreamer and registers this crate's elements statically, so the tests do not
+/// depend on `GST_PLUGIN_PATH`.
+pub fn init() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        gst::init().expect("GStreamer initialises");
+        gststrom::plugin_register_static().expect("strom plugin registers");
+    });
+}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Compiles `tests/stubs/<source>` into a folder holding `<soname>` (and the unversioned name),
+/// for use first on `LD_LIBRARY_PATH`. Stand-ins exercise error branches only; they prove nothing
+/// about real GPUs.
+pub fn build_stub(source: &str, soname: &str) -> PathBuf {
+    let src = repo_root().join("tests/stubs").join(source);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("stubs").join(soname);
+    std::fs::create_dir_all(&dir).expect("stub dir");
+    let lib = dir.join(soname);
+    // Build to a unique name and rename, so parallel tests never load a half-written file.
+    let tmp = dir.join(format!("{soname}.{}.tmp", std::process::id()));
+    let status = Command::new("cc")
+        .args(["-shared", "-fPIC", "-O1", "-Wall", "-o"])
+        .arg(&tmp)
+        .arg(&src)
+        .status()
+        .expect("cc runs (install gcc)");
+    assert!(status.success(), "compiling {source} failed");
+    std::fs::rename(&tmp, &lib).expect("install stub");
+    let unversioned = soname.split(".so").next().unwrap_or(soname).to_owned() + ".so";
+    let link = dir.join(unversioned);
+    if !link.exists() {
+        let _ = std::os::unix::fs::symlink(soname, &link);
+    }
+    dir
+}
+
+/// The `libcuda.so.1` stand-in's folder.
+pub fn cuda_stub_dir() -> PathBuf {
+    build_stub("libcuda_stub.c", "libcuda.so.1")
+}
+
+/// Environment for GL on the CPU: an llvmpipe context through EGL, no X server.
+pub const HEADLESS_GL: [(&str, &str); 2] = [("GST_GL_WINDOW", "egl-device"), ("GST_GL_PLATFORM", "egl")];
+
+/// Runs test `name` of the current test binary in a fresh process with `envs`, and returns its
+/// output. The child is marked `#[ignore]` and checks `STROM_TEST_CHILD` so it only runs here.
+pub fn run_child(name: &str, envs: &[(&str, &str)]) -> Output {
+    let exe = std::env::current_exe().expect("test binary path");
+    let mut cmd = Command::new(exe);
+    cmd.args([name, "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .env("STROM_TEST_CHILD", "1");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("child test runs");
+    assert!(
+        out.status.success(),
+        "child {name} failed:\n--- stdout\n{}\n--- stderr\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// True inside a child started by [`run_child`]; children return early otherwise.
+pub fn is_child() -> bool {
+    std::env::var_os("STROM_TEST_CHILD").is_some()
+}
+
+/// What a pipeline run produced.
+#[derive(Debug, Default)]
+pub struct RunResult {
+    pub error: Option<String>,
+    pub warnings: Vec<String>,
+    pub element_messages: Vec<gst::Structure>,
+}
+
+impl RunResult {
+    /// The `strom-autoconvert` messages, in order.
+    pub fn decisions(&self) -> Vec<&gst::Structure> {
+        self.element_messages
+            .iter()
+            .filter(|s| s.name() == "strom-autoconvert")
+            .collect()
+    }
+}
+
+/// Plays `pipeline` to EOS (or error, or `timeout`), collecting messages, then sets it to NULL.
+pub fn run_to_eos(pipeline: &gst::Pipeline, timeout: gst::ClockTime) -> RunResult {
+    let bus = pipeline.bus().expect("pipeline bus");
+    let mut result = RunResult::default();
+    if pipeline.set_state(gst::State::Playing).is_err() {
+        result.error = Some("failed to go to PLAYING".into());
+    }
+    while result.error.is_none() {
+        let Some(msg) = bus.timed_pop(timeout) else {
+            result.error = Some(format!("timed out after {timeout}"));
+            break;
+        };
+        match msg.view() {
+            gst::MessageView::Eos(_) => break,
+            gst::MessageView::Error(e) => {
+                result.error = Some(format!("{} ({:?})", e.error(), e.debug()));
+            }
+            gst::MessageView::Warning(w) => {
+                result.warnings.push(format!("{} ({:?})", w.error(), w.debug()))
+            }
+            gst::MessageView::Element(e) => {
+                if let Some(s) = e.structure() {
+                    result.element_messages.push(s.to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    // Drain what was posted before EOS but not yet read (decisions are posted during caps).
+    while let Some(msg) = bus.pop() {
+        if let gst::MessageView::Element(e) = msg.view()
+            && let Some(s) = e.structure()
+        {
+            result.element_messages.push(s.to_owned());
+        }
+    }
+    pipeline
+        .set_state(gst::State::Null)
+        .expect("pipeline goes to NULL");
+    result
+}
+
+/// Parses and runs a gst-launch style description.
+pub fn run_launch(description: &str) -> (gst::Pipeline, RunResult) {
+    init();
+    let pipeline = gst::parse::launch(description)
+        .unwrap_or_else(|e| panic!("cannot parse '{description}': {e}"))
+        .downcast::<gst::Pipeline>()
+        .expect("a pipeline");
+    let result = run_to_eos(&pipeline, gst::ClockTime::from_seconds(60));
+    (pipeline, result)
+}
