@@ -93,40 +93,29 @@ pub fn downstream_from_caps(caps: &gst::CapsRef) -> Downstream {
 /// What the bin can take before a chain exists: whatever downstream takes, first (so that upstream
 /// can pick passthrough), then the same sizes and rates in any format, in system or GL memory.
 pub fn sink_caps_without_chain(downstream: &gst::CapsRef) -> gst::Caps {
-    let template = template_caps();
     if downstream.is_any() || downstream.is_empty() {
-        return template;
+        return template_caps();
+    }
+    let raw: Vec<(&gst::StructureRef, &gst::CapsFeaturesRef)> = downstream
+        .iter_with_features()
+        .filter(|(s, f)| s.name() == RAW_VIDEO && !f.is_any())
+        .filter(|(_, f)| matches!(memory_of(f), Memory::System | Memory::Gl))
+        .collect();
+    if raw.is_empty() {
+        return template_caps();
     }
     let mut caps = gst::Caps::new_empty();
-    {
-        let caps = caps.get_mut().expect("new caps are writable");
-        for (s, features) in downstream.iter_with_features() {
-            if s.name() != RAW_VIDEO || features.is_any() {
-                continue;
-            }
-            let kind = memory_of(features);
-            if matches!(kind, Memory::System | Memory::Gl) {
-                caps.append_structure_full(s.to_owned(), Some(features.to_owned()));
-            }
-        }
-        for (s, features) in downstream.iter_with_features() {
-            if s.name() != RAW_VIDEO || features.is_any() {
-                continue;
-            }
-            let mut open = s.to_owned();
-            open.remove_fields(["format", "colorimetry", "chroma-site"]);
-            for feature in [None, Some(GL_MEMORY)] {
-                let features = feature.map_or_else(gst::CapsFeatures::new_empty, |f| {
-                    gst::CapsFeatures::new([f])
-                });
-                caps.append_structure_full(open.clone(), Some(features));
-            }
-        }
+    for &(s, features) in &raw {
+        caps.merge_structure_full(s.to_owned(), Some(features.to_owned()));
     }
-    if caps.is_empty() {
-        return template;
+    // Then the same sizes and rates in any format and either memory. merge (not simplify) keeps
+    // the exact downstream structures first, so upstream can still pick passthrough.
+    for &(s, _) in &raw {
+        let mut open = s.to_owned();
+        open.remove_fields(["format", "colorimetry", "chroma-site"]);
+        caps.merge_structure_full(open.clone(), Some(gst::CapsFeatures::new_empty()));
+        caps.merge_structure_full(open, Some(gst::CapsFeatures::new([GL_MEMORY])));
     }
-    caps.simplify();
     caps
 }
 

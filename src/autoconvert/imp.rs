@@ -26,6 +26,7 @@ pub const MESSAGE_NAME: &str = "strom-autoconvert";
 
 const DEFAULT_MODE: Mode = Mode::Auto;
 const DEFAULT_N_THREADS: u32 = 0;
+const MAX_N_THREADS: u32 = 256;
 
 #[derive(Debug, Clone, Copy)]
 struct Settings {
@@ -177,7 +178,7 @@ impl AutoConvert {
         let settings = self.settings();
 
         let interop = plan::needs_interop(settings.mode, &downstream).then(|| {
-            let (report, ran_now) = interop::probe_cached();
+            let (report, ran_now) = interop::probe_cached(Some(self.obj().upcast_ref()));
             InteropUse { report, ran_now }
         });
         let verdict = interop.as_ref().map(|i| InteropVerdict {
@@ -228,7 +229,7 @@ impl AutoConvert {
         if let Some(gl_info) = interop.and_then(|i| i.report.gl.clone()) {
             return Ok(Some(gl_info));
         }
-        match gl::context_check_cached() {
+        match gl::context_check_cached(self.obj().upcast_ref()) {
             Ok(info) => Ok(Some(info.clone())),
             Err(err) => Err(ChainError::NoGlContext(err.clone())),
         }
@@ -483,6 +484,8 @@ impl ObjectImpl for AutoConvert {
                          0 = one per CPU core",
                     )
                     .default_value(DEFAULT_N_THREADS)
+                    // Bounded so that a wrapped "-1" from gst-launch is refused, not obeyed.
+                    .maximum(MAX_N_THREADS)
                     .mutable_playing()
                     .build(),
                 glib::ParamSpecString::builder("active-path")

@@ -45,7 +45,7 @@ pub fn is_mesa_or_software(vendor: &str, renderer: &str) -> bool {
         return false;
     }
     vendor.contains("mesa")
-        || ["llvmpipe", "softpipe", "swrast", "software"]
+        || ["mesa", "llvmpipe", "softpipe", "swrast", "software"]
             .iter()
             .any(|r| renderer.contains(r))
 }
@@ -119,18 +119,69 @@ impl GlFunctions {
     }
 }
 
-/// Makes a GL context through GStreamer, runs `work` in its GL thread, and tears everything down
-/// again (nothing is cached: a context kept alive would outlive pipelines and show as a leak).
+/// The GL display `element`'s pipeline uses (or will use), found or made and shared through
+/// GStreamer's context negotiation exactly as GL elements do (`gst_gl_ensure_element_data`), plus
+/// the application's GL context if it supplied one.
+///
+/// Sharing matters: a second `GstGLDisplay` on the same EGL device terminates the `EGLDisplay`
+/// when it is finalized, under the pipeline's feet (seen as heap corruption in 1 of 20 runs).
+fn pipeline_display(
+    element: &gst::Element,
+) -> Result<(gst_gl::GLDisplay, Option<gst_gl::GLContext>), String> {
+    use glib::translate::{FromGlibPtrFull, ToGlibPtr};
+    let mut display: *mut gst_gl::ffi::GstGLDisplay = std::ptr::null_mut();
+    let mut app_context: *mut gst_gl::ffi::GstGLContext = std::ptr::null_mut();
+    // SAFETY: both out-pointers start NULL as required; on return they hold full references
+    // (or stay NULL), which from_glib_full takes over.
+    let found = unsafe {
+        gst_gl::ffi::gst_gl_ensure_element_data(
+            ToGlibPtr::<*mut gst::ffi::GstElement>::to_glib_none(element).0,
+            &mut display,
+            &mut app_context,
+        ) != glib::ffi::GFALSE
+    };
+    let app_context = (!app_context.is_null())
+        // SAFETY: a full reference returned by gst_gl_ensure_element_data.
+        .then(|| unsafe { gst_gl::GLContext::from_glib_full(app_context) });
+    if !found || display.is_null() {
+        return Err("GStreamer found no GL display for this pipeline".into());
+    }
+    // SAFETY: a full reference returned by gst_gl_ensure_element_data.
+    Ok((
+        unsafe { gst_gl::GLDisplay::from_glib_full(display) },
+        app_context,
+    ))
+}
+
+/// Makes a GL context through GStreamer, runs `work` in its GL thread, and releases the context.
+/// With `element`, the display is the one its pipeline shares (see [`pipeline_display`]);
+/// without (e.g. `strom-doctor`), a display of its own.
 pub fn run_in_gl_thread<R: Send>(
+    element: Option<&gst::Element>,
     work: impl FnOnce(&GlFunctions) -> R + Send,
 ) -> Result<(GlInfo, R), String> {
     gst::init().map_err(|err| format!("GStreamer could not initialise: {err}"))?;
-    let display = gst_gl::GLDisplay::new();
+    let (display, app_context) = match element {
+        Some(element) => pipeline_display(element)?,
+        None => (gst_gl::GLDisplay::new(), None),
+    };
+    // When the requested window system cannot open (no X server, no Wayland socket), GStreamer
+    // returns the generic display; making a context on it crashes GStreamer 1.22's GL thread.
+    if display.type_() == gst_gl::GLDisplay::static_type() {
+        return Err(format!(
+            "no GL display could be opened (GST_GL_WINDOW={}, GST_GL_PLATFORM={})",
+            std::env::var("GST_GL_WINDOW").unwrap_or_else(|_| "unset".into()),
+            std::env::var("GST_GL_PLATFORM").unwrap_or_else(|_| "unset".into())
+        ));
+    }
     let display_type = display_type_name(&display);
-    let context = gst_gl::GLContext::new(&display);
-    context
-        .create(None::<&gst_gl::GLContext>)
-        .map_err(|err| format!("no GL context on display '{display_type}': {err}"))?;
+    // gst_gl_display_create_context (as glbasefilter uses it) reports an error where
+    // gst_gl_context_new would return NULL for a display no GL platform matches.
+    let context = {
+        let locked = display.object_lock();
+        gst_gl::GLDisplay::create_context(&locked, app_context.as_ref())
+    }
+    .map_err(|err| format!("no GL context on display '{display_type}': {err}"))?;
 
     let mut outcome: Option<Result<(GlInfo, R), String>> = None;
     context.thread_add(|context| {
@@ -150,10 +201,11 @@ pub fn run_in_gl_thread<R: Send>(
     outcome.unwrap_or_else(|| Err("the GL thread did not run".into()))
 }
 
-/// Whether a GL context can be made in this process, checked once (a few tens of ms with Mesa).
-pub fn context_check_cached() -> &'static Result<GlInfo, String> {
+/// Whether a GL context can be made in this process, checked once (a few tens of ms with Mesa)
+/// on `element`'s pipeline display.
+pub fn context_check_cached(element: &gst::Element) -> &'static Result<GlInfo, String> {
     static CHECK: std::sync::OnceLock<Result<GlInfo, String>> = std::sync::OnceLock::new();
-    CHECK.get_or_init(|| run_in_gl_thread(|_| ()).map(|(info, ())| info))
+    CHECK.get_or_init(|| run_in_gl_thread(Some(element), |_| ()).map(|(info, ())| info))
 }
 
 fn display_type_name(display: &gst_gl::GLDisplay) -> String {

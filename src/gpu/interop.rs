@@ -99,12 +99,13 @@ static CACHED: OnceLock<InteropReport> = OnceLock::new();
 static RUNS: AtomicUsize = AtomicUsize::new(0);
 
 /// The process-wide report, running the test on first use. The flag says whether this call ran it
-/// (so callers report the test's time once and 0 after).
-pub fn probe_cached() -> (&'static InteropReport, bool) {
+/// (so callers report the test's time once and 0 after). `display_owner`: an element whose
+/// pipeline's GL display the test shares (None: a display of its own, for tools).
+pub fn probe_cached(display_owner: Option<&gst::Element>) -> (&'static InteropReport, bool) {
     let mut ran_here = false;
     let report = CACHED.get_or_init(|| {
         ran_here = true;
-        probe()
+        probe(display_owner)
     });
     (report, ran_here)
 }
@@ -120,15 +121,15 @@ pub fn run_count() -> usize {
 }
 
 /// Runs the whole test now, uncached.
-pub fn probe() -> InteropReport {
+pub fn probe(display_owner: Option<&gst::Element>) -> InteropReport {
     RUNS.fetch_add(1, Ordering::SeqCst);
     let started = Instant::now();
-    let mut report = run_steps();
+    let mut report = run_steps(display_owner);
     report.elapsed = started.elapsed();
     report
 }
 
-fn run_steps() -> InteropReport {
+fn run_steps(display_owner: Option<&gst::Element>) -> InteropReport {
     if platform::is_wsl() {
         return InteropReport::new(
             InteropOutcome::Skipped,
@@ -178,7 +179,7 @@ fn run_steps() -> InteropReport {
         report.cuda_devices = Some(count);
         return report;
     }
-    let mut report = test_in_gl_thread(driver);
+    let mut report = test_in_gl_thread(driver, display_owner);
     report.cuda_devices = Some(count);
     report
 }
@@ -204,8 +205,11 @@ enum GlThreadResult {
     Failed(CudaError, Option<InteropDevice>),
 }
 
-fn test_in_gl_thread(driver: &'static CudaDriver) -> InteropReport {
-    let outcome = gl::run_in_gl_thread(|gl_fns| {
+fn test_in_gl_thread(
+    driver: &'static CudaDriver,
+    display_owner: Option<&gst::Element>,
+) -> InteropReport {
+    let outcome = gl::run_in_gl_thread(display_owner, |gl_fns| {
         let devices = match driver.gl_devices() {
             Ok(devices) => devices,
             Err(err) => return GlThreadResult::Failed(err, None),

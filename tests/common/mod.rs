@@ -13,6 +13,12 @@ use gst::prelude::*;
 pub fn init() {
     static INIT: Once = Once::new();
     INIT.call_once(|| {
+        for (key, value) in HEADLESS_GL {
+            if std::env::var_os(key).is_none() {
+                // SAFETY: runs once, before GStreamer (the only reader of these) starts threads.
+                unsafe { std::env::set_var(key, value) };
+            }
+        }
         gst::init().expect("GStreamer initialises");
         gststrom::plugin_register_static().expect("strom plugin registers");
     });
@@ -27,14 +33,30 @@ pub fn repo_root() -> PathBuf {
 /// for use first on `LD_LIBRARY_PATH`. Stand-ins exercise error branches only; they prove nothing
 /// about real GPUs.
 pub fn build_stub(source: &str, soname: &str) -> PathBuf {
+    // Tests run in parallel threads: build each stand-in once per test process.
+    static BUILT: std::sync::Mutex<Vec<(String, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, dir)) = built.iter().find(|(s, _)| s == soname) {
+        return dir.clone();
+    }
+    let dir = compile_stub(source, soname);
+    built.push((soname.to_owned(), dir.clone()));
+    dir
+}
+
+fn compile_stub(source: &str, soname: &str) -> PathBuf {
     let src = repo_root().join("tests/stubs").join(source);
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("stubs").join(soname);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("stubs")
+        .join(soname);
     std::fs::create_dir_all(&dir).expect("stub dir");
     let lib = dir.join(soname);
     // Build to a unique name and rename, so parallel tests never load a half-written file.
     let tmp = dir.join(format!("{soname}.{}.tmp", std::process::id()));
     let status = Command::new("cc")
-        .args(["-shared", "-fPIC", "-O1", "-Wall", "-o"])
+        .args(["-shared", "-fPIC", "-O1", "-Wall"])
+        .arg(format!("-Wl,-soname,{soname}"))
+        .arg("-o")
         .arg(&tmp)
         .arg(&src)
         .status()
@@ -55,15 +77,22 @@ pub fn cuda_stub_dir() -> PathBuf {
 }
 
 /// Environment for GL on the CPU: an llvmpipe context through EGL, no X server.
-pub const HEADLESS_GL: [(&str, &str); 2] = [("GST_GL_WINDOW", "egl-device"), ("GST_GL_PLATFORM", "egl")];
+pub const HEADLESS_GL: [(&str, &str); 2] =
+    [("GST_GL_WINDOW", "egl-device"), ("GST_GL_PLATFORM", "egl")];
 
 /// Runs test `name` of the current test binary in a fresh process with `envs`, and returns its
 /// output. The child is marked `#[ignore]` and checks `STROM_TEST_CHILD` so it only runs here.
 pub fn run_child(name: &str, envs: &[(&str, &str)]) -> Output {
     let exe = std::env::current_exe().expect("test binary path");
     let mut cmd = Command::new(exe);
-    cmd.args([name, "--exact", "--ignored", "--nocapture", "--test-threads=1"])
-        .env("STROM_TEST_CHILD", "1");
+    cmd.args([
+        name,
+        "--exact",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env("STROM_TEST_CHILD", "1");
     for (k, v) in envs {
         cmd.env(k, v);
     }
@@ -118,7 +147,9 @@ pub fn run_to_eos(pipeline: &gst::Pipeline, timeout: gst::ClockTime) -> RunResul
                 result.error = Some(format!("{} ({:?})", e.error(), e.debug()));
             }
             gst::MessageView::Warning(w) => {
-                result.warnings.push(format!("{} ({:?})", w.error(), w.debug()))
+                result
+                    .warnings
+                    .push(format!("{} ({:?})", w.error(), w.debug()))
             }
             gst::MessageView::Element(e) => {
                 if let Some(s) = e.structure() {

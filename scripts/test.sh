@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what is missing (Debian 12), then runs every check and test of gst-strom:
+# formatting, clippy (-D warnings), all Rust tests (release), shell lint, and the outside-in tests
+# (gst-inspect-1.0, gst-launch-1.0 with the leaks tracer, Python GI). Exits non-zero on any failure.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/lib.sh"
+cd "$STROM_ROOT"
+
+ensure_rust
+ensure_packages "${STROM_BUILD_PACKAGES[@]}" "${STROM_RUNTIME_PACKAGES[@]}" "${STROM_TEST_PACKAGES[@]}"
+
+failures=()
+step() {
+  local name="$1"; shift
+  log "$name"
+  local start=$SECONDS
+  if "$@"; then
+    log "$name: ok ($((SECONDS - start)) s)"
+  else
+    log "$name: FAILED ($((SECONDS - start)) s)"
+    failures+=("$name")
+  fi
+}
+
+step "cargo fmt --check" cargo fmt --all -- --check
+step "cargo clippy -D warnings" cargo clippy --release --all-targets --quiet -- -D warnings
+step "cargo test (release)" cargo test --release --all-targets --no-fail-fast
+step "shellcheck" bash -c 'shellcheck -x scripts/*.sh tests/*.sh'
+step "outside-in tests" tests/outside-in.sh "$STROM_PLUGIN_DIR"
+
+if [ "${#failures[@]}" -gt 0 ]; then
+  log "failed: ${failures[*]}"
+  exit 1
+fi
+log "all checks passed"

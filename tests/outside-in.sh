@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# gst-strom as users meet it: gst-inspect-1.0, gst-launch-1.0 (with the leaks tracer) and the Python
+# GI clients, against the release plugin found through GST_PLUGIN_PATH.
+# Usage: tests/outside-in.sh [PLUGIN_DIR]   (default: target/release)
+set -uo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+plugin_dir="${1:-${STROM_PLUGIN_DIR:-$root/target/release}}"
+export GST_PLUGIN_PATH="$plugin_dir"
+export GST_GL_WINDOW="${GST_GL_WINDOW:-egl-device}" GST_GL_PLATFORM="${GST_GL_PLATFORM:-egl}"
+# A registry of our own, so a stale one from another build is never read.
+GST_REGISTRY="$(mktemp -d)/registry.bin"
+export GST_REGISTRY
+passed=0 failed=0
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp" "$(dirname "$GST_REGISTRY")"' EXIT
+
+pass() { passed=$((passed + 1)); echo "ok   $1"; }
+fail() { failed=$((failed + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && tail -20 <<<"$2" | sed 's/^/     /'; true; }
+
+# expect_output NAME PATTERN COMMAND...: the command succeeds and prints PATTERN (grep -E).
+expect_output() {
+  local name="$1" pattern="$2" out; shift 2
+  if out=$("$@" 2>&1) && grep -qE -- "$pattern" <<<"$out"; then pass "$name"; else fail "$name" "$out"; fi
+}
+# expect_failure NAME PATTERN COMMAND...: the command fails and says PATTERN.
+expect_failure() {
+  local name="$1" pattern="$2" out; shift 2
+  if ! out=$("$@" 2>&1) && grep -qE -- "$pattern" <<<"$out"; then pass "$name"; else fail "$name" "$out"; fi
+}
+
+launch() { timeout 60 gst-launch-1.0 -q "$@"; }
+
+# --- gst-inspect-1.0 documents the element
+inspect="$(gst-inspect-1.0 stromautoconvert 2>&1)"
+for want in 'Filter/Converter/Video' 'video/x-raw\(ANY\)' 'mode +: ' 'n-threads +: ' \
+  'active-path +: ' 'interop-status +: ' 'strom-autoconvert' 'probe-ms' '\(0\): auto' \
+  '\(1\): gl' '\(2\): software' 'SINK template' 'SRC template'; do
+  if grep -qE -- "$want" <<<"$inspect"; then pass "gst-inspect shows $want"; else fail "gst-inspect shows $want" "$inspect"; fi
+done
+expect_output "gst-inspect lists the plugin" 'stromautoconvert' gst-inspect-1.0 strom
+
+# --- gst-launch-1.0: the pipeline stock autovideoconvert fails, in every mode
+for mode in auto software gl; do
+  expect_output "I420 -> NV12 with mode=$mode" '' launch videotestsrc num-buffers=10 \
+    ! video/x-raw,format=I420 ! stromautoconvert mode="$mode" ! video/x-raw,format=NV12 ! fakesink
+done
+expect_output "zero-copy GL caps from gst-launch" 'path=\(string\)gl' timeout 60 gst-launch-1.0 -m \
+  videotestsrc num-buffers=3 ! video/x-raw,format=I420 ! stromautoconvert \
+  ! 'video/x-raw(memory:GLMemory),format=NV12' ! fakesink
+expect_output "x264enc consumer gets software" 'path=\(string\)software' timeout 60 gst-launch-1.0 -m \
+  videotestsrc num-buffers=3 ! video/x-raw,format=I420 ! stromautoconvert ! x264enc ! fakesink
+
+# --- bad input gives a clear error, never a crash
+expect_failure "invalid mode is refused" 'mode' launch videotestsrc num-buffers=1 \
+  ! stromautoconvert mode=bogus ! fakesink
+# gst-launch wraps "-1" to 4294967295 for an unsigned property: the range check refuses it.
+expect_output "negative n-threads is refused with a warning" "(invalid|out of range).*n-threads" \
+  launch videotestsrc num-buffers=1 ! stromautoconvert n-threads=-1 ! fakesink
+expect_failure "compressed input cannot link" 'stromautoconvert' launch videotestsrc num-buffers=1 \
+  ! x264enc ! stromautoconvert ! fakesink
+expect_failure "software mode into GL-only consumer names the fix" 'mode=auto or mode=gl' launch \
+  videotestsrc num-buffers=1 ! stromautoconvert mode=software ! 'video/x-raw(memory:GLMemory)' ! fakesink
+
+# --- the leaks tracer finds nothing alive after the pipelines are disposed
+for mode in auto software gl; do
+  log="$tmp/leaks-$mode.log"
+  GST_TRACERS=leaks GST_DEBUG=GST_TRACER:7 GST_DEBUG_NO_COLOR=1 timeout 60 gst-launch-1.0 -q \
+    videotestsrc num-buffers=30 ! video/x-raw,format=I420,width=320,height=240 \
+    ! stromautoconvert mode="$mode" ! video/x-raw,format=NV12 ! fakesink >"$log" 2>&1
+  rc=$?
+  alive=$(grep -c 'object-alive, type-name=(string)[A-Za-z]' "$log")
+  if [ "$rc" -eq 0 ] && [ "$alive" -eq 0 ] && ! grep -q 'Leaks detected' "$log"; then
+    pass "leaks tracer: nothing alive after mode=$mode"
+  else
+    fail "leaks tracer: nothing alive after mode=$mode (rc=$rc, alive=$alive)" "$(grep -E 'object-alive, type-name=\(string\)[A-Za-z]|Leaks' "$log")"
+  fi
+done
+
+# --- Python GI clients
+for script in "$root"/tests/python/test_*.py; do
+  [ -e "$script" ] || continue
+  name="python GI: $(basename "$script")"
+  if out=$(timeout 120 /usr/bin/python3 "$script" 2>&1); then pass "$name"; else fail "$name" "$out"; fi
+done
+
+echo "outside-in: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
