@@ -6,6 +6,7 @@
 //! lives in its own folder (`mod.rs` public type, `imp.rs` subclass); decisions are plain modules.
 
 pub mod autoconvert;
+pub mod doctor;
 pub mod gpu;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
