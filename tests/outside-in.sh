@@ -50,6 +50,14 @@ expect_output "zero-copy GL caps from gst-launch" 'path=\(string\)gl' timeout 60
 expect_output "x264enc consumer gets software" 'path=\(string\)software' timeout 60 gst-launch-1.0 -m \
   videotestsrc num-buffers=3 ! video/x-raw,format=I420 ! stromautoconvert ! x264enc ! fakesink
 
+# --- strom-doctor and the Python example, as users run them
+doctor="$root/target/release/strom-doctor"
+expect_output "strom-doctor prints the verdict" '^Verdict: software' "$doctor"
+expect_output "strom-doctor finds the installed plugin" '^strom-plugin +ok +installed' "$doctor"
+expect_output "strom-doctor --json" '"tier": "software"' "$doctor" --json
+expect_failure "strom-doctor --require gpu-interop" 'below the required gpu-interop' "$doctor" --require gpu-interop
+expect_output "examples/transcode.py" 'strom-autoconvert:' /usr/bin/python3 "$root/examples/transcode.py" --frames 10 --output "$tmp/py.mp4"
+
 # --- bad input gives a clear error, never a crash
 expect_failure "invalid mode is refused" 'mode' launch videotestsrc num-buffers=1 \
   ! stromautoconvert mode=bogus ! fakesink

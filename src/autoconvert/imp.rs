@@ -229,7 +229,7 @@ impl AutoConvert {
         if let Some(gl_info) = interop.and_then(|i| i.report.gl.clone()) {
             return Ok(Some(gl_info));
         }
-        match gl::context_check_cached(self.obj().upcast_ref()) {
+        match gl::context_check_cached(Some(self.obj().upcast_ref())) {
             Ok(info) => Ok(Some(info.clone())),
             Err(err) => Err(ChainError::NoGlContext(err.clone())),
         }

@@ -83,10 +83,10 @@ pub fn run() -> Report {
 /// The rows that need GStreamer: the GL context, the interop test, elements and the plugin.
 fn gstreamer_checks(checks: &mut Vec<Check>, caps: &mut Capabilities) {
     // The interop test makes its own GL context only when CUDA works; reuse what it saw.
-    let (report, _) = interop::probe_cached();
+    let (report, _) = interop::probe_cached(None);
     let context = match &report.gl {
         Some(info) => Ok(info.clone()),
-        None => gl::context_check_cached().clone(),
+        None => gl::context_check_cached(None).clone(),
     };
     checks.push(checks::gl_context(&context));
     checks.push(checks::interop(report));

@@ -202,10 +202,10 @@ pub fn run_in_gl_thread<R: Send>(
 }
 
 /// Whether a GL context can be made in this process, checked once (a few tens of ms with Mesa)
-/// on `element`'s pipeline display.
-pub fn context_check_cached(element: &gst::Element) -> &'static Result<GlInfo, String> {
+/// on `element`'s pipeline display (None: a display of its own, for tools).
+pub fn context_check_cached(element: Option<&gst::Element>) -> &'static Result<GlInfo, String> {
     static CHECK: std::sync::OnceLock<Result<GlInfo, String>> = std::sync::OnceLock::new();
-    CHECK.get_or_init(|| run_in_gl_thread(Some(element), |_| ()).map(|(info, ())| info))
+    CHECK.get_or_init(|| run_in_gl_thread(element, |_| ()).map(|(info, ())| info))
 }
 
 fn display_type_name(display: &gst_gl::GLDisplay) -> String {
