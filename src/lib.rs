@@ -7,9 +7,11 @@
 
 pub mod autoconvert;
 pub mod gpu;
+pub mod gpumonitor;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     autoconvert::register(plugin)?;
+    gpumonitor::register(plugin)?;
     Ok(())
 }
 

@@ -4,4 +4,5 @@
 pub mod cuda;
 pub mod gl;
 pub mod interop;
+pub mod nvml;
 pub mod platform;
