@@ -150,8 +150,12 @@ RUN
 # the host's, so a host older than that cannot run the bundle).
 write_manifest() {
     local file source_pkg glibc
-    glibc=$(find "$OUT_DIR" -type f \( -name '*.so*' -o -path '*/bin/*' -o -path '*/libexec/*' \) -exec objdump -T {} + 2>/dev/null |
-        grep -oE 'GLIBC_2\.[0-9]+(\.[0-9]+)?' | sort -uV | tail -n 1)
+    if command -v objdump >/dev/null; then
+        glibc=$(find "$OUT_DIR" -type f \( -name '*.so*' -o -path '*/bin/*' -o -path '*/libexec/*' \) -exec objdump -T {} + 2>/dev/null |
+            grep -oE 'GLIBC_2\.[0-9]+(\.[0-9]+)?' | sort -uV | tail -n 1)
+    else
+        glibc="unknown (install binutils for objdump)"
+    fi
     {
         echo "gst-strom GPU bundle"
         echo "built: $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(. /etc/os-release && echo "$PRETTY_NAME")"
