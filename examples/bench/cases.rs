@@ -74,14 +74,14 @@ pub const CASES: [Case; 7] = [
         label: "1080p NV12→NV12 (passthrough)",
         input: Video::new("NV12", HD.0, HD.1),
         output: Video::new("NV12", HD.0, HD.1),
-        frames: 20000,
+        frames: 200_000,
     },
     Case {
         id: "2160p-nv12-nv12",
         label: "2160p NV12→NV12 (passthrough)",
         input: Video::new("NV12", UHD.0, UHD.1),
         output: Video::new("NV12", UHD.0, UHD.1),
-        frames: 20000,
+        frames: 200_000,
     },
     Case {
         id: "1080p-bgrx-nv12",

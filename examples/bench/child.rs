@@ -49,14 +49,19 @@ pub fn work_dir(name: &str) -> Result<PathBuf, String> {
     Ok(dir)
 }
 
-/// Compiles `tests/stubs/libcuda_stub.c` into a folder holding `libcuda.so.1` and `libcuda.so`.
-/// The stand-in drives the real loading code through chosen results; it is no GPU.
-pub fn cuda_stub_dir() -> Result<PathBuf, String> {
-    let dir = work_dir("libcuda-stand-in")?;
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/stubs/libcuda_stub.c");
-    let lib = dir.join("libcuda.so.1");
+/// Compiles `tests/stubs/<source>` into a folder holding `<soname>` and its unversioned name,
+/// for the front of `LD_LIBRARY_PATH`. Stand-ins drive the real loading code through chosen
+/// results; they are no GPU.
+pub fn stub_dir(source: &str, soname: &str) -> Result<PathBuf, String> {
+    let dir = work_dir(soname)?;
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/stubs")
+        .join(source);
+    let lib = dir.join(soname);
     let status = Command::new("cc")
-        .args(["-shared", "-fPIC", "-O1", "-Wl,-soname,libcuda.so.1", "-o"])
+        .args(["-shared", "-fPIC", "-O1"])
+        .arg(format!("-Wl,-soname,{soname}"))
+        .arg("-o")
         .arg(&lib)
         .arg(&source)
         .status()
@@ -64,12 +69,23 @@ pub fn cuda_stub_dir() -> Result<PathBuf, String> {
     if !status.success() {
         return Err(format!("compiling {} failed", source.display()));
     }
-    let link = dir.join("libcuda.so");
+    let unversioned = soname.split(".so").next().unwrap_or(soname).to_owned() + ".so";
+    let link = dir.join(unversioned);
     if !link.exists() {
-        std::os::unix::fs::symlink("libcuda.so.1", &link)
-            .map_err(|e| format!("cannot link libcuda.so: {e}"))?;
+        std::os::unix::fs::symlink(soname, &link)
+            .map_err(|e| format!("cannot link {}: {e}", link.display()))?;
     }
     Ok(dir)
+}
+
+/// The `libcuda.so.1` stand-in's folder.
+pub fn cuda_stub_dir() -> Result<PathBuf, String> {
+    stub_dir("libcuda_stub.c", "libcuda.so.1")
+}
+
+/// The `libnvidia-ml.so.1` stand-in's folder.
+pub fn nvml_stub_dir() -> Result<PathBuf, String> {
+    stub_dir("libnvidia_ml_stub.c", "libnvidia-ml.so.1")
 }
 
 /// This process's peak resident set size in KiB (`VmHWM`). Not `getrusage`'s `ru_maxrss`: that

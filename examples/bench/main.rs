@@ -9,6 +9,7 @@
 mod cases;
 mod child;
 mod direct;
+mod monitor;
 mod pipeline;
 mod report;
 mod startup;
@@ -163,55 +164,6 @@ fn measure_throughput(options: &Options, contenders: &[Contender]) -> Vec<CaseRe
         .collect()
 }
 
-/// The monitor's cost: the same pipeline with and without `stromgpumonitor interval=100` after
-/// the converter, interleaved.
-pub struct MonitorResult {
-    pub case: Case,
-    pub without: Summary,
-    pub with: Summary,
-}
-
-const MONITOR_TAIL: &str = "! stromgpumonitor interval=100";
-const MONITOR_CASES: [usize; 2] = [0, 2];
-
-fn measure_monitor(options: &Options) -> Result<Vec<MonitorResult>, String> {
-    if gst::ElementFactory::find("stromgpumonitor").is_none() {
-        return Err("stromgpumonitor not available".into());
-    }
-    let strom = Contender {
-        id: STROM.into(),
-        launch: STROM.into(),
-        scaling_reference: false,
-    };
-    MONITOR_CASES
-        .iter()
-        .map(|&i| {
-            let case = CASES[i];
-            let (mut without, mut with) = (Vec::new(), Vec::new());
-            for _ in 0..options.reps {
-                without.push(pipeline::throughput(
-                    &case,
-                    &strom,
-                    options.frames(&case),
-                    "",
-                )?);
-                with.push(pipeline::throughput(
-                    &case,
-                    &strom,
-                    options.frames(&case),
-                    MONITOR_TAIL,
-                )?);
-                progress(&format!("monitor {}", case.id));
-            }
-            Ok(MonitorResult {
-                case,
-                without: Summary::of(&without).ok_or("no samples")?,
-                with: Summary::of(&with).ok_or("no samples")?,
-            })
-        })
-        .collect()
-}
-
 /// Peak resident memory of each pipeline, each in its own process.
 pub struct RssResult {
     pub case: &'static str,
@@ -301,7 +253,7 @@ fn measure_direct(options: &Options, cores: usize) -> Result<Vec<DirectResult>, 
     Ok(results)
 }
 
-fn progress(what: &str) {
+pub fn progress(what: &str) {
     eprintln!("bench: {what}");
 }
 
@@ -309,6 +261,9 @@ fn progress(what: &str) {
 fn run_child(args: &[String]) -> ExitCode {
     let value = match args {
         [mode, launch] if mode == "startup" => startup::child_sample(launch),
+        [mode, case_id, frames, reps] if mode == "monitor" => {
+            monitor::child_measure(case_id, frames, reps)
+        }
         [mode] if mode == "rss-floor" => json!({ "max-rss-kib": child::max_rss_kib() }),
         [mode, case_id, launch, frames] if mode == "rss" => {
             rss_child(case_id, launch, frames == "q")
@@ -366,7 +321,7 @@ fn main() -> ExitCode {
         run.throughput = measure_throughput(&options, &contenders);
     }
     if options.wants("monitor") {
-        run.monitor = Some(measure_monitor(&options));
+        run.monitor = Some(monitor::measure(options.reps, |c| options.frames(c)));
     }
     if options.wants("direct") {
         run.direct = Some(measure_direct(&options, cores));

@@ -144,12 +144,23 @@ pub fn throughput(
     frames: u32,
     tail: &str,
 ) -> Result<f64, String> {
+    throughput_with_messages(case, contender, frames, tail).map(|(fps, _)| fps)
+}
+
+/// [`throughput`], plus the element messages the run posted.
+pub fn throughput_with_messages(
+    case: &Case,
+    contender: &Contender,
+    frames: u32,
+    tail: &str,
+) -> Result<(f64, Vec<gst::Structure>), String> {
     let output = run(&throughput_description(case, contender, frames, tail))?;
     let arrivals = output.arrivals;
     if arrivals.count != u64::from(frames) {
         return Err(format!("{} of {frames} frames arrived", arrivals.count));
     }
-    arrivals
+    let fps = arrivals
         .fps()
-        .ok_or_else(|| "too few frames to time".to_owned())
+        .ok_or_else(|| "too few frames to time".to_owned())?;
+    Ok((fps, output.messages))
 }

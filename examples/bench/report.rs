@@ -5,9 +5,10 @@ use std::fmt::Write;
 use serde_json::{Value, json};
 
 use crate::cases::{STOCK, STROM};
+use crate::monitor::MonitorResult;
 use crate::startup::SettingResult;
 use crate::stats::Summary;
-use crate::{CaseResult, DirectResult, MonitorResult, Options, RssResult};
+use crate::{CaseResult, DirectResult, Options, RssResult};
 
 /// Where and when the numbers were taken.
 pub struct Environment {
@@ -150,22 +151,24 @@ impl Run {
             met: late.map(|d| d <= 10.0),
         });
         let monitor = match &self.monitor {
-            Some(Ok(results)) => results.first(),
+            Some(Ok(results)) => results
+                .iter()
+                .find(|m| m.setting == "NVML stand-in" && m.case.id == "1080p-i420-nv12"),
             _ => None,
         };
         targets.push(Target {
-            name: "stromgpumonitor interval=100 overhead, 1080p I420→NV12",
+            name: "stromgpumonitor interval=100 overhead, 1080p I420→NV12, NVML stand-in",
             goal: "within noise",
             measured: match (&self.monitor, monitor) {
                 (_, Some(m)) => format!(
                     "{:+.1}% (run-to-run spread ±{:.1}%)",
-                    (m.with.median / m.without.median - 1.0) * 100.0,
+                    m.change_percent(),
                     m.without.spread_percent().max(m.with.spread_percent())
                 ),
                 (Some(Err(why)), None) => why.clone(),
                 _ => "not measured".into(),
             },
-            met: monitor.map(monitor_within_noise),
+            met: monitor.map(MonitorResult::within_noise),
         });
         targets
     }
@@ -200,11 +203,7 @@ impl Run {
         });
         let monitor = self.monitor.as_ref().map(|r| {
             r.as_ref()
-                .map(|v| {
-                    v.iter()
-                        .map(|m| json!({"case": m.case.id, "without": m.without.to_json(), "with": m.with.to_json()}))
-                        .collect()
-                })
+                .map(|v| v.iter().map(MonitorResult::to_json).collect())
                 .map_err(Clone::clone)
         });
         let direct = self.direct.as_ref().map(|r| {
@@ -413,16 +412,22 @@ impl Run {
             Ok(results) => {
                 let _ = writeln!(
                     md,
-                    "`stromautoconvert ! <caps> [! stromgpumonitor interval=100] ! fakesink`, fps median (min–max).\n\n| case | without | with | change |\n|---|---:|---:|---:|"
+                    "`stromautoconvert ! <caps> [! stromgpumonitor interval=100] ! fakesink`, fps median \
+                     (min–max), each setting in a fresh process; stats messages: \
+                     `strom-gpu-stats` posted during the runs with the monitor.\n\n\
+                     | libraries | case | without | with | change | stats messages |\n\
+                     |---|---|---:|---:|---:|---:|"
                 );
                 for m in results {
                     let _ = writeln!(
                         md,
-                        "| {} | {} | {} | {:+.1}% |",
+                        "| {} | {} | {} | {} | {:+.1}% | {} |",
+                        m.setting,
                         m.case.label,
                         m.without.cell(0),
                         m.with.cell(0),
-                        (m.with.median / m.without.median - 1.0) * 100.0
+                        m.change_percent(),
+                        m.stats_messages
                     );
                 }
             }
@@ -506,12 +511,3 @@ impl Run {
 }
 
 use crate::Entry;
-
-/// The monitor's change is within noise when the two medians lie inside each other's min–max
-/// range, or differ by less than 1%.
-fn monitor_within_noise(m: &MonitorResult) -> bool {
-    let change = (m.with.median / m.without.median - 1.0).abs();
-    change < 0.01
-        || (m.with.median >= m.without.min && m.with.median <= m.without.max)
-        || (m.without.median >= m.with.min && m.without.median <= m.with.max)
-}
