@@ -111,6 +111,8 @@ fn cores() -> usize {
 pub struct Entry {
     pub contender: Contender,
     pub fps: Result<Summary, String>,
+    /// CPU milliseconds per frame (whole process, all threads).
+    pub cpu_ms: Option<Summary>,
 }
 
 pub struct CaseResult {
@@ -119,6 +121,13 @@ pub struct CaseResult {
 }
 
 impl CaseResult {
+    pub fn cpu_ms(&self, contender: &str) -> Option<Summary> {
+        self.entries
+            .iter()
+            .find(|e| e.contender.id == contender)
+            .and_then(|e| e.cpu_ms)
+    }
+
     pub fn fps(&self, contender: &str) -> Option<Summary> {
         self.entries
             .iter()
@@ -138,11 +147,17 @@ fn measure_throughput(options: &Options, contenders: &[Contender]) -> Vec<CaseRe
                 .filter(|c| !c.scaling_reference || case.scales())
                 .collect();
             let mut samples: Vec<Result<Vec<f64>, String>> = vec![Ok(Vec::new()); runnable.len()];
+            let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); runnable.len()];
             for _ in 0..options.reps {
-                for (contender, slot) in runnable.iter().zip(samples.iter_mut()) {
+                for ((contender, slot), cpu) in
+                    runnable.iter().zip(samples.iter_mut()).zip(cpu.iter_mut())
+                {
                     let Ok(list) = slot else { continue };
-                    match pipeline::throughput(case, contender, options.frames(case), "") {
-                        Ok(fps) => list.push(fps),
+                    match pipeline::measure(case, contender, options.frames(case), "") {
+                        Ok(m) => {
+                            list.push(m.fps);
+                            cpu.extend(m.cpu_ms_per_frame);
+                        }
                         Err(err) => *slot = Err(err),
                     }
                 }
@@ -151,9 +166,11 @@ fn measure_throughput(options: &Options, contenders: &[Contender]) -> Vec<CaseRe
             let entries = runnable
                 .into_iter()
                 .zip(samples)
-                .map(|(contender, s)| Entry {
+                .zip(cpu)
+                .map(|((contender, s), cpu)| Entry {
                     contender: contender.clone(),
                     fps: s.and_then(|list| Summary::of(&list).ok_or("no samples".into())),
+                    cpu_ms: Summary::of(&cpu),
                 })
                 .collect();
             CaseResult {

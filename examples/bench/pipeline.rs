@@ -16,6 +16,23 @@ pub struct Arrivals {
     pub first: Option<Instant>,
     pub last: Option<Instant>,
     pub count: u64,
+    /// Process CPU time (all threads) when the first buffer arrived.
+    pub cpu_at_first: Option<Duration>,
+}
+
+/// CPU time (user + system) of this whole process so far.
+pub fn process_cpu() -> Option<Duration> {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF is always valid.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) } != 0 {
+        return None;
+    }
+    // SAFETY: getrusage returned 0, so the struct is written.
+    let usage = unsafe { usage.assume_init() };
+    let time = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    Some(time(usage.ru_utime) + time(usage.ru_stime))
 }
 
 impl Arrivals {
@@ -30,6 +47,8 @@ impl Arrivals {
 #[derive(Debug, Default)]
 pub struct RunOutput {
     pub arrivals: Arrivals,
+    /// Process CPU time at EOS.
+    pub cpu_at_eos: Option<Duration>,
     pub started: Option<Instant>,
     pub messages: Vec<gst::Structure>,
 }
@@ -85,7 +104,11 @@ fn play(pipeline: &gst::Pipeline) -> Result<RunOutput, String> {
     pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
         let now = Instant::now();
         let mut a = recorder.lock().unwrap_or_else(|e| e.into_inner());
-        a.first.get_or_insert(now);
+        if a.first.is_none() {
+            a.first = Some(now);
+            // Only once: a system call per buffer would weigh on passthrough runs.
+            a.cpu_at_first = process_cpu();
+        }
         a.last = Some(now);
         a.count += 1;
         gst::PadProbeReturn::Ok
@@ -104,7 +127,10 @@ fn play(pipeline: &gst::Pipeline) -> Result<RunOutput, String> {
             return Err(format!("no EOS within {RUN_TIMEOUT}"));
         };
         match msg.view() {
-            gst::MessageView::Eos(_) => break,
+            gst::MessageView::Eos(_) => {
+                output.cpu_at_eos = process_cpu();
+                break;
+            }
             gst::MessageView::Error(err) => return Err(describe_error(err)),
             gst::MessageView::Element(e) => {
                 if let Some(s) = e.structure() {
@@ -144,7 +170,43 @@ pub fn throughput(
     frames: u32,
     tail: &str,
 ) -> Result<f64, String> {
-    throughput_with_messages(case, contender, frames, tail).map(|(fps, _)| fps)
+    measure(case, contender, frames, tail).map(|m| m.fps)
+}
+
+/// A throughput run's rate and what it cost in CPU.
+pub struct Measurement {
+    pub fps: f64,
+    /// CPU milliseconds (all threads of the process) per frame, first buffer to EOS.
+    pub cpu_ms_per_frame: Option<f64>,
+}
+
+/// [`throughput`] with the CPU time per frame.
+pub fn measure(
+    case: &Case,
+    contender: &Contender,
+    frames: u32,
+    tail: &str,
+) -> Result<Measurement, String> {
+    let output = run(&throughput_description(case, contender, frames, tail))?;
+    let fps = checked_fps(&output.arrivals, frames)?;
+    let cpu = output
+        .cpu_at_eos
+        .zip(output.arrivals.cpu_at_first)
+        .map(|(end, start)| end.saturating_sub(start).as_secs_f64() * 1000.0)
+        .map(|ms| ms / (output.arrivals.count - 1) as f64);
+    Ok(Measurement {
+        fps,
+        cpu_ms_per_frame: cpu,
+    })
+}
+
+fn checked_fps(arrivals: &Arrivals, frames: u32) -> Result<f64, String> {
+    if arrivals.count != u64::from(frames) {
+        return Err(format!("{} of {frames} frames arrived", arrivals.count));
+    }
+    arrivals
+        .fps()
+        .ok_or_else(|| "too few frames to time".to_owned())
 }
 
 /// [`throughput`], plus the element messages the run posted.
@@ -155,12 +217,6 @@ pub fn throughput_with_messages(
     tail: &str,
 ) -> Result<(f64, Vec<gst::Structure>), String> {
     let output = run(&throughput_description(case, contender, frames, tail))?;
-    let arrivals = output.arrivals;
-    if arrivals.count != u64::from(frames) {
-        return Err(format!("{} of {frames} frames arrived", arrivals.count));
-    }
-    let fps = arrivals
-        .fps()
-        .ok_or_else(|| "too few frames to time".to_owned())?;
+    let fps = checked_fps(&output.arrivals, frames)?;
     Ok((fps, output.messages))
 }
