@@ -485,6 +485,9 @@ fn build_elements(shape: &ChainShape, n_threads: u32) -> Result<Vec<gst::Element
         .factories()
         .into_iter()
         .map(|factory| {
+            if factory == "stromyuvlayout" {
+                return Ok(crate::yuvlayout::YuvLayout::new());
+            }
             let mut builder = gst::ElementFactory::make(factory);
             match factory {
                 "videoconvert" => builder = builder.property("n-threads", n_threads),
