@@ -486,7 +486,7 @@ fn build_elements(shape: &ChainShape, n_threads: u32) -> Result<Vec<gst::Element
         .into_iter()
         .map(|factory| {
             if factory == "stromyuvlayout" {
-                return Ok(crate::yuvlayout::YuvLayout::new());
+                return Ok(crate::yuvlayout::make());
             }
             let mut builder = gst::ElementFactory::make(factory);
             match factory {

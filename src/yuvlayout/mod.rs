@@ -11,11 +11,10 @@ glib::wrapper! {
     pub struct YuvLayout(ObjectSubclass<imp::YuvLayout>) @extends gst_video::VideoFilter, gst_base::BaseTransform, gst::Element, gst::Object;
 }
 
-impl YuvLayout {
-    pub fn new() -> gst::Element {
-        use gst::prelude::*;
-        glib::Object::new::<YuvLayout>().upcast()
-    }
+/// A new converter, ready to be added to a bin.
+pub fn make() -> gst::Element {
+    use gst::prelude::*;
+    glib::Object::new::<YuvLayout>().upcast()
 }
 
 /// The format with the same samples in the other plane layout.
