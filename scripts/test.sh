@@ -24,8 +24,13 @@ step() {
 }
 
 step "cargo fmt --check" cargo fmt --all -- --check
+# The plugin, strom-doctor and the examples, as users get them (the outside-in tests load these).
+step "cargo build (release)" cargo build --release --lib --bins --examples
 step "cargo clippy -D warnings" cargo clippy --release --all-targets --quiet -- -D warnings
 step "cargo test (release)" cargo test --release --all-targets --no-fail-fast
+step "packaging (install scripts, Dockerfile, hadolint)" tests/packaging.sh
+step "meson build, install, gst-inspect" tests/meson.sh
+step "GPU bundle with the host GStreamer hidden" tests/bundle.sh
 step "shellcheck" bash -c 'shellcheck -x scripts/*.sh tests/*.sh'
 step "outside-in tests" tests/outside-in.sh "$STROM_PLUGIN_DIR"
 

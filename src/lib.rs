@@ -8,9 +8,11 @@
 pub mod autoconvert;
 pub mod doctor;
 pub mod gpu;
+pub mod gpumonitor;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     autoconvert::register(plugin)?;
+    gpumonitor::register(plugin)?;
     Ok(())
 }
 

@@ -103,7 +103,17 @@ fn json_has_the_documented_shape_and_tier_software() {
     }
     assert_eq!(check(&doc, "element videoconvert")["ok"], true);
     assert_eq!(check(&doc, "element x264enc")["ok"], true);
-    assert_eq!(check(&doc, "nvml")["detail"], "not checked in this build");
+    if gststrom::gpu::nvml::nvml().is_err() {
+        assert_eq!(check(&doc, "nvml")["ok"], false);
+        assert!(
+            check(&doc, "nvml")["detail"]
+                .as_str()
+                .unwrap()
+                .contains("libnvidia-ml.so.1"),
+            "{}",
+            check(&doc, "nvml")
+        );
+    }
     if !driver_here() {
         assert_eq!(tier, "software");
         assert!(doc["first_fix"].is_string(), "{doc:#}");

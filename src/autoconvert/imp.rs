@@ -54,6 +54,17 @@ struct State {
     chain: Option<Chain>,
     active_path: Option<ConvertPath>,
     interop_status: String,
+    /// The GL chain failed with data flowing: stay on software for the rest of this stream.
+    gl_failed: bool,
+    /// An ERROR a chain element posted while a buffer was in the chain, held back until the
+    /// chain function decides between falling back and failing.
+    held_error: Option<gst::Message>,
+}
+
+thread_local! {
+    /// Set while this thread pushes a buffer into a GL chain that may fall back: errors its
+    /// elements post in that window belong to that buffer.
+    static IN_FALLIBLE_GL_CHAIN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Why no chain could be built: each maps to an element error a user can act on.
@@ -100,6 +111,101 @@ impl AutoConvert {
             }
         }
         gst::Pad::event_default(pad, Some(&*self.obj()), event)
+    }
+
+    /// Pushes `buffer` into the chain. On the GL path, a failure inside the chain (GL context
+    /// lost, upload error) is caught: in auto mode the bin switches to software and pushes the
+    /// same buffer again, so none is lost or duplicated; in gl mode it posts an element error.
+    fn sink_chain(
+        &self,
+        pad: &gst::GhostPad,
+        buffer: gst::Buffer,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let on_gl = self.state().chain.as_ref().map(|c| c.shape.path) == Some(ConvertPath::Gl);
+        if !on_gl {
+            return gst::ProxyPad::chain_default(pad, Some(&*self.obj()), buffer);
+        }
+        // A second reference costs nothing here: GL upload never writes its input.
+        let retry = buffer.clone();
+        IN_FALLIBLE_GL_CHAIN.with(|f| f.set(true));
+        let result = gst::ProxyPad::chain_default(pad, Some(&*self.obj()), buffer);
+        IN_FALLIBLE_GL_CHAIN.with(|f| f.set(false));
+        let held = self.state().held_error.take();
+        match (result, held) {
+            (Err(flow), Some(error)) => self.recover_from_gl_failure(pad, retry, flow, error),
+            (result, Some(error)) => {
+                // The element reported an error but the buffer went through: let it be seen.
+                self.parent_handle_message(error);
+                result
+            }
+            (result, None) => result,
+        }
+    }
+
+    fn recover_from_gl_failure(
+        &self,
+        pad: &gst::GhostPad,
+        retry: gst::Buffer,
+        flow: gst::FlowError,
+        error: gst::Message,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let cause = match error.view() {
+            gst::MessageView::Error(e) => match e.debug() {
+                Some(debug) => format!("{}: {debug}", e.error()),
+                None => e.error().to_string(),
+            },
+            _ => format!("{flow:?}"),
+        };
+        if self.settings().mode != Mode::Auto {
+            gst::element_imp_error!(
+                self,
+                gst::StreamError::Failed,
+                (
+                    "the GL path failed mid-stream ({}); mode=gl does not fall back, use mode=auto to continue in software",
+                    cause
+                ),
+                ["{:?}", error]
+            );
+            return Err(flow);
+        }
+        match self.switch_to_software(&cause) {
+            Ok(()) => gst::ProxyPad::chain_default(pad, Some(&*self.obj()), retry),
+            Err(why) => {
+                gst::warning!(CAT, imp = self, "cannot fall back to software: {why}");
+                self.parent_handle_message(error);
+                Err(flow)
+            }
+        }
+    }
+
+    /// Replaces the failed GL chain with the software chain for the current caps.
+    fn switch_to_software(&self, cause: &str) -> Result<(), String> {
+        let caps = self
+            .sinkpad
+            .current_caps()
+            .ok_or_else(|| "no caps negotiated yet".to_owned())?;
+        let input = caps::input_from_caps(&caps)?;
+        let downstream = caps::downstream_from_caps(&self.srcpad.peer_query_caps(None));
+        let mut plan = plan::plan(Mode::Software, &input, &downstream, None).map_err(|e| e.0)?;
+        plan.reason = format!("the GL path failed mid-stream ({cause}); switched to software");
+        let settings = self.settings();
+        let elements = build_elements(&plan.shape, settings.n_threads).map_err(|e| match e {
+            ChainError::MissingElement(name) => format!("element {name} missing"),
+            _ => "could not build the software chain".to_owned(),
+        })?;
+        self.install_chain(plan.shape, elements)
+            .map_err(|_| "could not link the software chain".to_owned())?;
+        self.state().gl_failed = true;
+        gst::element_imp_warning!(
+            self,
+            gst::StreamError::Failed,
+            (
+                "the GL path failed mid-stream ({}); continuing with software conversion",
+                cause
+            )
+        );
+        self.announce(&plan, None, None);
+        Ok(())
     }
 
     fn sink_query(&self, pad: &gst::GhostPad, query: &mut gst::QueryRef) -> bool {
@@ -175,7 +281,11 @@ impl AutoConvert {
         let input = caps::input_from_caps(caps).map_err(ChainError::NotConvertible)?;
         let downstream_caps = self.srcpad.peer_query_caps(None);
         let downstream = caps::downstream_from_caps(&downstream_caps);
-        let settings = self.settings();
+        let mut settings = self.settings();
+        if settings.mode == Mode::Auto && self.state().gl_failed {
+            // The GL path already failed on this stream; do not try it again on new caps.
+            settings.mode = Mode::Software;
+        }
 
         let interop = plan::needs_interop(settings.mode, &downstream).then(|| {
             let (report, ran_now) = interop::probe_cached(Some(self.obj().upcast_ref()));
@@ -443,6 +553,13 @@ impl ObjectSubclass for AutoConvert {
                     |this| this.sink_query(pad, query),
                 )
             })
+            .chain_function(|pad, parent, buffer| {
+                AutoConvert::catch_panic_pad_function(
+                    parent,
+                    || Err(gst::FlowError::Error),
+                    |this| this.sink_chain(pad, buffer),
+                )
+            })
             .build();
         let src_template = klass.pad_template("src").expect("src template");
         let srcpad = gst::GhostPad::builder_from_template(&src_template)
@@ -640,6 +757,8 @@ impl ElementImpl for AutoConvert {
             let mut state = self.state();
             state.active_path = None;
             state.interop_status.clear();
+            state.gl_failed = false;
+            state.held_error = None;
         }
         let result = self.parent_change_state(transition)?;
         if transition == gst::StateChange::PausedToReady {
@@ -649,4 +768,33 @@ impl ElementImpl for AutoConvert {
     }
 }
 
-impl BinImpl for AutoConvert {}
+impl BinImpl for AutoConvert {
+    fn handle_message(&self, message: gst::Message) {
+        if let gst::MessageView::Error(_) = message.view()
+            && IN_FALLIBLE_GL_CHAIN.with(|f| f.get())
+            && self.is_from_chain(&message)
+        {
+            gst::debug!(
+                CAT,
+                imp = self,
+                "holding back {message:?} until the buffer's fate is known"
+            );
+            self.state().held_error = Some(message);
+            return;
+        }
+        self.parent_handle_message(message)
+    }
+}
+
+impl AutoConvert {
+    fn is_from_chain(&self, message: &gst::Message) -> bool {
+        let Some(src) = message.src() else {
+            return false;
+        };
+        let state = self.state();
+        state.chain.iter().flat_map(|c| c.elements.iter()).any(|e| {
+            let e: &gst::Object = e.upcast_ref();
+            src == e || src.has_as_ancestor(e)
+        })
+    }
+}

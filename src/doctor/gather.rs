@@ -37,13 +37,7 @@ pub fn run() -> Report {
     let devices = driver.as_ref().ok().map(|d| cuda_device_names(d));
     checks.push(checks::cuda_devices(devices.as_ref()));
     checks.push(checks::nvidia_smi(find_on_path("nvidia-smi").as_deref()));
-    // WIRE-NVML: replace `None` with the NVML answer once `crate::gpu::nvml` exists:
-    //   Some(crate::gpu::nvml::nvml()
-    //       .map_err(|e| checks::NvmlMissing { reason: e.reason.clone(), fix: e.fix.clone() })
-    //       .and_then(|n| n.device_count()
-    //           .map(|device_count| checks::NvmlAnswer { device_count, driver_version: n.driver_version() })
-    //           .map_err(|reason| checks::NvmlMissing { reason, fix: "check nvidia-smi".into() })))
-    checks.push(checks::nvml(None));
+    checks.push(checks::nvml(Some(nvml_answer())));
     checks.push(checks::libnvrtc(&libraries::probe_nvrtc()));
 
     checks.push(checks::libegl_nvidia(
@@ -156,4 +150,21 @@ fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     path.metadata()
         .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// NVML as the doctor reports it: loaded once per process by `gpu::nvml`, shared with
+/// `stromgpumonitor`.
+fn nvml_answer() -> Result<checks::NvmlAnswer, checks::NvmlMissing> {
+    let nvml = crate::gpu::nvml::nvml().map_err(|e| checks::NvmlMissing {
+        reason: e.reason.clone(),
+        fix: e.fix.clone(),
+    })?;
+    let device_count = nvml.device_count().map_err(|reason| checks::NvmlMissing {
+        reason,
+        fix: "check the driver with nvidia-smi".into(),
+    })?;
+    Ok(checks::NvmlAnswer {
+        device_count,
+        driver_version: nvml.driver_version(),
+    })
 }

@@ -38,6 +38,18 @@ impl GlInfo {
     }
 }
 
+/// What Mesa's CPU rasteriser reports through `egl-device` on Debian 12: the GL every development
+/// and CI machine of this project has. For unit tests.
+#[cfg(test)]
+pub(crate) fn llvmpipe_for_tests() -> GlInfo {
+    GlInfo {
+        vendor: "Mesa/X.org".into(),
+        renderer: "llvmpipe (LLVM 15.0.6, 256 bits)".into(),
+        version: "4.5 (Core Profile) Mesa 22.3.6".into(),
+        display: "egl-device".into(),
+    }
+}
+
 pub fn is_mesa_or_software(vendor: &str, renderer: &str) -> bool {
     let vendor = vendor.to_ascii_lowercase();
     let renderer = renderer.to_ascii_lowercase();

@@ -340,12 +340,7 @@ mod tests {
     use super::*;
 
     fn mesa() -> GlInfo {
-        GlInfo {
-            vendor: "Mesa/X.org".into(),
-            renderer: "llvmpipe (LLVM 15.0.6, 256 bits)".into(),
-            version: "4.5 (Core Profile) Mesa 22.3.6".into(),
-            display: "egl-device".into(),
-        }
+        crate::gpu::gl::llvmpipe_for_tests()
     }
 
     fn nvidia() -> GlInfo {

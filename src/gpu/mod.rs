@@ -5,4 +5,5 @@ pub mod cuda;
 pub mod gl;
 pub mod interop;
 pub mod libraries;
+pub mod nvml;
 pub mod platform;
