@@ -9,6 +9,7 @@ pub mod autoconvert;
 pub mod doctor;
 pub mod gpu;
 pub mod gpumonitor;
+pub mod yuvlayout;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     autoconvert::register(plugin)?;

@@ -749,3 +749,70 @@ fn headless_gl_environment_is_what_the_tests_use() {
         assert_eq!(std::env::var(key).as_deref(), Ok(value));
     }
 }
+
+/// The first output frame of `source` through plain `videoconvert`, the reference.
+fn through_videoconvert(source: &str, out_caps: &str) -> Vec<u8> {
+    init();
+    let pipeline = gst::parse::launch(&format!(
+        "{source} ! videoconvert ! {out_caps} ! appsink name=sink sync=false"
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let sink = pipeline
+        .by_name("sink")
+        .unwrap()
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let sample = sink.pull_sample().expect("a frame");
+    let bytes = sample.buffer().unwrap().map_readable().unwrap().to_vec();
+    pipeline.set_state(gst::State::Null).unwrap();
+    bytes
+}
+
+/// The picture's samples plane by plane, without the padding at the end of each row.
+fn visible_samples(info: &gst_video::VideoInfo, bytes: &[u8]) -> Vec<u8> {
+    let finfo = info.format_info();
+    let mut samples = Vec::new();
+    for plane in 0..info.n_planes() as usize {
+        let component = (0..finfo.n_components() as u8)
+            .find(|&c| finfo.plane()[c as usize] as usize == plane)
+            .unwrap();
+        let rows = finfo.scale_height(component, info.height()) as usize;
+        let row_bytes = finfo.scale_width(component, info.width()) as usize
+            * finfo.pixel_stride()[component as usize] as usize;
+        let (offset, stride) = (info.offset()[plane], info.stride()[plane] as usize);
+        for r in 0..rows {
+            samples.extend_from_slice(&bytes[offset + r * stride..offset + r * stride + row_bytes]);
+        }
+    }
+    samples
+}
+
+#[test]
+fn i420_nv12_layout_swaps_are_bit_exact_with_videoconvert() {
+    for (from, to) in [("I420", "NV12"), ("NV12", "I420")] {
+        for (width, height) in [(320, 240), (642, 362), (1920, 1080)] {
+            let source = format!(
+                "videotestsrc num-buffers=2 pattern=snow ! video/x-raw,format={from},width={width},height={height}"
+            );
+            let out_caps = format!("video/x-raw,format={to}");
+            let (ours, result, _) = convert(&source, "mode=software", &out_caps);
+            assert!(result.error.is_none(), "{:?}", result.error);
+            let chain = result.decisions()[0].get::<String>("chain").unwrap();
+            assert_eq!(
+                chain, "stromyuvlayout",
+                "{from}->{to}: the plane copy is used"
+            );
+            assert_eq!(ours.buffers, 2);
+            let reference = through_videoconvert(&source, &out_caps);
+            let info = gst_video::VideoInfo::from_caps(&ours.caps[0]).unwrap();
+            assert_eq!(
+                visible_samples(&info, ours.first.as_deref().unwrap()),
+                visible_samples(&info, &reference),
+                "{from}->{to} {width}x{height}: differs from videoconvert"
+            );
+        }
+    }
+}

@@ -125,8 +125,9 @@ impl AutoConvert {
         if !on_gl {
             return gst::ProxyPad::chain_default(pad, Some(&*self.obj()), buffer);
         }
-        // A second reference costs nothing here: GL upload never writes its input.
-        let retry = buffer.clone();
+        // Only auto mode can push the buffer again. The extra reference is held only there, since
+        // it makes the buffer look shared to in-place elements downstream.
+        let retry = (self.settings().mode == Mode::Auto).then(|| buffer.clone());
         IN_FALLIBLE_GL_CHAIN.with(|f| f.set(true));
         let result = gst::ProxyPad::chain_default(pad, Some(&*self.obj()), buffer);
         IN_FALLIBLE_GL_CHAIN.with(|f| f.set(false));
@@ -145,7 +146,7 @@ impl AutoConvert {
     fn recover_from_gl_failure(
         &self,
         pad: &gst::GhostPad,
-        retry: gst::Buffer,
+        retry: Option<gst::Buffer>,
         flow: gst::FlowError,
         error: gst::Message,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
@@ -156,7 +157,7 @@ impl AutoConvert {
             },
             _ => format!("{flow:?}"),
         };
-        if self.settings().mode != Mode::Auto {
+        let Some(retry) = retry else {
             gst::element_imp_error!(
                 self,
                 gst::StreamError::Failed,
@@ -167,7 +168,7 @@ impl AutoConvert {
                 ["{:?}", error]
             );
             return Err(flow);
-        }
+        };
         match self.switch_to_software(&cause) {
             Ok(()) => gst::ProxyPad::chain_default(pad, Some(&*self.obj()), retry),
             Err(why) => {
@@ -336,6 +337,8 @@ impl AutoConvert {
         if let Some(missing) = gl::missing_gl_elements().first() {
             return Err(ChainError::MissingElement(missing));
         }
+        // Every pipeline, not only the first one the cached checks below ran in.
+        gl::share_display_with_pipeline(self.obj().upcast_ref());
         if let Some(gl_info) = interop.and_then(|i| i.report.gl.clone()) {
             return Ok(Some(gl_info));
         }
@@ -482,6 +485,9 @@ fn build_elements(shape: &ChainShape, n_threads: u32) -> Result<Vec<gst::Element
         .factories()
         .into_iter()
         .map(|factory| {
+            if factory == "stromyuvlayout" {
+                return Ok(crate::yuvlayout::make());
+            }
             let mut builder = gst::ElementFactory::make(factory);
             match factory {
                 "videoconvert" => builder = builder.property("n-threads", n_threads),

@@ -110,6 +110,8 @@ pub struct ChainShape {
     pub rgba_hop: bool,
     /// GL path to a system-memory consumer: `gldownload` last.
     pub download_output: bool,
+    /// Software path between I420 and NV12: plane copies instead of `videoconvert`.
+    pub direct_layout: bool,
 }
 
 impl ChainShape {
@@ -121,7 +123,11 @@ impl ChainShape {
                 if self.download_input {
                     f.push("gldownload");
                 }
-                f.push("videoconvert");
+                f.push(if self.direct_layout {
+                    "stromyuvlayout"
+                } else {
+                    "videoconvert"
+                });
                 f
             }
             ConvertPath::Gl => {
@@ -192,6 +198,11 @@ pub fn plan(
             download_input: input.memory == Memory::Gl,
             rgba_hop: false,
             download_output: false,
+            direct_layout: input.memory == Memory::System
+                && downstream
+                    .system
+                    .as_ref()
+                    .is_some_and(|f| needs_layout_swap(input, f)),
         },
         ConvertPath::Gl => gl_shape(input, downstream),
     };
@@ -305,7 +316,21 @@ fn gl_shape(input: &Input, downstream: &Downstream) -> ChainShape {
         download_input: false,
         rgba_hop: needs_rgba_hop(input, &targets),
         download_output,
+        direct_layout: false,
     }
+}
+
+/// True when the input is I420 or NV12 and downstream takes only the other layout of the same
+/// samples (not the input itself, which `videoconvert` would pass through): a plane copy then
+/// replaces `videoconvert`'s generic path, bit-exact and much faster.
+pub fn needs_layout_swap(input: &Input, targets: &Formats) -> bool {
+    let Formats::Only(formats) = targets else {
+        return false;
+    };
+    let Some(other) = crate::yuvlayout::counterpart(&input.format) else {
+        return false;
+    };
+    !formats.contains(&input.format) && formats.iter().any(|f| f == other)
 }
 
 /// glcolorconvert (1.22) converts YUV↔RGB but not YUV→another YUV. When the input is YUV and
@@ -497,11 +522,47 @@ mod tests {
             download_input: false,
             rgba_hop: true,
             download_output: false,
+            direct_layout: false,
         };
         assert_eq!(
             shape.describe(),
             "glupload ! glcolorconvert ! video/x-raw(memory:GLMemory),format=RGBA ! glcolorconvert"
         );
+    }
+
+    #[test]
+    fn layout_swaps_replace_videoconvert_only_between_i420_and_nv12() {
+        let sys = |f: &[&str]| Downstream {
+            system: only(f),
+            ..Default::default()
+        };
+        let p = plan(Mode::Software, &input("I420", true), &sys(&["NV12"]), None).unwrap();
+        assert_eq!(p.shape.factories(), ["stromyuvlayout"]);
+        let p = plan(
+            Mode::Auto,
+            &input("NV12", true),
+            &sys(&["I420", "YV12"]),
+            None,
+        )
+        .unwrap();
+        assert_eq!(p.shape.factories(), ["stromyuvlayout"]);
+        // Downstream takes the input as is: videoconvert passes it through.
+        let p = plan(
+            Mode::Software,
+            &input("I420", true),
+            &sys(&["I420", "NV12"]),
+            None,
+        )
+        .unwrap();
+        assert_eq!(p.shape.factories(), ["videoconvert"]);
+        let p = plan(Mode::Software, &input("BGRx", false), &sys(&["NV12"]), None).unwrap();
+        assert_eq!(p.shape.factories(), ["videoconvert"]);
+        let any = Downstream {
+            system: Some(Formats::Any),
+            ..Default::default()
+        };
+        let p = plan(Mode::Software, &input("I420", true), &any, None).unwrap();
+        assert_eq!(p.shape.factories(), ["videoconvert"]);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use std::ffi::{CStr, c_char, c_void};
 
+use gst_gl::prelude::ContextGLExt;
 use gst_gl::prelude::*;
 
 /// What the GL context reports about itself.
@@ -131,38 +132,105 @@ impl GlFunctions {
     }
 }
 
-/// The GL display `element`'s pipeline uses (or will use), found or made and shared through
-/// GStreamer's context negotiation exactly as GL elements do (`gst_gl_ensure_element_data`), plus
-/// the application's GL context if it supplied one.
+/// The GL display `element`'s pipeline uses, found through GStreamer's context negotiation as GL
+/// elements find theirs (already set on the element, a neighbour's answer to a context query, or the
+/// pipeline's cache answering a NEED_CONTEXT message); when the pipeline has none, the process-wide
+/// display, announced to the pipeline so that its GL elements use it too.
 ///
-/// Sharing matters: a second `GstGLDisplay` on the same EGL device terminates the `EGLDisplay`
-/// when it is finalized, under the pipeline's feet (seen as heap corruption in 1 of 20 runs).
-fn pipeline_display(
-    element: &gst::Element,
-) -> Result<(gst_gl::GLDisplay, Option<gst_gl::GLContext>), String> {
-    use glib::translate::{FromGlibPtrFull, ToGlibPtr};
-    let mut display: *mut gst_gl::ffi::GstGLDisplay = std::ptr::null_mut();
-    let mut app_context: *mut gst_gl::ffi::GstGLContext = std::ptr::null_mut();
-    // SAFETY: both out-pointers start NULL as required; on return they hold full references
-    // (or stay NULL), which from_glib_full takes over.
-    let found = unsafe {
-        gst_gl::ffi::gst_gl_ensure_element_data(
-            ToGlibPtr::<*mut gst::ffi::GstElement>::to_glib_none(element).0,
-            &mut display,
-            &mut app_context,
-        ) != glib::ffi::GFALSE
-    };
-    let app_context = (!app_context.is_null())
-        // SAFETY: a full reference returned by gst_gl_ensure_element_data.
-        .then(|| unsafe { gst_gl::GLContext::from_glib_full(app_context) });
-    if !found || display.is_null() {
-        return Err("GStreamer found no GL display for this pipeline".into());
+/// Sharing matters. GStreamer 1.22 gives each pipeline a `GstGLDisplay` of its own; on EGL they all
+/// wrap the same `EGLDisplay`, and each calls `eglTerminate` on it when finalized, under the feet of
+/// every other GL user in the process: heap corruption or a crash in libEGL when a pipeline (or a
+/// second display made just to test GL) goes away while another runs.
+/// Where the display of [`run_in_gl_thread`] comes from.
+struct ChosenDisplay {
+    display: gst_gl::GLDisplay,
+    app_context: Option<gst_gl::GLContext>,
+    /// The process-wide display: it outlives everything, so its EGL wrapper is marked too.
+    process_wide: bool,
+}
+
+fn pipeline_display(element: &gst::Element) -> ChosenDisplay {
+    let app_context = element
+        .context("gst.gl.app_context")
+        .and_then(|c| c.structure().get::<gst_gl::GLContext>("context").ok());
+    if let Some(display) = display_known_to_pipeline(element) {
+        let process_wide = PROCESS_DISPLAY.get() == Some(&display);
+        return ChosenDisplay {
+            display,
+            app_context,
+            process_wide,
+        };
     }
-    // SAFETY: a full reference returned by gst_gl_ensure_element_data.
-    Ok((
-        unsafe { gst_gl::GLDisplay::from_glib_full(display) },
+    let display = process_display();
+    let mut context = gst::Context::new(gst_gl::GL_DISPLAY_CONTEXT_TYPE, true);
+    context
+        .get_mut()
+        .expect("a new context is writable")
+        .set_gl_display(&display);
+    element.set_context(&context);
+    let _ = element.post_message(
+        gst::message::HaveContext::builder(context)
+            .src(element)
+            .build(),
+    );
+    ChosenDisplay {
+        display,
         app_context,
-    ))
+        process_wide: true,
+    }
+}
+
+/// Makes sure `element`'s pipeline has a GL display before its GL elements look for one, so that
+/// they share it (see [`pipeline_display`]) instead of each making, and later terminating, their own.
+pub fn share_display_with_pipeline(element: &gst::Element) {
+    let _ = pipeline_display(element);
+}
+
+fn display_known_to_pipeline(element: &gst::Element) -> Option<gst_gl::GLDisplay> {
+    let from_element = |e: &gst::Element| {
+        e.context(gst_gl::GL_DISPLAY_CONTEXT_TYPE)
+            .and_then(|c| c.gl_display())
+    };
+    if let Some(display) = from_element(element) {
+        return Some(display);
+    }
+    for pad in element.pads() {
+        let mut query = gst::query::Context::new(gst_gl::GL_DISPLAY_CONTEXT_TYPE);
+        if pad.peer_query(&mut query)
+            && let Some(display) = query.context().and_then(|c| c.gl_display())
+        {
+            return Some(display);
+        }
+    }
+    // A bin that cached a display answers by setting it on the element, synchronously.
+    let _ = element.post_message(
+        gst::message::NeedContext::builder(gst_gl::GL_DISPLAY_CONTEXT_TYPE)
+            .src(element)
+            .build(),
+    );
+    from_element(element)
+}
+
+/// One GL display for every pipeline this plugin gives one to, alive for the whole process (see
+/// [`pipeline_display`] for why), and marked so that leak tracers do not report it.
+static PROCESS_DISPLAY: std::sync::OnceLock<gst_gl::GLDisplay> = std::sync::OnceLock::new();
+
+fn process_display() -> gst_gl::GLDisplay {
+    PROCESS_DISPLAY
+        .get_or_init(|| {
+            let display = gst_gl::GLDisplay::new();
+            display.set_object_flags(gst::ObjectFlags::MAY_BE_LEAKED);
+            display
+        })
+        .clone()
+}
+
+/// The EGL wrapper GStreamer caches on a non-EGL display (egl-device) lives as long as it: mark
+/// it too.
+fn mark_egl_wrapper_as_process_lifetime(display: &gst_gl::GLDisplay) {
+    if let Some(egl) = gst_gl_egl::GLDisplayEGL::from_gl_display(display) {
+        egl.set_object_flags(gst::ObjectFlags::MAY_BE_LEAKED);
+    }
 }
 
 /// Makes a GL context through GStreamer, runs `work` in its GL thread, and releases the context.
@@ -173,9 +241,17 @@ pub fn run_in_gl_thread<R: Send>(
     work: impl FnOnce(&GlFunctions) -> R + Send,
 ) -> Result<(GlInfo, R), String> {
     gst::init().map_err(|err| format!("GStreamer could not initialise: {err}"))?;
-    let (display, app_context) = match element {
-        Some(element) => pipeline_display(element)?,
-        None => (gst_gl::GLDisplay::new(), None),
+    let ChosenDisplay {
+        display,
+        app_context,
+        process_wide,
+    } = match element {
+        Some(element) => pipeline_display(element),
+        None => ChosenDisplay {
+            display: gst_gl::GLDisplay::new(),
+            app_context: None,
+            process_wide: false,
+        },
     };
     // When the requested window system cannot open (no X server, no Wayland socket), GStreamer
     // returns the generic display; making a context on it crashes GStreamer 1.22's GL thread.
@@ -208,6 +284,9 @@ pub fn run_in_gl_thread<R: Send>(
         });
         outcome = Some(result);
     });
+    if process_wide {
+        mark_egl_wrapper_as_process_lifetime(&display);
+    }
     drop(context);
     drop(display);
     outcome.unwrap_or_else(|| Err("the GL thread did not run".into()))

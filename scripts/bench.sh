@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Benchmarks stromautoconvert against videoconvert (1 thread and one per core), autovideoconvert
+# and, for scaling, videoconvertscale, in one run: throughput, start-up cost, the interop test's
+# time, stromgpumonitor overhead, peak memory, and a hand-written I420->NV12 converter.
+# Builds the harness (examples/bench) in release mode and runs it; prints Markdown, or JSON
+# with --json.
+#
+# Usage: scripts/bench.sh [--quick] [--json] [--reps N] [--only throughput,monitor,startup,rss,direct]
+#   --quick   tiny frame counts and one repetition: a smoke run, the numbers mean nothing
+#   --json    machine-readable output on stdout (progress goes to stderr)
+# Other processes on the machine skew the numbers: the load average is recorded with them.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "$0")/lib.sh"
+cd "$STROM_ROOT"
+
+ensure_rust
+log "building the benchmark harness (release)" >&2
+cargo build --release --quiet --example bench
+export STROM_BENCH_COMMAND="scripts/bench.sh${*:+ $*}"
+exec "$STROM_TARGET_DIR/release/examples/bench" "$@"

@@ -1,0 +1,177 @@
+//! I420 ↔ NV12 as plane copies: the two formats hold the same samples and differ only in how the
+//! chroma planes are laid out, so converting is a copy of Y and an (de)interleave of U and V.
+//! GStreamer 1.22's `videoconvert` has no fast path for this pair and goes through its generic
+//! unpack/pack code; these loops are bit-exact with it and an order of magnitude faster.
+
+/// A read-only plane: its bytes and its row stride.
+#[derive(Clone, Copy)]
+pub struct Plane<'a> {
+    pub data: &'a [u8],
+    pub stride: usize,
+}
+
+/// A writable plane.
+pub struct PlaneMut<'a> {
+    pub data: &'a mut [u8],
+    pub stride: usize,
+}
+
+impl Plane<'_> {
+    fn row(&self, r: usize, len: usize) -> &[u8] {
+        &self.data[r * self.stride..r * self.stride + len]
+    }
+}
+
+impl PlaneMut<'_> {
+    fn row(&mut self, r: usize, len: usize) -> &mut [u8] {
+        &mut self.data[r * self.stride..r * self.stride + len]
+    }
+}
+
+/// Width and height of the chroma planes of a 4:2:0 picture.
+fn chroma_size(width: usize, height: usize) -> (usize, usize) {
+    (width.div_ceil(2), height.div_ceil(2))
+}
+
+fn copy_plane(src: Plane<'_>, dst: &mut PlaneMut<'_>, width: usize, height: usize) {
+    for r in 0..height {
+        dst.row(r, width).copy_from_slice(src.row(r, width));
+    }
+}
+
+/// I420 (Y, U, V planes) → NV12 (Y plane, interleaved UV plane).
+pub fn i420_to_nv12(
+    width: usize,
+    height: usize,
+    [y, u, v]: [Plane<'_>; 3],
+    [mut out_y, mut out_uv]: [PlaneMut<'_>; 2],
+) {
+    copy_plane(y, &mut out_y, width, height);
+    let (cw, ch) = chroma_size(width, height);
+    for r in 0..ch {
+        let (u_row, v_row) = (u.row(r, cw), v.row(r, cw));
+        for ((pair, &cu), &cv) in out_uv
+            .row(r, cw * 2)
+            .chunks_exact_mut(2)
+            .zip(u_row)
+            .zip(v_row)
+        {
+            pair[0] = cu;
+            pair[1] = cv;
+        }
+    }
+}
+
+/// NV12 (Y plane, interleaved UV plane) → I420 (Y, U, V planes).
+pub fn nv12_to_i420(
+    width: usize,
+    height: usize,
+    [y, uv]: [Plane<'_>; 2],
+    [mut out_y, mut out_u, mut out_v]: [PlaneMut<'_>; 3],
+) {
+    copy_plane(y, &mut out_y, width, height);
+    let (cw, ch) = chroma_size(width, height);
+    for r in 0..ch {
+        let uv_row = uv.row(r, cw * 2);
+        let u_row = out_u.row(r, cw);
+        for (cu, pair) in u_row.iter_mut().zip(uv_row.chunks_exact(2)) {
+            *cu = pair[0];
+        }
+        let v_row = out_v.row(r, cw);
+        for (cv, pair) in v_row.iter_mut().zip(uv_row.chunks_exact(2)) {
+            *cv = pair[1];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An odd-sized picture with padded strides, so edge columns and rows are exercised.
+    const W: usize = 5;
+    const H: usize = 3;
+
+    fn pattern(len: usize, seed: u8) -> Vec<u8> {
+        (0..len)
+            .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+            .collect()
+    }
+
+    #[test]
+    fn i420_to_nv12_and_back_is_lossless() {
+        let (cw, ch) = chroma_size(W, H);
+        assert_eq!((cw, ch), (3, 2));
+        let (ys, cs) = (8, 4);
+        let (y, u, v) = (pattern(ys * H, 1), pattern(cs * ch, 2), pattern(cs * ch, 3));
+        let (mut ny, mut nuv) = (vec![0; W * H], vec![0; cw * 2 * ch]);
+        i420_to_nv12(
+            W,
+            H,
+            [
+                Plane {
+                    data: &y,
+                    stride: ys,
+                },
+                Plane {
+                    data: &u,
+                    stride: cs,
+                },
+                Plane {
+                    data: &v,
+                    stride: cs,
+                },
+            ],
+            [
+                PlaneMut {
+                    data: &mut ny,
+                    stride: W,
+                },
+                PlaneMut {
+                    data: &mut nuv,
+                    stride: cw * 2,
+                },
+            ],
+        );
+        for r in 0..H {
+            assert_eq!(ny[r * W..(r + 1) * W], y[r * ys..r * ys + W]);
+        }
+        assert_eq!(nuv[0..2], [u[0], v[0]]);
+        assert_eq!(nuv[cw * 2 + 4..cw * 2 + 6], [u[cs + 2], v[cs + 2]]);
+
+        let (mut iy, mut iu, mut iv) = (vec![0; W * H], vec![0; cw * ch], vec![0; cw * ch]);
+        nv12_to_i420(
+            W,
+            H,
+            [
+                Plane {
+                    data: &ny,
+                    stride: W,
+                },
+                Plane {
+                    data: &nuv,
+                    stride: cw * 2,
+                },
+            ],
+            [
+                PlaneMut {
+                    data: &mut iy,
+                    stride: W,
+                },
+                PlaneMut {
+                    data: &mut iu,
+                    stride: cw,
+                },
+                PlaneMut {
+                    data: &mut iv,
+                    stride: cw,
+                },
+            ],
+        );
+        assert_eq!(iy, ny);
+        for r in 0..ch {
+            assert_eq!(iu[r * cw..(r + 1) * cw], u[r * cs..r * cs + cw]);
+            assert_eq!(iv[r * cw..(r + 1) * cw], v[r * cs..r * cs + cw]);
+        }
+    }
+}
