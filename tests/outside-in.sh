@@ -64,6 +64,10 @@ expect_failure "invalid mode is refused" 'mode' launch videotestsrc num-buffers=
 # gst-launch wraps "-1" to 4294967295 for an unsigned property: the range check refuses it.
 expect_output "negative n-threads is refused with a warning" "(invalid|out of range).*n-threads" \
   launch videotestsrc num-buffers=1 ! stromautoconvert n-threads=-1 ! fakesink
+expect_failure "out-of-range mode number is refused" 'could not set property "mode"' launch \
+  videotestsrc num-buffers=1 ! stromautoconvert mode=7 ! fakesink
+expect_output "read-only active-path is not set from gst-launch" "active-path.*not writable" \
+  launch videotestsrc num-buffers=1 ! stromautoconvert active-path=gl ! fakesink
 expect_failure "compressed input cannot link" 'stromautoconvert' launch videotestsrc num-buffers=1 \
   ! x264enc ! stromautoconvert ! fakesink
 expect_failure "software mode into GL-only consumer names the fix" 'mode=auto or mode=gl' launch \

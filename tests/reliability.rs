@@ -1,0 +1,1454 @@
+//! Reliability of `stromautoconvert` as servers use it: state churn with flat memory, pipelines in
+//! parallel threads, flushing seeks and EOS in PAUSED and PLAYING, teardown mid-stream, an element
+//! swapped in a running pipeline, input no chain can take, malformed buffers, CUDA failing after a
+//! successful interop test, and the leaks tracer over all of it. The decision logic is checked
+//! against real negotiation with property-based cases.
+//!
+//! Short by default (CI); `STROM_SOAK=1` runs the long variants. The test-only `libcuda.so.1`
+//! stand-in drives the CUDA branches; it proves nothing about real GPUs.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use gst::prelude::*;
+use proptest::prelude::*;
+
+use common::{init, is_child, run_child};
+use gststrom::autoconvert::Mode;
+use gststrom::autoconvert::plan::{self, Downstream, Formats, Input, Memory};
+
+/// How long any single wait may take before the test calls it a hang (never a timing assertion:
+/// only a guard so that a deadlock fails the test instead of stalling CI).
+const HANG: Duration = Duration::from_secs(60);
+
+const MODES: [&str; 3] = ["auto", "software", "gl"];
+
+/// Consumer caps that take both memories: `auto` then needs the interop test.
+const BOTH_MEMORIES: &str = "video/x-raw(memory:GLMemory),format=NV12;video/x-raw,format=NV12";
+
+fn soak() -> bool {
+    std::env::var_os("STROM_SOAK").is_some_and(|v| v != "0")
+}
+
+fn launch(description: &str) -> gst::Pipeline {
+    init();
+    gst::parse::launch(description)
+        .unwrap_or_else(|e| panic!("cannot parse '{description}': {e}"))
+        .downcast::<gst::Pipeline>()
+        .expect("a pipeline")
+}
+
+fn by_name(pipeline: &gst::Pipeline, name: &str) -> gst::Element {
+    pipeline
+        .by_name(name)
+        .unwrap_or_else(|| panic!("no element {name}"))
+}
+
+/// Changes state on another thread and fails the test (instead of hanging CI) if it never returns.
+fn set_state_guarded(element: &impl IsA<gst::Element>, state: gst::State) {
+    let element = element.as_ref().clone();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let result = element.set_state(state);
+        // Drop this reference before answering, so callers may check that nothing holds it.
+        drop(element);
+        let _ = tx.send(result);
+    });
+    match rx.recv_timeout(HANG) {
+        Ok(result) => {
+            result.unwrap_or_else(|_| panic!("state change to {state:?} failed"));
+        }
+        Err(_) => panic!("hang: state change to {state:?} did not return"),
+    }
+}
+
+/// Waits for EOS; returns the first error (or a hang) as text.
+fn wait_eos(pipeline: &gst::Pipeline) -> Result<(), String> {
+    wait_eos_collecting(pipeline).0
+}
+
+/// Waits for EOS, keeping the warnings posted meanwhile (the bus drops them at NULL).
+fn wait_eos_collecting(pipeline: &gst::Pipeline) -> (Result<(), String>, Vec<String>) {
+    let bus = pipeline.bus().expect("bus");
+    let mut warnings = Vec::new();
+    loop {
+        let Some(msg) = bus.timed_pop_filtered(
+            gst::ClockTime::from_nseconds(HANG.as_nanos() as u64),
+            &[
+                gst::MessageType::Eos,
+                gst::MessageType::Error,
+                gst::MessageType::Warning,
+            ],
+        ) else {
+            return (Err("hang: no EOS".into()), warnings);
+        };
+        match msg.view() {
+            gst::MessageView::Error(e) => {
+                return (Err(format!("{} ({:?})", e.error(), e.debug())), warnings);
+            }
+            gst::MessageView::Warning(w) => {
+                warnings.push(format!("warning: {} ({:?})", w.error(), w.debug()))
+            }
+            _ => return (Ok(()), warnings),
+        }
+    }
+}
+
+/// Every warning and error on the bus so far, as text.
+fn drain_problems(pipeline: &gst::Pipeline) -> Vec<String> {
+    let bus = pipeline.bus().expect("bus");
+    let mut problems = Vec::new();
+    while let Some(msg) = bus.pop() {
+        match msg.view() {
+            gst::MessageView::Error(e) => {
+                problems.push(format!("error: {} ({:?})", e.error(), e.debug()))
+            }
+            gst::MessageView::Warning(w) => {
+                problems.push(format!("warning: {} ({:?})", w.error(), w.debug()))
+            }
+            _ => {}
+        }
+    }
+    problems
+}
+
+/// Buffer timestamps seen on `pad`, cleared on flush-stop (so only the stream after the latest
+/// flushing seek counts).
+fn record_pts(pad: &gst::Pad) -> Arc<Mutex<Vec<Option<gst::ClockTime>>>> {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    pad.add_probe(
+        gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_FLUSH,
+        move |_, info| {
+            match &info.data {
+                Some(gst::PadProbeData::Buffer(b)) => s.lock().unwrap().push(b.pts()),
+                Some(gst::PadProbeData::Event(e)) if e.type_() == gst::EventType::FlushStop => {
+                    s.lock().unwrap().clear()
+                }
+                _ => {}
+            }
+            gst::PadProbeReturn::Ok
+        },
+    );
+    seen
+}
+
+/// Counts buffers reaching `pad`.
+fn count_buffers(pad: &gst::Pad) -> Arc<AtomicUsize> {
+    let count = Arc::new(AtomicUsize::new(0));
+    let c = count.clone();
+    pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+        c.fetch_add(1, Ordering::SeqCst);
+        gst::PadProbeReturn::Ok
+    });
+    count
+}
+
+fn sink_pad(pipeline: &gst::Pipeline) -> gst::Pad {
+    by_name(pipeline, "sink")
+        .static_pad("sink")
+        .expect("sink pad")
+}
+
+/// Resident set size of this process, from /proc/self/statm.
+fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .expect("statm resident field");
+    // SAFETY: sysconf has no preconditions.
+    pages * unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// Prints `KEY=value` for the parent to read (a leading newline: libtest prints the first line
+/// after "test <name> ... ").
+fn report(key: &str, value: impl std::fmt::Display) {
+    println!("\n{key}={value}");
+}
+
+fn field(stdout: &str, key: &str) -> String {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn child_stdout(name: &str, envs: &[(&str, &str)]) -> String {
+    String::from_utf8_lossy(&run_child(name, envs).stdout).into_owned()
+}
+
+// ---------------------------------------------------------------------------------------------
+// State churn
+
+/// One pipeline of the churn: a source of `frames` frames through the GPU monitor and the bin in
+/// `mode`.
+fn churn_description(mode: &str, consumer: &str, frames: usize) -> String {
+    format!(
+        "videotestsrc num-buffers={frames} ! video/x-raw,format=I420,width=64,height=48 ! \
+         stromgpumonitor name=mon interval=100 ! stromautoconvert name=conv mode={mode} ! \
+         {consumer} ! fakesink name=sink"
+    )
+}
+
+/// The NVML stand-in's folder.
+fn nvml_stub_dir() -> std::path::PathBuf {
+    common::build_stub("libnvidia_ml_stub.c", "libnvidia-ml.so.1")
+}
+
+/// `LD_LIBRARY_PATH` with both stand-ins: interop "works" and NVML answers for two GPUs.
+fn both_stubs_path() -> String {
+    format!(
+        "{}:{}",
+        common::cuda_stub_dir().display(),
+        nvml_stub_dir().display()
+    )
+}
+
+/// A pipeline kept across cycles, or one built afresh each cycle (as servers do).
+struct ChurnSlot {
+    mode: &'static str,
+    consumer: &'static str,
+    kept: Option<gst::Pipeline>,
+}
+
+const CHURN_FRAMES: usize = 3;
+
+/// Plays the slot's pipeline to EOS and back to NULL once; checks every frame arrived.
+fn churn_cycle(slot: &mut ChurnSlot) {
+    let description = churn_description(slot.mode, slot.consumer, CHURN_FRAMES);
+    let fresh;
+    let pipeline = match &slot.kept {
+        Some(p) => p,
+        None => {
+            fresh = launch(&description);
+            &fresh
+        }
+    };
+    let pad = sink_pad(pipeline);
+    let count = Arc::new(AtomicUsize::new(0));
+    let c = count.clone();
+    let probe = pad
+        .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            c.fetch_add(1, Ordering::SeqCst);
+            gst::PadProbeReturn::Ok
+        })
+        .expect("probe");
+    set_state_guarded(pipeline, gst::State::Playing);
+    let eos = wait_eos(pipeline);
+    set_state_guarded(pipeline, gst::State::Null);
+    pad.remove_probe(probe);
+    eos.unwrap_or_else(|e| panic!("{description}: {e}"));
+    assert_eq!(count.load(Ordering::SeqCst), CHURN_FRAMES, "{description}");
+    let conv = by_name(pipeline, "conv");
+    assert_eq!(
+        conv.downcast_ref::<gst::Bin>().unwrap().children().len(),
+        0,
+        "{description}: chain left behind in NULL"
+    );
+}
+
+fn churn_slots() -> Vec<ChurnSlot> {
+    let mut slots = Vec::new();
+    for (mode, consumer) in [
+        ("auto", BOTH_MEMORIES),
+        ("software", "video/x-raw,format=NV12"),
+        ("gl", "video/x-raw,format=NV12"),
+    ] {
+        slots.push(ChurnSlot {
+            mode,
+            consumer,
+            kept: Some(launch(&churn_description(mode, consumer, CHURN_FRAMES))),
+        });
+        slots.push(ChurnSlot {
+            mode,
+            consumer,
+            kept: None,
+        });
+    }
+    slots
+}
+
+/// Runs `cycles` NULL→PLAYING→NULL cycles over all modes, interleaved so the baseline after 50
+/// already includes every mode's first use; returns (RSS after 50, RSS at the end).
+fn churn(cycles: usize) -> (u64, u64) {
+    let mut slots = churn_slots();
+    // For finding which pipeline grows: STROM_CHURN_ONLY=<slot index> cycles that one alone.
+    if let Some(only) = std::env::var("STROM_CHURN_ONLY")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        slots = vec![slots.swap_remove(only)];
+    }
+    let mut baseline = 0;
+    for i in 0..cycles {
+        let n = slots.len();
+        let slot = &mut slots[i % n];
+        churn_cycle(slot);
+        if i + 1 == 50.min(cycles) {
+            baseline = rss_bytes();
+        }
+    }
+    (baseline, rss_bytes())
+}
+
+/// Memory may grow by this much between cycle 50 and the last (allocator noise, lazily grown
+/// pools); a leak of one 64x48 frame per cycle (4.5 KiB) exceeds it within 1000 cycles, one GL
+/// context per cycle within a few dozen. Measured: +0.9 MiB after 500 cycles, +4.5 MiB after 5000.
+fn rss_margin(cycles: usize) -> u64 {
+    4 * 1024 * 1024 + cycles as u64 * 1024
+}
+
+#[test]
+#[ignore = "run by state_churn_keeps_memory_flat in its own process"]
+fn child_state_churn() {
+    if !is_child() {
+        return;
+    }
+    let cycles: usize = std::env::var("STROM_CHURN_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(500);
+    let started = Instant::now();
+    let (after_50, at_end) = churn(cycles);
+    report("CYCLES", cycles);
+    report("RSS_AFTER_50", after_50);
+    report("RSS_AT_END", at_end);
+    report("SECONDS", format!("{:.1}", started.elapsed().as_secs_f64()));
+}
+
+#[test]
+fn state_churn_keeps_memory_flat() {
+    // Its own process: other tests' threads would move this one's resident size.
+    let cycles = if soak() { 5000 } else { 500 };
+    let out = child_stdout(
+        "child_state_churn",
+        &[
+            ("STROM_CHURN_CYCLES", &cycles.to_string()),
+            // auto takes GL through the interop test; the monitor samples NVML.
+            ("LD_LIBRARY_PATH", &both_stubs_path()),
+            // glibc gives each new thread (every GL context has one) its own malloc arena until
+            // 8 per core exist; their slow fill looks like growth for the first few hundred
+            // cycles. Two arenas make the baseline after 50 cycles meaningful.
+            ("MALLOC_ARENA_MAX", "2"),
+        ],
+    );
+    let after_50: u64 = field(&out, "RSS_AFTER_50").parse().unwrap();
+    let at_end: u64 = field(&out, "RSS_AT_END").parse().unwrap();
+    println!(
+        "state churn: {} cycles (auto/software/gl, kept and fresh pipelines) in {} s; \
+         RSS after 50 {:.1} MiB, at end {:.1} MiB",
+        field(&out, "CYCLES"),
+        field(&out, "SECONDS"),
+        mib(after_50),
+        mib(at_end)
+    );
+    assert!(
+        at_end <= after_50 + rss_margin(cycles),
+        "resident size grew from {:.1} MiB after 50 cycles to {:.1} MiB after {cycles}",
+        mib(after_50),
+        mib(at_end)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Concurrency
+
+const PARALLEL_PIPELINES: usize = 16;
+const PARALLEL_FRAMES: usize = 30;
+
+/// Runs `pipelines` pipelines in parallel threads, each to EOS; returns, per pipeline, the mode,
+/// the frames that reached its sink and the path it took.
+fn run_parallel(pipelines: usize, frames: usize) -> Vec<(String, usize, String)> {
+    init();
+    let handles: Vec<_> = (0..pipelines)
+        .map(|i| {
+            // Half auto (these race for the interop test), a quarter each gl and software.
+            let mode = ["auto", "auto", "gl", "software"][i % 4];
+            std::thread::spawn(move || {
+                let pipeline = launch(&churn_description(mode, BOTH_MEMORIES, frames));
+                let count = count_buffers(&sink_pad(&pipeline));
+                set_state_guarded(&pipeline, gst::State::Playing);
+                let eos = wait_eos(&pipeline);
+                set_state_guarded(&pipeline, gst::State::Null);
+                eos.unwrap_or_else(|e| panic!("pipeline {i} ({mode}): {e}"));
+                let path = by_name(&pipeline, "conv").property::<String>("active-path");
+                (mode.to_owned(), count.load(Ordering::SeqCst), path)
+            })
+        })
+        .collect();
+    handles
+        .into_iter()
+        .map(|h| h.join().expect("pipeline thread"))
+        .collect()
+}
+
+#[test]
+#[ignore = "run by parallel_pipelines_share_one_interop_test in its own process"]
+fn child_parallel_pipelines() {
+    if !is_child() {
+        return;
+    }
+    let started = Instant::now();
+    let results = run_parallel(PARALLEL_PIPELINES, PARALLEL_FRAMES);
+    for (mode, frames, path) in &results {
+        assert_eq!(
+            *frames, PARALLEL_FRAMES,
+            "{mode}: frames lost or duplicated"
+        );
+        let expected = match mode.as_str() {
+            "software" => "software",
+            // The stand-in says interop works, so auto takes GL like gl mode.
+            _ => "gl",
+        };
+        assert_eq!(path, expected, "{mode}");
+    }
+    report("PIPELINES", results.len());
+    report("FRAMES", results.iter().map(|(_, f, _)| f).sum::<usize>());
+    report("INTEROP_RUNS", gststrom::gpu::interop::run_count());
+    report("SECONDS", format!("{:.1}", started.elapsed().as_secs_f64()));
+}
+
+#[test]
+fn parallel_pipelines_share_one_interop_test() {
+    let out = child_stdout(
+        "child_parallel_pipelines",
+        &[("LD_LIBRARY_PATH", &both_stubs_path())],
+    );
+    println!(
+        "concurrency: {} pipelines, {} frames in {} s, interop test ran {} time(s)",
+        field(&out, "PIPELINES"),
+        field(&out, "FRAMES"),
+        field(&out, "SECONDS"),
+        field(&out, "INTEROP_RUNS")
+    );
+    assert_eq!(field(&out, "PIPELINES"), PARALLEL_PIPELINES.to_string());
+    assert_eq!(
+        field(&out, "FRAMES"),
+        (PARALLEL_PIPELINES * PARALLEL_FRAMES).to_string()
+    );
+    assert_eq!(
+        field(&out, "INTEROP_RUNS"),
+        "1",
+        "the interop test must run once"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Flushing seeks and EOS
+
+/// An endless source at 30 fps through the bin, for seeking.
+fn seekable(mode: &str) -> gst::Pipeline {
+    launch(&format!(
+        "videotestsrc ! video/x-raw,format=I420,width=64,height=48,framerate=30/1 ! \
+         stromautoconvert name=conv mode={mode} ! video/x-raw,format=NV12 ! \
+         fakesink name=sink sync=false"
+    ))
+}
+
+/// Flushing, accurate seek to [1 s, 2 s): exactly frames 30..59 must follow.
+fn seek_one_second(pipeline: &gst::Pipeline) {
+    pipeline
+        .seek(
+            1.0,
+            gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE,
+            gst::SeekType::Set,
+            gst::ClockTime::from_seconds(1),
+            gst::SeekType::Set,
+            gst::ClockTime::from_seconds(2),
+        )
+        .expect("seek accepted");
+}
+
+fn expected_second() -> Vec<Option<gst::ClockTime>> {
+    (30..60u64)
+        .map(|n| Some(gst::ClockTime::from_nseconds(n * 1_000_000_000 / 30)))
+        .collect()
+}
+
+fn wait_async_done(pipeline: &gst::Pipeline) {
+    let bus = pipeline.bus().unwrap();
+    let msg = bus.timed_pop_filtered(
+        gst::ClockTime::from_nseconds(HANG.as_nanos() as u64),
+        &[gst::MessageType::AsyncDone, gst::MessageType::Error],
+    );
+    match msg.as_ref().map(|m| m.view()) {
+        Some(gst::MessageView::AsyncDone(_)) => {}
+        Some(gst::MessageView::Error(e)) => panic!("{} ({:?})", e.error(), e.debug()),
+        _ => panic!("hang: no ASYNC_DONE"),
+    }
+}
+
+/// Waits until `seen` holds at least `n` buffers (the stream is flowing).
+fn wait_for_buffers(seen: &Mutex<Vec<Option<gst::ClockTime>>>, n: usize) {
+    let started = Instant::now();
+    while seen.lock().unwrap().len() < n {
+        assert!(started.elapsed() < HANG, "hang: no data flowing");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn flushing_seek_in_paused_gives_exactly_the_requested_frames() {
+    for mode in MODES {
+        let pipeline = seekable(mode);
+        let seen = record_pts(&sink_pad(&pipeline));
+        set_state_guarded(&pipeline, gst::State::Paused);
+        wait_async_done(&pipeline);
+        seek_one_second(&pipeline);
+        wait_async_done(&pipeline);
+        set_state_guarded(&pipeline, gst::State::Playing);
+        let eos = wait_eos(&pipeline);
+        set_state_guarded(&pipeline, gst::State::Null);
+        eos.unwrap_or_else(|e| panic!("{mode}: {e}"));
+        assert_eq!(*seen.lock().unwrap(), expected_second(), "{mode}");
+    }
+}
+
+#[test]
+fn flushing_seek_in_playing_gives_exactly_the_requested_frames() {
+    for mode in MODES {
+        let pipeline = seekable(mode);
+        let seen = record_pts(&sink_pad(&pipeline));
+        set_state_guarded(&pipeline, gst::State::Playing);
+        wait_for_buffers(&seen, 10);
+        seek_one_second(&pipeline);
+        let eos = wait_eos(&pipeline);
+        set_state_guarded(&pipeline, gst::State::Null);
+        eos.unwrap_or_else(|e| panic!("{mode}: {e}"));
+        assert_eq!(*seen.lock().unwrap(), expected_second(), "{mode}");
+    }
+}
+
+/// `appsrc ! stromautoconvert ! NV12 ! fakesink`; `caps` None leaves appsrc without caps.
+fn appsrc_pipeline(
+    mode: &str,
+    caps: Option<&str>,
+    consumer: &str,
+) -> (gst::Pipeline, gst_app::AppSrc) {
+    let pipeline = launch(&format!(
+        "appsrc name=src format=time ! stromautoconvert name=conv mode={mode} ! {consumer} ! \
+         fakesink name=sink sync=false"
+    ));
+    let src = by_name(&pipeline, "src")
+        .downcast::<gst_app::AppSrc>()
+        .unwrap();
+    if let Some(caps) = caps {
+        src.set_caps(Some(&caps.parse::<gst::Caps>().unwrap()));
+    }
+    (pipeline, src)
+}
+
+const SMALL_I420: &str = "video/x-raw,format=I420,width=64,height=48,framerate=30/1";
+const SMALL_I420_SIZE: usize = 64 * 48 * 3 / 2;
+
+fn frame(n: u64, size: usize) -> gst::Buffer {
+    let mut buffer = gst::Buffer::with_size(size).unwrap();
+    {
+        let b = buffer.get_mut().unwrap();
+        b.set_pts(gst::ClockTime::from_nseconds(n * 1_000_000_000 / 30));
+        b.set_duration(gst::ClockTime::from_nseconds(1_000_000_000 / 30));
+        if size > 0 {
+            b.map_writable().unwrap().fill(0x80);
+        }
+    }
+    buffer
+}
+
+#[test]
+fn eos_in_paused_then_playing_delivers_every_frame() {
+    for mode in MODES {
+        let (pipeline, src) = appsrc_pipeline(mode, Some(SMALL_I420), "video/x-raw,format=NV12");
+        let count = count_buffers(&sink_pad(&pipeline));
+        set_state_guarded(&pipeline, gst::State::Paused);
+        for n in 0..5 {
+            src.push_buffer(frame(n, SMALL_I420_SIZE)).unwrap();
+        }
+        src.end_of_stream().unwrap();
+        wait_async_done(&pipeline);
+        set_state_guarded(&pipeline, gst::State::Playing);
+        let eos = wait_eos(&pipeline);
+        set_state_guarded(&pipeline, gst::State::Null);
+        eos.unwrap_or_else(|e| panic!("{mode}: {e}"));
+        assert_eq!(count.load(Ordering::SeqCst), 5, "{mode}");
+    }
+}
+
+#[test]
+fn eos_sent_to_a_playing_pipeline_ends_it_cleanly() {
+    for mode in MODES {
+        let pipeline = seekable(mode);
+        let seen = record_pts(&sink_pad(&pipeline));
+        set_state_guarded(&pipeline, gst::State::Playing);
+        wait_for_buffers(&seen, 10);
+        assert!(pipeline.send_event(gst::event::Eos::new()));
+        let eos = wait_eos(&pipeline);
+        set_state_guarded(&pipeline, gst::State::Null);
+        eos.unwrap_or_else(|e| panic!("{mode}: {e}"));
+        // Timestamps are consecutive: nothing dropped or duplicated before EOS.
+        let seen = seen.lock().unwrap();
+        let expected: Vec<_> = (0..seen.len() as u64)
+            .map(|n| Some(gst::ClockTime::from_nseconds(n * 1_000_000_000 / 30)))
+            .collect();
+        assert_eq!(*seen, expected, "{mode}");
+    }
+}
+
+#[test]
+#[ignore = "BUG: EOS arriving before caps is dropped by the chain-less ghost pad; the sink never \
+            prerolls and the pipeline hangs"]
+fn eos_before_any_caps_reaches_the_sink() {
+    // A stream that ends before it starts (an empty file, a demuxer with nothing to play) must
+    // still end: the bin has no chain then.
+    let mut failures = Vec::new();
+    for mode in MODES {
+        let (pipeline, src) = appsrc_pipeline(mode, None, "video/x-raw,format=NV12");
+        set_state_guarded(&pipeline, gst::State::Paused);
+        src.end_of_stream().unwrap();
+        set_state_guarded(&pipeline, gst::State::Playing);
+        let eos = wait_eos(&pipeline);
+        set_state_guarded(&pipeline, gst::State::Null);
+        println!("{mode}: {eos:?}");
+        failures.extend(eos.err().map(|e| format!("{mode}: {e}")));
+    }
+    assert!(failures.is_empty(), "{failures:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Teardown and element removal
+
+#[test]
+fn pipeline_torn_down_mid_stream_stops_cleanly() {
+    for mode in MODES {
+        for consumer in ["video/x-raw,format=NV12", BOTH_MEMORIES] {
+            let pipeline = launch(&format!(
+                "videotestsrc ! video/x-raw,format=I420,width=64,height=48 ! queue ! \
+                 stromautoconvert name=conv mode={mode} ! {consumer} ! queue ! \
+                 fakesink name=sink sync=false"
+            ));
+            let seen = record_pts(&sink_pad(&pipeline));
+            let weak = pipeline.downgrade();
+            let conv = by_name(&pipeline, "conv").downgrade();
+            set_state_guarded(&pipeline, gst::State::Playing);
+            wait_for_buffers(&seen, 10);
+            let problems = drain_problems(&pipeline);
+            set_state_guarded(&pipeline, gst::State::Null);
+            assert!(problems.is_empty(), "{mode}: {problems:?}");
+            drop(pipeline);
+            assert!(
+                weak.upgrade().is_none(),
+                "{mode}: pipeline still referenced"
+            );
+            assert!(
+                conv.upgrade().is_none(),
+                "{mode}: stromautoconvert still referenced"
+            );
+        }
+    }
+}
+
+/// Replaces `old` (linked between `before` and `after`) with `new` when the `at`-th buffer leaves
+/// `before`: from that pad's probe in the streaming thread, which holds the buffer, so none is in
+/// flight downstream (the elements in between have no threads of their own). The buffer then goes
+/// to `new`, which gets the sticky events (stream-start, caps, segment) again on relinking.
+fn swap_at_buffer(
+    pipeline: &gst::Pipeline,
+    at: usize,
+    before: &gst::Element,
+    old: &gst::Element,
+    new: &gst::Element,
+    after: &gst::Element,
+) -> mpsc::Receiver<()> {
+    let (tx, rx) = mpsc::channel();
+    let seen = AtomicUsize::new(0);
+    let (pipeline, before_c, old, new, after) = (
+        pipeline.downgrade(),
+        before.clone(),
+        old.clone(),
+        new.clone(),
+        after.clone(),
+    );
+    before
+        .static_pad("src")
+        .unwrap()
+        .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            if seen.fetch_add(1, Ordering::SeqCst) + 1 != at {
+                return gst::PadProbeReturn::Ok;
+            }
+            let pipeline = pipeline.upgrade().expect("pipeline alive while streaming");
+            before_c.unlink(&old);
+            old.unlink(&after);
+            old.set_state(gst::State::Null)
+                .expect("old element to NULL");
+            pipeline.remove(&old).expect("remove old element");
+            pipeline.add(&new).expect("add new element");
+            gst::Element::link_many([&before_c, &new, &after]).expect("relink");
+            new.sync_state_with_parent().expect("new element follows");
+            let _ = tx.send(());
+            gst::PadProbeReturn::Remove
+        });
+    rx
+}
+
+#[test]
+fn element_replaced_in_a_running_pipeline_loses_no_frame() {
+    const FRAMES: usize = 60;
+    for (from, to) in [("software", "gl"), ("gl", "software"), ("auto", "auto")] {
+        let pipeline = launch(&format!(
+            "videotestsrc num-buffers={FRAMES} ! \
+             video/x-raw,format=I420,width=64,height=48,framerate=30/1 ! \
+             capsfilter name=before ! stromautoconvert name=old mode={from} ! \
+             capsfilter name=after caps=video/x-raw,format=NV12 ! fakesink name=sink sync=false"
+        ));
+        let seen = record_pts(&sink_pad(&pipeline));
+        let old = by_name(&pipeline, "old");
+        let new = gst::ElementFactory::make("stromautoconvert")
+            .property_from_str("mode", to)
+            .build()
+            .unwrap();
+        let old_weak = old.downgrade();
+        let swapped = swap_at_buffer(
+            &pipeline,
+            FRAMES / 2,
+            &by_name(&pipeline, "before"),
+            &old,
+            &new,
+            &by_name(&pipeline, "after"),
+        );
+        drop(old);
+        set_state_guarded(&pipeline, gst::State::Playing);
+        let eos = wait_eos(&pipeline);
+        swapped.try_recv().expect("the element was swapped");
+        set_state_guarded(&pipeline, gst::State::Null);
+        eos.unwrap_or_else(|e| panic!("{from} → {to}: {e}"));
+        let expected: Vec<_> = (0..FRAMES as u64)
+            .map(|n| Some(gst::ClockTime::from_nseconds(n * 1_000_000_000 / 30)))
+            .collect();
+        assert_eq!(*seen.lock().unwrap(), expected, "{from} → {to}");
+        assert_eq!(
+            new.property::<String>("active-path"),
+            if to == "gl" { "gl" } else { "software" }
+        );
+        assert!(
+            old_weak.upgrade().is_none(),
+            "{from} → {to}: removed element still referenced"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Input no chain can take, malformed buffers
+
+#[test]
+fn compressed_caps_arriving_on_the_sink_pad_give_a_clear_error() {
+    // appsrc links (its template is ANY); the caps arrive with the data.
+    for mode in MODES {
+        let (pipeline, src) = appsrc_pipeline(
+            mode,
+            Some("video/x-h264,stream-format=byte-stream,alignment=au"),
+            "identity",
+        );
+        set_state_guarded(&pipeline, gst::State::Playing);
+        let _ = src.push_buffer(frame(0, 64));
+        let _ = src.end_of_stream();
+        let result = wait_eos(&pipeline);
+        set_state_guarded(&pipeline, gst::State::Null);
+        let error = result.expect_err("compressed input must fail");
+        assert!(
+            error.contains("not-negotiated")
+                || error.contains("stromautoconvert")
+                || error.contains("negotiat"),
+            "{mode}: {error}"
+        );
+    }
+}
+
+#[test]
+fn consumer_no_chain_can_feed_gives_a_clear_error() {
+    for mode in MODES {
+        let (pipeline, src) = appsrc_pipeline(
+            mode,
+            Some(SMALL_I420),
+            "video/x-raw(memory:CUDAMemory),format=NV12",
+        );
+        set_state_guarded(&pipeline, gst::State::Playing);
+        let _ = src.push_buffer(frame(0, SMALL_I420_SIZE));
+        let _ = src.end_of_stream();
+        let result = wait_eos(&pipeline);
+        set_state_guarded(&pipeline, gst::State::Null);
+        let error = result.expect_err("CUDA-memory-only consumer must fail");
+        assert!(error.contains("memory:CUDAMemory"), "{mode}: {error}");
+    }
+}
+
+/// Pushes good frames with a zero-sized and a short one in between; returns frames out and the
+/// warnings/errors posted.
+fn push_malformed(mode: &str, consumer: &str) -> (usize, Vec<String>, Result<(), String>) {
+    let (pipeline, src) = appsrc_pipeline(mode, Some(SMALL_I420), consumer);
+    let count = count_buffers(&sink_pad(&pipeline));
+    set_state_guarded(&pipeline, gst::State::Playing);
+    let sizes = [SMALL_I420_SIZE, 0, SMALL_I420_SIZE, 100, SMALL_I420_SIZE];
+    for (n, size) in sizes.iter().enumerate() {
+        if src.push_buffer(frame(n as u64, *size)).is_err() {
+            break;
+        }
+    }
+    let _ = src.end_of_stream();
+    let (eos, mut problems) = wait_eos_collecting(&pipeline);
+    problems.extend(drain_problems(&pipeline));
+    set_state_guarded(&pipeline, gst::State::Null);
+    (count.load(Ordering::SeqCst), problems, eos)
+}
+
+fn assert_malformed_reported(consumer: &str) {
+    let mut silent = Vec::new();
+    for mode in MODES {
+        let (frames, mut problems, eos) = push_malformed(mode, consumer);
+        if let Err(e) = eos {
+            problems.push(format!("error: {e}"));
+        }
+        println!("{mode} → {consumer}: {frames} frames out; {problems:?}");
+        if problems.is_empty() {
+            silent.push(format!("{mode}: {frames} frames out"));
+        }
+    }
+    assert!(
+        silent.is_empty(),
+        "2 malformed buffers in 5 → {consumer}, no warning or error: {silent:?}"
+    );
+}
+
+#[test]
+fn malformed_buffers_being_converted_are_reported() {
+    assert_malformed_reported("video/x-raw,format=NV12");
+}
+
+#[test]
+#[ignore = "BUG: in passthrough (input format = output format) the bin forwards zero-sized and \
+            short buffers downstream without a warning or error"]
+fn malformed_buffers_in_passthrough_are_reported() {
+    assert_malformed_reported("video/x-raw,format=I420");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faults: CUDA failing after a successful interop test
+
+#[test]
+#[ignore = "run by cuda_failing_after_a_successful_interop_test_keeps_pipelines_running"]
+fn child_cuda_breaks_after_interop_test() {
+    if !is_child() {
+        return;
+    }
+    let break_file = std::env::var("STROM_STUB_CUDA_BREAK_FILE").unwrap();
+    let run = || {
+        let pipeline = launch(&churn_description("auto", BOTH_MEMORIES, 10));
+        let count = count_buffers(&sink_pad(&pipeline));
+        set_state_guarded(&pipeline, gst::State::Playing);
+        let (eos, warnings) = wait_eos_collecting(&pipeline);
+        set_state_guarded(&pipeline, gst::State::Null);
+        eos.unwrap();
+        let conv = by_name(&pipeline, "conv");
+        (
+            count.load(Ordering::SeqCst),
+            conv.property::<String>("active-path"),
+            conv.property::<String>("interop-status"),
+            warnings,
+        )
+    };
+    let before = run();
+    std::fs::write(&break_file, b"").unwrap();
+    // The stand-in now fails every call, as a driver does after an Xid error.
+    // SAFETY: the stand-in exports cuInit with this signature; it is loaded by the probe.
+    let init_result = unsafe {
+        let handle = libc::dlopen(c"libcuda.so.1".as_ptr(), libc::RTLD_NOW | libc::RTLD_NOLOAD);
+        assert!(!handle.is_null(), "stand-in loaded");
+        let sym = libc::dlsym(handle, c"cuInit".as_ptr());
+        std::mem::transmute::<*mut libc::c_void, extern "C" fn(u32) -> i32>(sym)(0)
+    };
+    let after = run();
+    report("BEFORE", format!("{:?}", before));
+    report("CUINIT_AFTER_BREAK", init_result);
+    report("AFTER", format!("{:?}", after));
+    report("INTEROP_RUNS", gststrom::gpu::interop::run_count());
+}
+
+#[test]
+fn cuda_failing_after_a_successful_interop_test_keeps_pipelines_running() {
+    let break_file = std::env::temp_dir().join(format!("strom-cuda-break-{}", std::process::id()));
+    let _ = std::fs::remove_file(&break_file);
+    let out = child_stdout(
+        "child_cuda_breaks_after_interop_test",
+        &[
+            ("LD_LIBRARY_PATH", &both_stubs_path()),
+            ("STROM_STUB_CUDA_BREAK_FILE", break_file.to_str().unwrap()),
+        ],
+    );
+    let _ = std::fs::remove_file(&break_file);
+    assert_eq!(field(&out, "BEFORE"), r#"(10, "gl", "ok", [])"#);
+    assert_eq!(field(&out, "CUINIT_AFTER_BREAK"), "999");
+    // The verdict is per process: the second pipeline reuses it and does not touch CUDA, so
+    // the broken driver cannot stop it (an encoder reading the GL frames would see the failure).
+    assert_eq!(field(&out, "AFTER"), r#"(10, "gl", "ok", [])"#);
+    assert_eq!(field(&out, "INTEROP_RUNS"), "1");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faults: NVML failing mid-stream, libraries absent (with both elements in one pipeline)
+
+/// A live source through the monitor and the bin; runs until `until` holds for the element
+/// messages so far and 5 more frames have arrived since (the stream goes on), then sends EOS and
+/// checks every frame that left the source arrived. Returns the messages and bus warnings.
+fn run_live_until(
+    mode: &str,
+    until: impl Fn(&[gst::Structure]) -> bool,
+) -> (Vec<gst::Structure>, Vec<String>) {
+    let pipeline = launch(&format!(
+        "videotestsrc is-live=true name=src ! \
+         video/x-raw,format=I420,width=64,height=48,framerate=30/1 ! \
+         stromgpumonitor name=mon interval=100 ! stromautoconvert name=conv mode={mode} ! \
+         {BOTH_MEMORIES} ! fakesink name=sink"
+    ));
+    let sent = count_buffers(&by_name(&pipeline, "src").static_pad("src").unwrap());
+    let arrived = count_buffers(&sink_pad(&pipeline));
+    let bus = pipeline.bus().unwrap();
+    set_state_guarded(&pipeline, gst::State::Playing);
+    let mut messages = Vec::new();
+    let mut warnings = Vec::new();
+    let started = Instant::now();
+    let mut arrived_when_met = None;
+    loop {
+        let now = arrived.load(Ordering::SeqCst);
+        assert!(
+            started.elapsed() < HANG,
+            "hang: {now} frames arrived, messages {messages:?}"
+        );
+        match arrived_when_met {
+            None if until(&messages) => arrived_when_met = Some(now),
+            Some(then) if now >= then + 5 => break,
+            _ => {}
+        }
+        let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(20)) else {
+            continue;
+        };
+        match msg.view() {
+            gst::MessageView::Error(e) => panic!("{mode}: {} ({:?})", e.error(), e.debug()),
+            gst::MessageView::Warning(w) => warnings.push(w.error().to_string()),
+            gst::MessageView::Element(e) => {
+                if let Some(s) = e.structure() {
+                    messages.push(s.to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(pipeline.send_event(gst::event::Eos::new()));
+    let (eos, more) = wait_eos_collecting(&pipeline);
+    set_state_guarded(&pipeline, gst::State::Null);
+    eos.unwrap_or_else(|e| panic!("{mode}: {e}"));
+    warnings.extend(more);
+    let (sent, arrived) = (sent.load(Ordering::SeqCst), arrived.load(Ordering::SeqCst));
+    assert!(sent > 0);
+    assert_eq!(arrived, sent, "{mode}: frames lost");
+    (messages, warnings)
+}
+
+fn is_lost_gpu(s: &gst::Structure) -> bool {
+    s.name() == "strom-gpu-stats" && s.get::<bool>("available") == Ok(false)
+}
+
+#[test]
+#[ignore = "run by nvml_failing_mid_stream_keeps_the_pipeline_running in its own process"]
+fn child_nvml_fails_mid_stream() {
+    if !is_child() {
+        return;
+    }
+    for mode in MODES {
+        let (messages, warnings) = run_live_until(mode, |m| m.iter().any(is_lost_gpu));
+        let lost = messages.iter().find(|s| is_lost_gpu(s)).unwrap();
+        let decision = messages
+            .iter()
+            .find(|s| s.name() == "strom-autoconvert")
+            .expect("the bin's decision");
+        report(
+            &format!("LOST_{mode}"),
+            lost.get::<String>("reason").unwrap(),
+        );
+        report(
+            &format!("PATH_{mode}"),
+            decision.get::<String>("path").unwrap(),
+        );
+        report(&format!("WARNINGS_{mode}"), warnings.len());
+    }
+}
+
+#[test]
+fn nvml_failing_mid_stream_keeps_the_pipeline_running() {
+    // One GPU whose NVML handle stops working after two look-ups; CUDA interop "works".
+    let out = child_stdout(
+        "child_nvml_fails_mid_stream",
+        &[
+            ("LD_LIBRARY_PATH", &both_stubs_path()),
+            ("STROM_STUB_NVML_DEVICES", "1"),
+            ("STROM_STUB_NVML_FAIL_DEVICE", "0"),
+            ("STROM_STUB_NVML_FAIL_AFTER", "2"),
+        ],
+    );
+    for mode in MODES {
+        let reason = field(&out, &format!("LOST_{mode}"));
+        assert!(
+            reason.contains("NVML_ERROR_GPU_IS_LOST"),
+            "{mode}: {reason}"
+        );
+        let expected_path = if mode == "software" { "software" } else { "gl" };
+        assert_eq!(field(&out, &format!("PATH_{mode}")), expected_path);
+        assert_eq!(field(&out, &format!("WARNINGS_{mode}")), "0");
+    }
+}
+
+#[test]
+#[ignore = "run by absent_gpu_libraries_leave_both_elements_working in its own process"]
+fn child_gpu_libraries_absent() {
+    if !is_child() {
+        return;
+    }
+    let has = |m: &[gst::Structure], name: &str| m.iter().any(|s| s.name() == name);
+    let (messages, warnings) = run_live_until("auto", |m| {
+        has(m, "strom-gpu-stats") && has(m, "strom-autoconvert")
+    });
+    let find = |name: &str| messages.iter().find(|s| s.name() == name).unwrap();
+    let (stats, decision) = (find("strom-gpu-stats"), find("strom-autoconvert"));
+    report("NVML_AVAILABLE", stats.get::<bool>("available").unwrap());
+    report(
+        "NVML_REASON",
+        stats.get::<String>("reason").unwrap_or_default(),
+    );
+    report("PATH", decision.get::<String>("path").unwrap());
+    report("INTEROP", decision.get::<String>("interop-status").unwrap());
+    report("WARNINGS", warnings.len());
+}
+
+#[test]
+fn absent_gpu_libraries_leave_both_elements_working() {
+    let empty = std::env::temp_dir().join("strom-no-gpu-libraries");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = child_stdout(
+        "child_gpu_libraries_absent",
+        &[("LD_LIBRARY_PATH", empty.to_str().unwrap())],
+    );
+    if field(&out, "NVML_AVAILABLE") == "true" || field(&out, "INTEROP") == "ok" {
+        return; // A real driver found through ld.so.cache: nothing absent to test.
+    }
+    assert_eq!(field(&out, "PATH"), "software");
+    assert_eq!(
+        field(&out, "INTEROP"),
+        "unavailable: libcuda.so.1 not found"
+    );
+    assert!(
+        field(&out, "NVML_REASON").contains("libnvidia-ml.so.1 not found"),
+        "{}",
+        field(&out, "NVML_REASON")
+    );
+    assert_eq!(field(&out, "WARNINGS"), "0");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Leaks: the pipelines above under the leaks tracer
+
+#[test]
+#[ignore = "run by leaks_tracer_finds_nothing_alive in its own process"]
+fn child_leak_scenarios() {
+    if !is_child() {
+        return;
+    }
+    let scenarios: &[(&str, fn())] = &[
+        ("churn", || {
+            churn(36);
+        }),
+        ("parallel", || {
+            let parallel = run_parallel(4, 10);
+            assert!(parallel.iter().all(|(_, frames, _)| *frames == 10));
+        }),
+        (
+            "seek-paused",
+            flushing_seek_in_paused_gives_exactly_the_requested_frames,
+        ),
+        (
+            "seek-playing",
+            flushing_seek_in_playing_gives_exactly_the_requested_frames,
+        ),
+        (
+            "eos-paused",
+            eos_in_paused_then_playing_delivers_every_frame,
+        ),
+        (
+            "eos-playing",
+            eos_sent_to_a_playing_pipeline_ends_it_cleanly,
+        ),
+        // Not "teardown": under the tracer it crashes in glupload about one run in five, see
+        // teardown_mid_stream_never_crashes_under_the_leaks_tracer.
+        (
+            "replace",
+            element_replaced_in_a_running_pipeline_loses_no_frame,
+        ),
+        (
+            "compressed",
+            compressed_caps_arriving_on_the_sink_pad_give_a_clear_error,
+        ),
+        ("no-chain", consumer_no_chain_can_feed_gives_a_clear_error),
+        ("malformed", malformed_buffers_being_converted_are_reported),
+    ];
+    // STROM_LEAK_ONLY=name[,name...] runs some of them (to find which one leaks).
+    let only = std::env::var("STROM_LEAK_ONLY").unwrap_or_default();
+    for &(name, scenario) in scenarios {
+        if only.is_empty() || only.split(',').any(|o| o == name) {
+            scenario();
+        }
+    }
+    if std::env::var_os("STROM_LEAK_ON_PURPOSE").is_some() {
+        // Proves the check below can see a leak.
+        std::mem::forget(
+            gst::ElementFactory::make("stromautoconvert")
+                .build()
+                .unwrap(),
+        );
+    }
+    report("SCENARIOS", "done");
+    // The leaks tracer reports when GStreamer shuts down; everything is dropped by now.
+    // SAFETY: no GStreamer object is used after this point and no other thread runs.
+    unsafe { gst::deinit() };
+}
+
+/// Runs the scenarios under the leaks tracer; returns the object-alive records.
+fn leak_records(extra: &[(&str, &str)]) -> Vec<String> {
+    let path = both_stubs_path();
+    let mut envs = vec![
+        // The stand-ins make auto take the GL path through the interop test and the monitor
+        // sample NVML.
+        ("LD_LIBRARY_PATH", path.as_str()),
+        ("GST_TRACERS", "leaks"),
+        ("GST_DEBUG", "GST_TRACER:7"),
+        ("GST_DEBUG_NO_COLOR", "1"),
+        // With the default EGL display GStreamer 1.22 itself leaks a GstGLDisplayEGL.
+        ("GST_GL_WINDOW", "egl-device"),
+        ("GST_GL_PLATFORM", "egl"),
+    ];
+    envs.extend_from_slice(extra);
+    let out = run_child("child_leak_scenarios", &envs);
+    assert_eq!(
+        field(&String::from_utf8_lossy(&out.stdout), "SCENARIOS"),
+        "done"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("GST_TRACER"),
+        "the leaks tracer did not run:\n{stderr}"
+    );
+    stderr
+        .lines()
+        // Records of real objects; the tracer's format line has "%s" in place of a type name.
+        .filter(|l| l.contains("object-alive, type-name=(string)") && !l.contains("(string)%s"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The records of the intermittent ghost-pad leak (see stray_ghost_pads_are_never_left_alive).
+fn is_stray_ghost_pad(record: &str) -> bool {
+    record.contains("type-name=(string)GstGhostPad")
+        || record.contains("type-name=(string)GstProxyPad")
+}
+
+#[test]
+fn leaks_tracer_finds_nothing_alive() {
+    let alive = leak_records(&[]);
+    let (ghost_pads, others): (Vec<String>, Vec<String>) =
+        alive.into_iter().partition(|r| is_stray_ghost_pad(r));
+    println!(
+        "leaks tracer: {} object-alive records ({} of the known ghost-pad leak)",
+        others.len() + ghost_pads.len(),
+        ghost_pads.len()
+    );
+    assert!(
+        others.is_empty(),
+        "objects left alive:\n{}",
+        others.join("\n")
+    );
+}
+
+#[test]
+#[ignore = "BUG: now and then (about 1 run in 10 of child_leak_scenarios) one disposed \
+            stromautoconvert's two GstGhostPads (sink, src) and their GstProxyPads stay alive with \
+            ref-count 1, their parent pointer dangling; seen after the element swap and after the \
+            no-chain-for-the-consumer error"]
+fn stray_ghost_pads_are_never_left_alive() {
+    for _ in 0..10 {
+        let alive = leak_records(&[]);
+        assert!(
+            alive.is_empty(),
+            "objects left alive:\n{}",
+            alive.join("\n")
+        );
+    }
+}
+
+#[test]
+fn leaks_tracer_check_sees_a_leak_made_on_purpose() {
+    let alive = leak_records(&[("STROM_LEAK_ON_PURPOSE", "1")]);
+    assert!(
+        alive.iter().any(|l| l.contains("GstStromAutoConvert")),
+        "the leak made on purpose was not seen: {alive:?}"
+    );
+}
+
+#[test]
+#[ignore = "run by teardown_mid_stream_never_crashes_under_the_leaks_tracer in its own process"]
+fn child_teardown_loop() {
+    if !is_child() {
+        return;
+    }
+    for _ in 0..20 {
+        pipeline_torn_down_mid_stream_stops_cleanly();
+    }
+    report("TEARDOWNS", 120);
+}
+
+#[test]
+#[ignore = "BUG: setting a PLAYING `videotestsrc ! queue ! stromautoconvert (GL path) ! ...` to NULL \
+            can SIGSEGV in gst_gl_upload_transform_caps: the bin tears its chain down at \
+            PAUSED->READY while the upstream streaming thread still sends caps queries through the \
+            sink ghost pad into the glupload being stopped (about 1 run in 5 under GST_TRACERS=leaks)"]
+fn teardown_mid_stream_never_crashes_under_the_leaks_tracer() {
+    let path = both_stubs_path();
+    let out = run_child(
+        "child_teardown_loop",
+        &[
+            ("LD_LIBRARY_PATH", path.as_str()),
+            ("GST_TRACERS", "leaks"),
+            ("GST_DEBUG", "GST_TRACER:7"),
+            ("GST_DEBUG_NO_COLOR", "1"),
+        ],
+    );
+    assert_eq!(
+        field(&String::from_utf8_lossy(&out.stdout), "TEARDOWNS"),
+        "60"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Property-based: the plan agrees with what a real pipeline negotiates
+
+const FORMAT_POOL: [&str; 4] = ["I420", "NV12", "RGBA", "BGRx"];
+
+/// What downstream accepts: formats per memory (empty = any format), or None = not accepted.
+#[derive(Debug, Clone)]
+struct ConsumerCaps {
+    system: Option<Vec<&'static str>>,
+    gl: Option<Vec<&'static str>>,
+    cuda: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Case {
+    mode: Mode,
+    input_gl: bool,
+    input_format: &'static str,
+    /// None: a bare fakesink (ANY caps).
+    consumer: Option<ConsumerCaps>,
+}
+
+fn formats_strategy() -> impl Strategy<Value = Vec<&'static str>> {
+    prop::sample::subsequence(FORMAT_POOL.to_vec(), 0..=2)
+}
+
+fn case_strategy() -> impl Strategy<Value = Case> {
+    let consumer = (
+        prop::option::of(formats_strategy()),
+        prop::option::of(formats_strategy()),
+        prop::bool::weighted(0.15),
+    )
+        .prop_map(|(system, gl, cuda)| ConsumerCaps {
+            cuda: cuda || (system.is_none() && gl.is_none()),
+            system,
+            gl,
+        });
+    (
+        prop::sample::select(vec![Mode::Auto, Mode::Gl, Mode::Software]),
+        prop::bool::weighted(0.25),
+        prop::sample::select(FORMAT_POOL.to_vec()),
+        prop::option::weighted(0.9, consumer),
+    )
+        .prop_map(|(mode, input_gl, input_format, consumer)| Case {
+            mode,
+            input_gl,
+            input_format,
+            consumer,
+        })
+}
+
+fn caps_structure(features: &str, formats: &[&str]) -> String {
+    match formats {
+        [] => format!("video/x-raw{features}"),
+        [one] => format!("video/x-raw{features},format={one}"),
+        many => format!("video/x-raw{features},format={{ {} }}", many.join(", ")),
+    }
+}
+
+impl Case {
+    fn mode_nick(&self) -> &'static str {
+        match self.mode {
+            Mode::Auto => "auto",
+            Mode::Gl => "gl",
+            Mode::Software => "software",
+        }
+    }
+
+    fn pipeline_description(&self) -> String {
+        let raw = format!(
+            "video/x-raw,format={},width=64,height=48",
+            self.input_format
+        );
+        let source = if self.input_gl {
+            format!(
+                "videotestsrc num-buffers=2 ! {raw} ! glupload ! glcolorconvert ! \
+                 video/x-raw(memory:GLMemory),format={}",
+                self.input_format
+            )
+        } else {
+            format!("videotestsrc num-buffers=2 ! {raw}")
+        };
+        let consumer = match &self.consumer {
+            None => String::new(),
+            Some(c) => {
+                let mut structures = Vec::new();
+                if let Some(f) = &c.gl {
+                    structures.push(caps_structure("(memory:GLMemory)", f));
+                }
+                if let Some(f) = &c.system {
+                    structures.push(caps_structure("", f));
+                }
+                if c.cuda {
+                    structures.push(caps_structure("(memory:CUDAMemory)", &["NV12"]));
+                }
+                format!("capsfilter caps=\"{}\" ! ", structures.join("; "))
+            }
+        };
+        format!(
+            "{source} ! stromautoconvert name=conv mode={} ! {consumer}fakesink name=sink",
+            self.mode_nick()
+        )
+    }
+
+    fn input(&self) -> Input {
+        Input {
+            memory: if self.input_gl {
+                Memory::Gl
+            } else {
+                Memory::System
+            },
+            format: self.input_format.to_owned(),
+            is_yuv: matches!(self.input_format, "I420" | "NV12"),
+        }
+    }
+
+    fn downstream(&self) -> Downstream {
+        let formats = |f: &Vec<&str>| {
+            if f.is_empty() {
+                Formats::Any
+            } else {
+                Formats::Only(f.iter().map(|s| s.to_string()).collect())
+            }
+        };
+        match &self.consumer {
+            None => Downstream {
+                any: true,
+                ..Default::default()
+            },
+            Some(c) => Downstream {
+                system: c.system.as_ref().map(formats),
+                gl: c.gl.as_ref().map(formats),
+                any: false,
+                other_features: if c.cuda {
+                    vec!["memory:CUDAMemory".into()]
+                } else {
+                    vec![]
+                },
+            },
+        }
+    }
+}
+
+fn property_cases() -> u32 {
+    if soak() { 512 } else { 32 }
+}
+
+/// What the pipeline did: Err(error) or Ok((active-path, chain from the decision message)).
+fn negotiate(case: &Case) -> Result<(String, String), String> {
+    let pipeline = launch(&case.pipeline_description());
+    let bus = pipeline.bus().unwrap();
+    set_state_guarded(&pipeline, gst::State::Playing);
+    let mut chain = String::new();
+    let mut result = Ok(());
+    loop {
+        let Some(msg) = bus.timed_pop(gst::ClockTime::from_nseconds(HANG.as_nanos() as u64)) else {
+            result = Err("hang: no EOS".to_owned());
+            break;
+        };
+        match msg.view() {
+            gst::MessageView::Eos(_) => break,
+            gst::MessageView::Error(e) => {
+                result = Err(format!("{} ({:?})", e.error(), e.debug()));
+                break;
+            }
+            gst::MessageView::Element(e) => {
+                if let Some(s) = e.structure().filter(|s| s.name() == "strom-autoconvert") {
+                    chain = s.get::<String>("chain").unwrap_or_default();
+                }
+            }
+            _ => {}
+        }
+    }
+    let path = by_name(&pipeline, "conv").property::<String>("active-path");
+    set_state_guarded(&pipeline, gst::State::Null);
+    result.map(|()| (path, chain))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: property_cases(),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn plan_agrees_with_real_negotiation(case in case_strategy()) {
+        init();
+        let downstream = case.downstream();
+        let verdict = plan::needs_interop(case.mode, &downstream).then(|| {
+            let (report, _) = gststrom::gpu::interop::probe_cached(None);
+            plan::InteropVerdict { works: report.works(), status: report.status.clone() }
+        });
+        let planned = plan::plan(case.mode, &case.input(), &downstream, verdict.as_ref());
+        let negotiated = negotiate(&case);
+        let description = case.pipeline_description();
+        match (&planned, &negotiated) {
+            (Ok(p), Ok((path, chain))) => {
+                prop_assert_eq!(path.as_str(), p.shape.path.as_str(), "{}", description);
+                prop_assert_eq!(chain, &p.shape.describe(), "{}", description);
+            }
+            (Err(_), Err(_)) => {}
+            _ => prop_assert!(
+                false,
+                "plan and pipeline disagree for {}:\nplan: {:?}\npipeline: {:?}",
+                description, planned, negotiated
+            ),
+        }
+    }
+}
