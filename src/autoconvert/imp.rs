@@ -1,7 +1,7 @@
 //! The `stromautoconvert` bin: ghost pads whose targets are switched to a chain built when caps
 //! arrive (and rebuilt only when new caps need a different chain).
 
-use std::sync::{LazyLock, Mutex, MutexGuard};
+use std::sync::{LazyLock, Mutex, MutexGuard, RwLock};
 
 use gst::glib;
 use gst::prelude::*;
@@ -59,6 +59,9 @@ struct State {
     /// An ERROR a chain element posted while a buffer was in the chain, held back until the
     /// chain function decides between falling back and failing.
     held_error: Option<gst::Message>,
+    /// Bytes one frame of the current system-memory caps needs (None for GL memory).
+    expected_size: Option<usize>,
+    malformed_buffers: u64,
 }
 
 thread_local! {
@@ -80,6 +83,14 @@ pub struct AutoConvert {
     srcpad: gst::GhostPad,
     settings: Mutex<Settings>,
     state: Mutex<State>,
+    /// Whether queries may enter the chain. Read-held while a query is inside it; PAUSED→READY
+    /// takes it for writing and closes it before the children stop, because GL elements free
+    /// their internals in stop() under a query from an upstream thread that is still running.
+    chain_open_for_queries: RwLock<bool>,
+    /// Held while a buffer is inside a GL chain. GStreamer 1.22's glupload is not safe against a
+    /// caps query from another thread while it uploads (seen as a crash in
+    /// gst_gl_upload_transform_caps); such a query gets the chain-less answer instead.
+    gl_chain_busy: Mutex<()>,
 }
 
 /// The interop test's answer as this element reports it.
@@ -103,14 +114,60 @@ impl AutoConvert {
     }
 
     fn sink_event(&self, pad: &gst::GhostPad, event: gst::Event) -> bool {
-        if let gst::EventView::Caps(caps_event) = event.view() {
-            let caps = caps_event.caps_owned();
-            if let Err(err) = self.ensure_chain_for(&caps) {
-                self.post_chain_error(&caps, err);
-                return false;
+        match event.view() {
+            gst::EventView::Caps(caps_event) => {
+                let caps = caps_event.caps_owned();
+                if let Err(err) = self.ensure_chain_for(&caps) {
+                    self.post_chain_error(&caps, err);
+                    return false;
+                }
+                self.state().expected_size = expected_buffer_size(&caps);
             }
+            // Without a chain (EOS before any caps: an empty stream) the ghost pad has nowhere to
+            // send it, and a dropped EOS would leave the pipeline waiting for ever.
+            gst::EventView::Eos(_) if !self.has_chain() => {
+                gst::debug!(CAT, imp = self, "EOS before caps: forwarding it downstream");
+                return self.srcpad.push_event(event);
+            }
+            _ => {}
         }
         gst::Pad::event_default(pad, Some(&*self.obj()), event)
+    }
+
+    /// Raw video buffers without a `GstVideoMeta` must hold at least the frame the caps
+    /// describe. A shorter one is dropped with a warning naming the sizes: passed on, it would
+    /// make a passthrough consumer (an encoder) read past its end.
+    fn is_malformed(&self, buffer: &gst::BufferRef) -> bool {
+        let Some(expected) = self.state().expected_size else {
+            return false;
+        };
+        if buffer.size() >= expected || buffer.meta::<gst_video::VideoMeta>().is_some() {
+            return false;
+        }
+        let dropped = {
+            let mut state = self.state();
+            state.malformed_buffers += 1;
+            state.malformed_buffers
+        };
+        gst::warning!(
+            CAT,
+            imp = self,
+            "dropping a {}-byte buffer: the caps need {expected} bytes per frame",
+            buffer.size()
+        );
+        if dropped == 1 || dropped.is_power_of_two() {
+            gst::element_imp_warning!(
+                self,
+                gst::StreamError::Format,
+                (
+                    "dropped {} malformed raw video buffer(s): {} bytes where the negotiated caps need {}; fix the producer or its caps",
+                    dropped,
+                    buffer.size(),
+                    expected
+                )
+            );
+        }
+        true
     }
 
     /// Pushes `buffer` into the chain. On the GL path, a failure inside the chain (GL context
@@ -121,6 +178,9 @@ impl AutoConvert {
         pad: &gst::GhostPad,
         buffer: gst::Buffer,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        if self.is_malformed(&buffer) {
+            return Ok(gst::FlowSuccess::Ok);
+        }
         let on_gl = self.state().chain.as_ref().map(|c| c.shape.path) == Some(ConvertPath::Gl);
         if !on_gl {
             return gst::ProxyPad::chain_default(pad, Some(&*self.obj()), buffer);
@@ -128,9 +188,11 @@ impl AutoConvert {
         // Only auto mode can push the buffer again. The extra reference is held only there, since
         // it makes the buffer look shared to in-place elements downstream.
         let retry = (self.settings().mode == Mode::Auto).then(|| buffer.clone());
+        let busy = self.gl_chain_busy.lock().unwrap_or_else(|e| e.into_inner());
         IN_FALLIBLE_GL_CHAIN.with(|f| f.set(true));
         let result = gst::ProxyPad::chain_default(pad, Some(&*self.obj()), buffer);
         IN_FALLIBLE_GL_CHAIN.with(|f| f.set(false));
+        drop(busy);
         let held = self.state().held_error.take();
         match (result, held) {
             (Err(flow), Some(error)) => self.recover_from_gl_failure(pad, retry, flow, error),
@@ -231,7 +293,13 @@ impl AutoConvert {
                 q.set_result(acceptable);
                 true
             }
-            _ => gst::Pad::query_default(pad, Some(&*self.obj()), query),
+            _ => {
+                let open = self
+                    .chain_open_for_queries
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner());
+                *open && gst::Pad::query_default(pad, Some(&*self.obj()), query)
+            }
         }
     }
 
@@ -239,11 +307,25 @@ impl AutoConvert {
     /// could take for this consumer.
     fn sink_caps(&self, pad: &gst::GhostPad) -> gst::Caps {
         let without_chain = self.sink_caps_without_chain();
-        if !self.has_chain() {
+        let open = self
+            .chain_open_for_queries
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        if !*open || !self.has_chain() {
             return without_chain;
         }
+        // Never block here (the streaming thread may need this query answered to finish); on the
+        // streaming thread itself the lock is already ours.
+        let on_streaming_thread = IN_FALLIBLE_GL_CHAIN.with(|f| f.get());
+        let _idle = match self.gl_chain_busy.try_lock() {
+            Ok(guard) => Some(guard),
+            Err(_) if on_streaming_thread => None,
+            Err(_) => return without_chain,
+        };
         let mut query = gst::query::Caps::new(None);
-        if !gst::Pad::query_default(pad, Some(&*self.obj()), &mut query) {
+        let answered = gst::Pad::query_default(pad, Some(&*self.obj()), &mut query);
+        drop(open);
+        if !answered {
             return without_chain;
         }
         match query.result() {
@@ -479,6 +561,18 @@ impl AutoConvert {
     }
 }
 
+/// The size of one frame of system-memory raw video `caps`; None where buffers are not plain
+/// bytes (GL memory) or the caps are not video.
+fn expected_buffer_size(caps: &gst::CapsRef) -> Option<usize> {
+    let features = caps.features(0)?;
+    if features.contains(caps::GL_MEMORY) {
+        return None;
+    }
+    gst_video::VideoInfo::from_caps(caps)
+        .ok()
+        .map(|info| info.size())
+}
+
 /// The elements of `shape`, created and configured but not yet added to the bin.
 fn build_elements(shape: &ChainShape, n_threads: u32) -> Result<Vec<gst::Element>, ChainError> {
     shape
@@ -582,6 +676,8 @@ impl ObjectSubclass for AutoConvert {
             srcpad,
             settings: Mutex::new(Settings::default()),
             state: Mutex::new(State::default()),
+            chain_open_for_queries: RwLock::new(true),
+            gl_chain_busy: Mutex::new(()),
         }
     }
 }
@@ -758,6 +854,21 @@ impl ElementImpl for AutoConvert {
             );
             return Err(gst::StateChangeError);
         }
+        match transition {
+            gst::StateChange::PausedToReady => {
+                *self
+                    .chain_open_for_queries
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner()) = false;
+            }
+            gst::StateChange::ReadyToPaused => {
+                *self
+                    .chain_open_for_queries
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner()) = true;
+            }
+            _ => {}
+        }
         if transition == gst::StateChange::ReadyToPaused {
             // A new stream: the decision is made again when its caps arrive.
             let mut state = self.state();
@@ -765,8 +876,13 @@ impl ElementImpl for AutoConvert {
             state.interop_status.clear();
             state.gl_failed = false;
             state.held_error = None;
+            state.malformed_buffers = 0;
         }
         let result = self.parent_change_state(transition)?;
+        // The chain goes with the stream: glupload (1.22) frees its upload object in stop() and
+        // crashes on the next caps query if it is reused. Queries were closed off above, so an
+        // upstream thread that is still running (bins stop their sinks first) cannot be inside
+        // the chain while it goes.
         if transition == gst::StateChange::PausedToReady {
             self.teardown_chain();
         }
