@@ -78,6 +78,17 @@ enum ChainError {
     Link(String),
 }
 
+impl std::fmt::Display for ChainError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ChainError::NotConvertible(why) => write!(f, "cannot convert: {why}"),
+            ChainError::MissingElement(name) => write!(f, "GStreamer element '{name}' is missing"),
+            ChainError::NoGlContext(why) => write!(f, "no GL context: {why}"),
+            ChainError::Link(why) => write!(f, "could not link the chain: {why}"),
+        }
+    }
+}
+
 pub struct AutoConvert {
     sinkpad: gst::GhostPad,
     srcpad: gst::GhostPad,
@@ -137,10 +148,7 @@ impl AutoConvert {
     /// Raw video buffers without a `GstVideoMeta` must hold at least the frame the caps
     /// describe. A shorter one is dropped with a warning naming the sizes: passed on, it would
     /// make a passthrough consumer (an encoder) read past its end.
-    fn is_malformed(&self, buffer: &gst::BufferRef) -> bool {
-        let Some(expected) = self.state().expected_size else {
-            return false;
-        };
+    fn is_malformed(&self, buffer: &gst::BufferRef, expected: usize) -> bool {
         if buffer.size() >= expected || buffer.meta::<gst_video::VideoMeta>().is_some() {
             return false;
         }
@@ -178,10 +186,15 @@ impl AutoConvert {
         pad: &gst::GhostPad,
         buffer: gst::Buffer,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        if self.is_malformed(&buffer) {
+        // One look at the state per buffer: this runs for every frame.
+        let (expected_size, on_gl) = {
+            let state = self.state();
+            let on_gl = state.chain.as_ref().map(|c| c.shape.path) == Some(ConvertPath::Gl);
+            (state.expected_size, on_gl)
+        };
+        if expected_size.is_some_and(|expected| self.is_malformed(&buffer, expected)) {
             return Ok(gst::FlowSuccess::Ok);
         }
-        let on_gl = self.state().chain.as_ref().map(|c| c.shape.path) == Some(ConvertPath::Gl);
         if !on_gl {
             return gst::ProxyPad::chain_default(pad, Some(&*self.obj()), buffer);
         }
@@ -251,13 +264,8 @@ impl AutoConvert {
         let downstream = caps::downstream_from_caps(&self.srcpad.peer_query_caps(None));
         let mut plan = plan::plan(Mode::Software, &input, &downstream, None).map_err(|e| e.0)?;
         plan.reason = format!("the GL path failed mid-stream ({cause}); switched to software");
-        let settings = self.settings();
-        let elements = build_elements(&plan.shape, settings.n_threads).map_err(|e| match e {
-            ChainError::MissingElement(name) => format!("element {name} missing"),
-            _ => "could not build the software chain".to_owned(),
-        })?;
-        self.install_chain(plan.shape, elements)
-            .map_err(|_| "could not link the software chain".to_owned())?;
+        self.build_and_install(plan.shape, self.settings().n_threads)
+            .map_err(|e| e.to_string())?;
         self.state().gl_failed = true;
         gst::element_imp_warning!(
             self,
@@ -387,7 +395,6 @@ impl AutoConvert {
             return Ok(());
         }
         let gl_info = self.check_gl_for(&plan, interop.as_ref())?;
-        let elements = build_elements(&plan.shape, settings.n_threads)?;
         gst::info!(
             CAT,
             imp = self,
@@ -400,7 +407,7 @@ impl AutoConvert {
             plan.shape.describe(),
             plan.reason
         );
-        self.install_chain(plan.shape, elements)?;
+        self.build_and_install(plan.shape, settings.n_threads)?;
         self.announce(&plan, interop.as_ref(), gl_info.as_ref());
         Ok(())
     }
@@ -428,6 +435,12 @@ impl AutoConvert {
             Ok(info) => Ok(Some(info.clone())),
             Err(err) => Err(ChainError::NoGlContext(err.clone())),
         }
+    }
+
+    /// Creates the elements of `shape` and swaps them in as the chain.
+    fn build_and_install(&self, shape: ChainShape, n_threads: u32) -> Result<(), ChainError> {
+        let elements = build_elements(&shape, n_threads)?;
+        self.install_chain(shape, elements)
     }
 
     /// Swaps in a new chain: the old one (if any) is unlinked, stopped and removed first.
