@@ -140,16 +140,21 @@ gl_section() {
 
 interop_section() {
     section "CUDA-GL interop through stromautoconvert (GST_GL_WINDOW=egl-device GST_GL_PLATFORM=egl)"
-    local caps out decision
+    local caps out decision paths
     for caps in 'video/x-raw(memory:GLMemory),format=NV12;video/x-raw,format=NV12' 'video/x-raw,format=NV12'; do
         echo "-- consumer accepts: $caps"
+        # cuda-check-interval=1: the mid-stream CUDA check (cuGLGetDevices in the GL thread) runs
+        # on nearly every frame, so a check that trips on a healthy driver shows as a second
+        # decision (path software) and a warning.
         out=$(step env "${HEADLESS_GL[@]}" GST_DEBUG="${GST_DEBUG:-2}" gst-launch-1.0 -m \
             videotestsrc num-buffers=30 ! video/x-raw,format=I420,width=1280,height=720 \
-            ! stromautoconvert name=convert ! "$caps" ! fakesink 2>&1)
+            ! stromautoconvert name=convert cuda-check-interval=1 ! "$caps" ! fakesink 2>&1)
         # The decision, warnings and errors; the state-change chatter of -m is left out.
         grep -vE '\((state-changed|stream-status|latency|new-clock|async-done|stream-start)\)' <<<"$out"
         decision=$(grep -o 'strom-autoconvert, .*' <<<"$out" | head -n 1)
+        paths=$(grep -oE 'strom-autoconvert, path=\(string\)[a-z]+' <<<"$out" | sed 's/.*)//' | paste -sd' ' -)
         SUMMARY+=("stromautoconvert for '$caps': ${decision:-NO strom-autoconvert MESSAGE}")
+        SUMMARY+=("  paths over 30 frames, CUDA checked every ms: ${paths:-none}")
     done
 }
 

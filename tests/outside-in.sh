@@ -32,7 +32,7 @@ launch() { timeout 60 gst-launch-1.0 -q "$@"; }
 
 # --- gst-inspect-1.0 documents the element
 inspect="$(gst-inspect-1.0 stromautoconvert 2>&1)"
-for want in 'Filter/Converter/Video' 'video/x-raw\(ANY\)' 'mode +: ' 'n-threads +: ' \
+for want in 'Filter/Converter/Video' 'video/x-raw\(ANY\)' 'mode +: ' 'n-threads +: ' 'cuda-check-interval +: ' \
   'active-path +: ' 'interop-status +: ' 'strom-autoconvert' 'probe-ms' '\(0\): auto' \
   '\(1\): gl' '\(2\): software' 'SINK template' 'SRC template'; do
   if grep -qE -- "$want" <<<"$inspect"; then pass "gst-inspect shows $want"; else fail "gst-inspect shows $want" "$inspect"; fi
@@ -64,6 +64,8 @@ expect_failure "invalid mode is refused" 'mode' launch videotestsrc num-buffers=
 # gst-launch wraps "-1" to 4294967295 for an unsigned property: the range check refuses it.
 expect_output "negative n-threads is refused with a warning" "(invalid|out of range).*n-threads" \
   launch videotestsrc num-buffers=1 ! stromautoconvert n-threads=-1 ! fakesink
+expect_output "too long a cuda-check-interval is refused with a warning" "(invalid|out of range).*cuda-check-interval" \
+  launch videotestsrc num-buffers=1 ! stromautoconvert cuda-check-interval=-1 ! fakesink
 expect_failure "out-of-range mode number is refused" 'could not set property "mode"' launch \
   videotestsrc num-buffers=1 ! stromautoconvert mode=7 ! fakesink
 expect_output "read-only active-path is not set from gst-launch" "active-path.*not writable" \

@@ -658,6 +658,23 @@ fn pipeline_torn_down_mid_stream_stops_cleanly() {
 /// `before`: from that pad's probe in the streaming thread, which holds the buffer, so none is in
 /// flight downstream (the elements in between have no threads of their own). The buffer then goes
 /// to `new`, which gets the sticky events (stream-start, caps, segment) again on relinking.
+/// Polls (never blocks on) the pipeline's state until it is PLAYING with nothing pending: safe
+/// from a streaming thread.
+fn wait_until_playing(pipeline: &gst::Pipeline) {
+    let deadline = std::time::Instant::now() + HANG;
+    loop {
+        let (_, current, pending) = pipeline.state(gst::ClockTime::ZERO);
+        if current == gst::State::Playing && pending == gst::State::VoidPending {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "hang: pipeline never reached PLAYING"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 fn swap_at_buffer(
     pipeline: &gst::Pipeline,
     at: usize,
@@ -683,6 +700,14 @@ fn swap_at_buffer(
                 return gst::PadProbeReturn::Ok;
             }
             let pipeline = pipeline.upgrade().expect("pipeline alive while streaming");
+            // The sink reaches PLAYING first and lets data flow while the pipeline is still
+            // setting its other children to PLAYING. Swapping then races that: the pipeline set
+            // the removed element back to PLAYING after it had gone to NULL, and it was later
+            // disposed in PLAYING (a GStreamer-CRITICAL, its pads leaked). So the swap waits for
+            // the state change to finish, and locks the old element's state as GStreamer's
+            // dynamic-pipeline rules ask.
+            wait_until_playing(&pipeline);
+            old.set_locked_state(true);
             before_c.unlink(&old);
             old.unlink(&after);
             old.set_state(gst::State::Null)
@@ -838,42 +863,149 @@ fn malformed_buffers_in_passthrough_are_reported() {
 // ---------------------------------------------------------------------------------------------
 // Faults: CUDA failing after a successful interop test
 
+/// What one pipeline of the CUDA fault test saw.
+#[derive(Debug)]
+struct CudaFaultRun {
+    /// Every frame arrived once, with the timestamp it left the source with.
+    frames_exact: bool,
+    /// Frames that arrived in GL memory (the rest came in system memory).
+    gl_frames: usize,
+    /// `strom-autoconvert` messages: path, and the CUDA error when one is named.
+    decisions: Vec<String>,
+    active_path: String,
+    interop_status: String,
+    warnings: Vec<String>,
+}
+
+/// A 30 fps source of `frames` frames through the bin in `mode` to a consumer that takes GL or
+/// system memory (as nvh264enc does). With `break_at`, the stand-in driver starts failing every
+/// call just before frame `break_at` enters the bin, as a driver does after an Xid error.
+fn run_with_cuda_fault(
+    mode: &str,
+    check_ms: u32,
+    frames: usize,
+    break_at: Option<(usize, &std::path::Path)>,
+) -> CudaFaultRun {
+    let pipeline = launch(&format!(
+        "videotestsrc num-buffers={frames} ! \
+         video/x-raw,format=I420,width=64,height=48,framerate=30/1 ! \
+         stromautoconvert name=conv mode={mode} cuda-check-interval={check_ms} ! \
+         {BOTH_MEMORIES} ! fakesink name=sink"
+    ));
+    let conv = by_name(&pipeline, "conv");
+    if let Some((at, break_file)) = break_at {
+        let break_file = break_file.to_owned();
+        let entered = AtomicUsize::new(0);
+        conv.static_pad("sink")
+            .unwrap()
+            .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+                if entered.fetch_add(1, Ordering::SeqCst) == at {
+                    std::fs::write(&break_file, b"").unwrap();
+                    // Past the 1 ms check interval: the check for this frame is due.
+                    std::thread::sleep(Duration::from_millis(3));
+                }
+                gst::PadProbeReturn::Ok
+            });
+    }
+    let seen = record_pts(&sink_pad(&pipeline));
+    let gl_frames = Arc::new(AtomicUsize::new(0));
+    let counter = gl_frames.clone();
+    sink_pad(&pipeline).add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        if let Some(gst::PadProbeData::Buffer(buffer)) = &info.data
+            && buffer
+                .peek_memory(0)
+                .is_memory_type::<gst_gl::GLBaseMemory>()
+        {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+        gst::PadProbeReturn::Ok
+    });
+    set_state_guarded(&pipeline, gst::State::Playing);
+    let (decisions, warnings) = collect_until_eos(&pipeline);
+    set_state_guarded(&pipeline, gst::State::Null);
+    let expected: Vec<_> = (0..frames as u64)
+        .map(|n| Some(gst::ClockTime::SECOND.mul_div_floor(n, 30).unwrap()))
+        .collect();
+    let frames_exact = *seen.lock().unwrap() == expected;
+    CudaFaultRun {
+        frames_exact,
+        gl_frames: gl_frames.load(Ordering::SeqCst),
+        decisions,
+        active_path: conv.property("active-path"),
+        interop_status: conv.property("interop-status"),
+        warnings,
+    }
+}
+
+/// Plays to EOS (an error fails the test); returns the `strom-autoconvert` decisions as
+/// "path[ cuda-error]" and the warnings.
+fn collect_until_eos(pipeline: &gst::Pipeline) -> (Vec<String>, Vec<String>) {
+    let bus = pipeline.bus().expect("bus");
+    let (mut decisions, mut warnings) = (Vec::new(), Vec::new());
+    loop {
+        let msg = bus
+            .timed_pop_filtered(
+                gst::ClockTime::from_nseconds(HANG.as_nanos() as u64),
+                &[
+                    gst::MessageType::Eos,
+                    gst::MessageType::Error,
+                    gst::MessageType::Warning,
+                    gst::MessageType::Element,
+                ],
+            )
+            .expect("hang: no EOS");
+        match msg.view() {
+            gst::MessageView::Eos(_) => return (decisions, warnings),
+            gst::MessageView::Error(e) => panic!("error: {} ({:?})", e.error(), e.debug()),
+            gst::MessageView::Warning(w) => warnings.push(w.error().to_string()),
+            gst::MessageView::Element(e) => {
+                if let Some(s) = e.structure().filter(|s| s.name() == "strom-autoconvert") {
+                    let path = s.get::<String>("path").unwrap_or_default();
+                    decisions.push(match s.get::<String>("cuda-error") {
+                        Ok(err) => format!("{path} {err}"),
+                        Err(_) => path,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 #[test]
 #[ignore = "run by cuda_failing_after_a_successful_interop_test_keeps_pipelines_running"]
 fn child_cuda_breaks_after_interop_test() {
     if !is_child() {
         return;
     }
-    let break_file = std::env::var("STROM_STUB_CUDA_BREAK_FILE").unwrap();
-    let run = || {
-        let pipeline = launch(&churn_description("auto", BOTH_MEMORIES, 10));
-        let count = count_buffers(&sink_pad(&pipeline));
-        set_state_guarded(&pipeline, gst::State::Playing);
-        let (eos, warnings) = wait_eos_collecting(&pipeline);
-        set_state_guarded(&pipeline, gst::State::Null);
-        eos.unwrap();
-        let conv = by_name(&pipeline, "conv");
-        (
-            count.load(Ordering::SeqCst),
-            conv.property::<String>("active-path"),
-            conv.property::<String>("interop-status"),
-            warnings,
-        )
-    };
-    let before = run();
-    std::fs::write(&break_file, b"").unwrap();
-    // The stand-in now fails every call, as a driver does after an Xid error.
-    // SAFETY: the stand-in exports cuInit with this signature; it is loaded by the probe.
-    let init_result = unsafe {
-        let handle = libc::dlopen(c"libcuda.so.1".as_ptr(), libc::RTLD_NOW | libc::RTLD_NOLOAD);
-        assert!(!handle.is_null(), "stand-in loaded");
-        let sym = libc::dlsym(handle, c"cuInit".as_ptr());
-        std::mem::transmute::<*mut libc::c_void, extern "C" fn(u32) -> i32>(sym)(0)
-    };
-    let after = run();
-    report("BEFORE", format!("{:?}", before));
-    report("CUINIT_AFTER_BREAK", init_result);
-    report("AFTER", format!("{:?}", after));
+    let break_file = std::path::PathBuf::from(std::env::var("STROM_STUB_CUDA_BREAK_FILE").unwrap());
+    // Healthy driver: the checks pass and the stream stays on GL.
+    report(
+        "HEALTHY",
+        format!("{:?}", run_with_cuda_fault("auto", 1, 10, None)),
+    );
+    // The checks can be turned off: then nothing notices, and the stream stays on GL.
+    let unchecked = run_with_cuda_fault("auto", 0, 20, Some((5, &break_file)));
+    report("UNCHECKED", format!("{unchecked:?}"));
+    std::fs::remove_file(&break_file).unwrap();
+    // CUDA dies in the middle of a stream.
+    let broken = run_with_cuda_fault("auto", 1, 20, Some((5, &break_file)));
+    report("BROKEN_FRAMES_EXACT", broken.frames_exact);
+    report("BROKEN_GL_FRAMES", broken.gl_frames);
+    report("BROKEN_DECISIONS", broken.decisions.join(","));
+    report("BROKEN_PATH", &broken.active_path);
+    report("BROKEN_STATUS", &broken.interop_status);
+    report("BROKEN_WARNINGS", broken.warnings.join(" | "));
+    // Pipelines started afterwards know without asking CUDA again.
+    report(
+        "AFTER",
+        format!("{:?}", run_with_cuda_fault("auto", 1, 10, None)),
+    );
+    // mode=gl never relied on CUDA: nothing to check, nothing changes.
+    report(
+        "GL_MODE",
+        format!("{:?}", run_with_cuda_fault("gl", 1, 10, None)),
+    );
     report("INTEROP_RUNS", gststrom::gpu::interop::run_count());
 }
 
@@ -889,11 +1021,44 @@ fn cuda_failing_after_a_successful_interop_test_keeps_pipelines_running() {
         ],
     );
     let _ = std::fs::remove_file(&break_file);
-    assert_eq!(field(&out, "BEFORE"), r#"(10, "gl", "ok", [])"#);
-    assert_eq!(field(&out, "CUINIT_AFTER_BREAK"), "999");
-    // The verdict is per process: the second pipeline reuses it and does not touch CUDA, so
-    // the broken driver cannot stop it (an encoder reading the GL frames would see the failure).
-    assert_eq!(field(&out, "AFTER"), r#"(10, "gl", "ok", [])"#);
+    let run = |gl_frames: usize, decision: &str, status: &str| {
+        let path = decision.split(' ').next().unwrap();
+        format!(
+            "CudaFaultRun {{ frames_exact: true, gl_frames: {gl_frames}, decisions: [\"{decision}\"], \
+             active_path: \"{path}\", interop_status: \"{status}\", warnings: [] }}"
+        )
+    };
+    assert_eq!(field(&out, "HEALTHY"), run(10, "gl", "ok"));
+    assert_eq!(field(&out, "UNCHECKED"), run(20, "gl", "ok"));
+
+    // The frame that met the failed check, and every one after it, went through software: none
+    // lost, none twice, timestamps intact, no error.
+    assert_eq!(field(&out, "BROKEN_FRAMES_EXACT"), "true");
+    assert_eq!(field(&out, "BROKEN_GL_FRAMES"), "5");
+    assert_eq!(
+        field(&out, "BROKEN_DECISIONS"),
+        "gl,software CUDA_ERROR_UNKNOWN"
+    );
+    assert_eq!(field(&out, "BROKEN_PATH"), "software");
+    assert_eq!(field(&out, "BROKEN_STATUS"), "failed: CUDA_ERROR_UNKNOWN");
+    assert_eq!(
+        field(&out, "BROKEN_WARNINGS"),
+        "CUDA stopped reaching the GL frames after the interop test had passed (cuGLGetDevices \
+         returned CUDA_ERROR_UNKNOWN); continuing with software conversion"
+    );
+
+    assert_eq!(
+        field(&out, "AFTER"),
+        run(
+            0,
+            "software CUDA_ERROR_UNKNOWN",
+            "failed: CUDA_ERROR_UNKNOWN"
+        )
+    );
+    assert_eq!(
+        field(&out, "GL_MODE"),
+        run(10, "gl", "failed: CUDA_ERROR_UNKNOWN")
+    );
     assert_eq!(field(&out, "INTEROP_RUNS"), "1");
 }
 
@@ -1148,6 +1313,13 @@ fn leak_records(extra: &[(&str, &str)]) -> Vec<String> {
         stderr.contains("GST_TRACER"),
         "the leaks tracer did not run:\n{stderr}"
     );
+    // E.g. "Trying to dispose element …, but it is in PLAYING instead of the NULL state".
+    let criticals: Vec<&str> = stderr.lines().filter(|l| l.contains("CRITICAL")).collect();
+    assert!(
+        criticals.is_empty(),
+        "GStreamer criticals:\n{}",
+        criticals.join("\n")
+    );
     stderr
         .lines()
         // Records of real objects; the tracer's format line has "%s" in place of a type name.
@@ -1156,40 +1328,26 @@ fn leak_records(extra: &[(&str, &str)]) -> Vec<String> {
         .collect()
 }
 
-/// The records of the intermittent ghost-pad leak (see stray_ghost_pads_are_never_left_alive).
-fn is_stray_ghost_pad(record: &str) -> bool {
-    record.contains("type-name=(string)GstGhostPad")
-        || record.contains("type-name=(string)GstProxyPad")
-}
-
 #[test]
 fn leaks_tracer_finds_nothing_alive() {
     let alive = leak_records(&[]);
-    let (ghost_pads, others): (Vec<String>, Vec<String>) =
-        alive.into_iter().partition(|r| is_stray_ghost_pad(r));
-    println!(
-        "leaks tracer: {} object-alive records ({} of the known ghost-pad leak)",
-        others.len() + ghost_pads.len(),
-        ghost_pads.len()
-    );
+    println!("leaks tracer: {} object-alive records", alive.len());
     assert!(
-        others.is_empty(),
+        alive.is_empty(),
         "objects left alive:\n{}",
-        others.join("\n")
+        alive.join("\n")
     );
 }
 
+/// The swap once raced the pipeline's own state change (about 1 run in 10 left the removed bin
+/// in PLAYING, disposed with its pads alive): a race shows only over repeated runs.
 #[test]
-#[ignore = "BUG: now and then (about 1 run in 10 of child_leak_scenarios) one disposed \
-            stromautoconvert's two GstGhostPads (sink, src) and their GstProxyPads stay alive with \
-            ref-count 1, their parent pointer dangling; seen after the element swap and after the \
-            no-chain-for-the-consumer error"]
-fn stray_ghost_pads_are_never_left_alive() {
-    for _ in 0..10 {
+fn leak_scenarios_stay_clean_when_repeated() {
+    for run in 1..=5 {
         let alive = leak_records(&[]);
         assert!(
             alive.is_empty(),
-            "objects left alive:\n{}",
+            "run {run}: objects left alive:\n{}",
             alive.join("\n")
         );
     }

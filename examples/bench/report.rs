@@ -408,7 +408,9 @@ impl Run {
             "\n## Start-up\n\nPLAYING → first output buffer (ms), 1080p I420 into a consumer taking \
              `{}`; each sample a fresh process; median (min–max). `probe-ms` is the interop test's \
              own time from the `strom-autoconvert` message; \"cached\" is a second pipeline in the \
-             same process, and the cost of a cached `probe_cached()` call.\n",
+             same process, and the cost of a cached `probe_cached()` call. \"CUDA check\" is one \
+             mid-stream check of the GL path (`cuGLGetDevices` in the GL thread, made every \
+             `cuda-check-interval`, default 1000 ms), median of 200, where a libcuda answers.\n",
             crate::startup::CONSUMER_CAPS
         );
         let settings = match startup {
@@ -420,7 +422,7 @@ impl Run {
         };
         let _ = writeln!(
             md,
-            "| setting | videoconvert | stromautoconvert | difference | probe-ms (first call) | stromautoconvert, probe cached | cached call (µs) | path chosen | interop-status |\n|---|---:|---:|---:|---:|---:|---:|---|---|"
+            "| setting | videoconvert | stromautoconvert | difference | probe-ms (first call) | stromautoconvert, probe cached | cached call (µs) | CUDA check (µs) | path chosen | interop-status |\n|---|---:|---:|---:|---:|---:|---:|---:|---|---|"
         );
         let cell = |s: Option<Summary>, d: usize| s.map_or("–".into(), |s| s.cell(d));
         for s in settings {
@@ -430,13 +432,14 @@ impl Run {
             };
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {diff} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {diff} | {} | {} | {} | {} | {} | {} |",
                 s.setting.label,
                 cell(s.stock_first_buffer, 1),
                 cell(s.strom_first_buffer, 1),
                 cell(s.probe_ms, 2),
                 cell(s.cached_first_buffer, 1),
                 cell(s.cached_call_us, 1),
+                cell(s.cuda_check_us, 1),
                 s.path,
                 s.interop_status
             );

@@ -59,8 +59,42 @@ pub fn child_sample(launch: &str) -> serde_json::Value {
         let started = Instant::now();
         let _ = gststrom::gpu::interop::probe_cached(None);
         result["cached-call-us"] = json!(started.elapsed().as_secs_f64() * 1e6);
+        if let Some(us) = cuda_check_us() {
+            result["cuda-check-us"] = json!(us);
+        }
     }
     result
+}
+
+/// Median time of one mid-stream CUDA check (`cuGLGetDevices` in the GL thread, as
+/// `stromautoconvert` makes it every `cuda-check-interval`), on the GL context of a prerolled
+/// `glupload`. None without a libcuda to ask.
+fn cuda_check_us() -> Option<f64> {
+    use gst_gl::prelude::GLBaseFilterExt;
+    gststrom::gpu::cuda::CudaDriver::get().ok()?;
+    let pipeline = gst::parse::launch("videotestsrc num-buffers=1 ! glupload name=up ! fakesink")
+        .ok()?
+        .downcast::<gst::Pipeline>()
+        .ok()?;
+    pipeline.set_state(gst::State::Paused).ok()?;
+    let _ = pipeline.state(gst::ClockTime::from_seconds(10));
+    let context = pipeline
+        .by_name("up")
+        .and_then(|up| up.downcast::<gst_gl::GLBaseFilter>().ok())
+        .and_then(|up| up.gl_context());
+    let mut samples: Vec<f64> = context
+        .iter()
+        .flat_map(|context| {
+            (0..200).map(move |_| {
+                let started = Instant::now();
+                let _ = gststrom::gpu::health::check_gl_context(context, None);
+                started.elapsed().as_secs_f64() * 1e6
+            })
+        })
+        .collect();
+    let _ = pipeline.set_state(gst::State::Null);
+    samples.sort_by(f64::total_cmp);
+    samples.get(samples.len() / 2).copied()
 }
 
 fn sample(launch: &str) -> Result<serde_json::Value, String> {
@@ -101,6 +135,7 @@ pub struct SettingResult {
     pub probe_ms: Option<Summary>,
     pub cached_first_buffer: Option<Summary>,
     pub cached_call_us: Option<Summary>,
+    pub cuda_check_us: Option<Summary>,
     pub path: String,
     pub interop_status: String,
     pub errors: Vec<String>,
@@ -117,6 +152,7 @@ impl SettingResult {
             "probe-ms-first-call": s(self.probe_ms),
             "stromautoconvert-first-buffer-ms-cached": s(self.cached_first_buffer),
             "probe-cached-call-us": s(self.cached_call_us),
+            "cuda-check-us": s(self.cuda_check_us),
             "path": self.path,
             "interop-status": self.interop_status,
             "errors": self.errors,
@@ -147,8 +183,8 @@ fn measure_setting(
     envs: &[(&str, String)],
     reps: usize,
 ) -> SettingResult {
-    let (mut strom, mut stock, mut probe, mut cached, mut call) =
-        (vec![], vec![], vec![], vec![], vec![]);
+    let (mut strom, mut stock, mut probe, mut cached, mut call, mut check) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
     let mut result = SettingResult {
         setting,
         strom_first_buffer: None,
@@ -156,6 +192,7 @@ fn measure_setting(
         probe_ms: None,
         cached_first_buffer: None,
         cached_call_us: None,
+        cuda_check_us: None,
         path: String::new(),
         interop_status: String::new(),
         errors: Vec::new(),
@@ -186,6 +223,7 @@ fn measure_setting(
             probe.extend(number(first, "probe-ms"));
             cached.extend(number(&value["second"], "first-buffer-ms"));
             call.extend(number(&value, "cached-call-us"));
+            check.extend(number(&value, "cuda-check-us"));
             for (field, target) in [
                 ("path", &mut result.path),
                 ("interop-status", &mut result.interop_status),
@@ -201,5 +239,6 @@ fn measure_setting(
     result.probe_ms = Summary::of(&probe);
     result.cached_first_buffer = Summary::of(&cached);
     result.cached_call_us = Summary::of(&call);
+    result.cuda_check_us = Summary::of(&check);
     result
 }

@@ -2,6 +2,7 @@
 //! arrive (and rebuilt only when new caps need a different chain).
 
 use std::sync::{LazyLock, Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant};
 
 use gst::glib;
 use gst::prelude::*;
@@ -11,6 +12,7 @@ use super::Mode;
 use super::caps;
 use super::plan::{self, ChainPlan, ChainShape, ConvertPath, InteropVerdict};
 use crate::gpu::gl::{self, GlInfo};
+use crate::gpu::health::{self, CheckSchedule, InteropLost};
 use crate::gpu::interop::{self, InteropReport};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -27,11 +29,14 @@ pub const MESSAGE_NAME: &str = "strom-autoconvert";
 const DEFAULT_MODE: Mode = Mode::Auto;
 const DEFAULT_N_THREADS: u32 = 0;
 const MAX_N_THREADS: u32 = 256;
+const DEFAULT_CUDA_CHECK_INTERVAL_MS: u32 = 1000;
+const MAX_CUDA_CHECK_INTERVAL_MS: u32 = 3_600_000;
 
 #[derive(Debug, Clone, Copy)]
 struct Settings {
     mode: Mode,
     n_threads: u32,
+    cuda_check_interval_ms: u32,
 }
 
 impl Default for Settings {
@@ -39,8 +44,21 @@ impl Default for Settings {
         Settings {
             mode: DEFAULT_MODE,
             n_threads: DEFAULT_N_THREADS,
+            cuda_check_interval_ms: DEFAULT_CUDA_CHECK_INTERVAL_MS,
         }
     }
+}
+
+fn cuda_check_interval(settings: &Settings) -> Duration {
+    Duration::from_millis(settings.cuda_check_interval_ms.into())
+}
+
+/// The GL chain was chosen because CUDA could read its frames: keep asking CUDA whether it still
+/// can (see `crate::gpu::health`).
+struct CudaWatch {
+    schedule: CheckSchedule,
+    /// The device the interop test registered a buffer on.
+    device: Option<i32>,
 }
 
 /// The built chain, in link order.
@@ -62,6 +80,8 @@ struct State {
     /// Bytes one frame of the current system-memory caps needs (None for GL memory).
     expected_size: Option<usize>,
     malformed_buffers: u64,
+    /// Set while the chain is the GL path that auto mode chose for a CUDA consumer.
+    cuda_watch: Option<CudaWatch>,
 }
 
 thread_local! {
@@ -187,13 +207,28 @@ impl AutoConvert {
         buffer: gst::Buffer,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
         // One look at the state per buffer: this runs for every frame.
-        let (expected_size, on_gl) = {
-            let state = self.state();
+        let (expected_size, mut on_gl, cuda_check) = {
+            let mut state = self.state();
             let on_gl = state.chain.as_ref().map(|c| c.shape.path) == Some(ConvertPath::Gl);
-            (state.expected_size, on_gl)
+            let cuda_check = state
+                .cuda_watch
+                .as_mut()
+                .filter(|_| on_gl)
+                .and_then(|watch| {
+                    watch
+                        .schedule
+                        .take_due(Instant::now())
+                        .then_some(watch.device)
+                });
+            (state.expected_size, on_gl, cuda_check)
         };
         if expected_size.is_some_and(|expected| self.is_malformed(&buffer, expected)) {
             return Ok(gst::FlowSuccess::Ok);
+        }
+        if let Some(device) = cuda_check
+            && let Err(lost) = self.check_cuda(device)
+        {
+            on_gl = !self.on_interop_lost(&lost);
         }
         if !on_gl {
             return gst::ProxyPad::chain_default(pad, Some(&*self.obj()), buffer);
@@ -244,7 +279,7 @@ impl AutoConvert {
             );
             return Err(flow);
         };
-        match self.switch_to_software(&cause) {
+        match self.switch_to_software(&format!("the GL path failed mid-stream ({cause})"), None) {
             Ok(()) => gst::ProxyPad::chain_default(pad, Some(&*self.obj()), retry),
             Err(why) => {
                 gst::warning!(CAT, imp = self, "cannot fall back to software: {why}");
@@ -254,8 +289,59 @@ impl AutoConvert {
         }
     }
 
-    /// Replaces the failed GL chain with the software chain for the current caps.
-    fn switch_to_software(&self, cause: &str) -> Result<(), String> {
+    /// Asks CUDA whether it still reaches the GL context of the chain.
+    fn check_cuda(&self, device: Option<i32>) -> Result<(), InteropLost> {
+        let context = self
+            .state()
+            .chain
+            .iter()
+            .flat_map(|c| c.elements.iter())
+            .filter_map(|e| e.downcast_ref::<gst_gl::GLBaseFilter>())
+            .find_map(gst_gl::prelude::GLBaseFilterExt::gl_context);
+        // No context yet means no GL frame has been made yet: nothing CUDA could fail to read.
+        let Some(context) = context else {
+            return Ok(());
+        };
+        let checked = health::check_gl_context(&context, device);
+        gst::log!(CAT, imp = self, "CUDA check of the GL path: {checked:?}");
+        checked
+    }
+
+    /// CUDA stopped reaching the GL frames after the interop test had passed: the encoder reading
+    /// them would fail next. Marks interop failed for the process and moves this stream to
+    /// system memory. Returns whether the software chain is now in place.
+    fn on_interop_lost(&self, lost: &InteropLost) -> bool {
+        let report = interop::revoke(lost);
+        let interop = InteropUse {
+            report,
+            ran_now: false,
+        };
+        let why = format!(
+            "CUDA stopped reaching the GL frames after the interop test had passed ({})",
+            lost.cause
+        );
+        match self.switch_to_software(&why, Some(&interop)) {
+            Ok(()) => true,
+            Err(err) => {
+                gst::element_imp_warning!(
+                    self,
+                    gst::StreamError::Failed,
+                    (
+                        "{}; could not switch to software ({}), staying on GL",
+                        why,
+                        err
+                    ),
+                    ["{}", report.reason]
+                );
+                self.state().cuda_watch = None;
+                false
+            }
+        }
+    }
+
+    /// Replaces the GL chain with the software chain for the current caps; `why` says what went
+    /// wrong, for the warning and the `strom-autoconvert` message.
+    fn switch_to_software(&self, why: &str, interop: Option<&InteropUse>) -> Result<(), String> {
         let caps = self
             .sinkpad
             .current_caps()
@@ -263,19 +349,22 @@ impl AutoConvert {
         let input = caps::input_from_caps(&caps)?;
         let downstream = caps::downstream_from_caps(&self.srcpad.peer_query_caps(None));
         let mut plan = plan::plan(Mode::Software, &input, &downstream, None).map_err(|e| e.0)?;
-        plan.reason = format!("the GL path failed mid-stream ({cause}); switched to software");
+        plan.reason = format!("{why}; switched to software");
         self.build_and_install(plan.shape, self.settings().n_threads)
             .map_err(|e| e.to_string())?;
-        self.state().gl_failed = true;
+        {
+            let mut state = self.state();
+            state.gl_failed = true;
+            state.cuda_watch = None;
+        }
+        let detail = interop.map_or_else(String::new, |i| i.report.reason.clone());
         gst::element_imp_warning!(
             self,
             gst::StreamError::Failed,
-            (
-                "the GL path failed mid-stream ({}); continuing with software conversion",
-                cause
-            )
+            ("{}; continuing with software conversion", why),
+            ["{}", detail]
         );
-        self.announce(&plan, None, None);
+        self.announce(&plan, interop, None);
         Ok(())
     }
 
@@ -408,6 +497,7 @@ impl AutoConvert {
             plan.reason
         );
         self.build_and_install(plan.shape, settings.n_threads)?;
+        self.state().cuda_watch = watch_for(&plan, interop.as_ref(), &settings);
         self.announce(&plan, interop.as_ref(), gl_info.as_ref());
         Ok(())
     }
@@ -574,6 +664,23 @@ impl AutoConvert {
     }
 }
 
+/// A watch when `plan` is the GL path auto mode chose because CUDA could read GL frames.
+fn watch_for(
+    plan: &ChainPlan,
+    interop: Option<&InteropUse>,
+    settings: &Settings,
+) -> Option<CudaWatch> {
+    let relies_on_cuda = plan.shape.path == ConvertPath::Gl
+        && plan.decided_by_interop
+        && interop.is_some_and(|i| i.report.works());
+    relies_on_cuda.then(|| CudaWatch {
+        schedule: CheckSchedule::new(cuda_check_interval(settings)),
+        device: interop
+            .and_then(|i| i.report.device.as_ref())
+            .map(|d| d.handle),
+    })
+}
+
 /// The size of one frame of system-memory raw video `caps`; None where buffers are not plain
 /// bytes (GL memory) or the caps are not video.
 fn expected_buffer_size(caps: &gst::CapsRef) -> Option<usize> {
@@ -720,6 +827,19 @@ impl ObjectImpl for AutoConvert {
                     .maximum(MAX_N_THREADS)
                     .mutable_playing()
                     .build(),
+                glib::ParamSpecUInt::builder("cuda-check-interval")
+                    .nick("CUDA check interval")
+                    .blurb(
+                        "Milliseconds between checks that CUDA still reaches the GL frames \
+                         (cuGLGetDevices in the GL thread), made on the first buffer and then \
+                         while auto mode feeds GL memory to a CUDA consumer such as nvh264enc. \
+                         When a check fails the bin switches to software with a warning and a \
+                         strom-autoconvert message naming the CUDA error; 0 = never check",
+                    )
+                    .default_value(DEFAULT_CUDA_CHECK_INTERVAL_MS)
+                    .maximum(MAX_CUDA_CHECK_INTERVAL_MS)
+                    .mutable_playing()
+                    .build(),
                 glib::ParamSpecString::builder("active-path")
                     .nick("Active path")
                     .blurb("The chain in use: \"\" until caps are negotiated, then gl or software")
@@ -776,6 +896,17 @@ impl ObjectImpl for AutoConvert {
                     converter.set_property("n-threads", n_threads);
                 }
             }
+            "cuda-check-interval" => {
+                let interval_ms = value.get::<u32>().unwrap_or(DEFAULT_CUDA_CHECK_INTERVAL_MS);
+                let settings = {
+                    let mut settings = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+                    settings.cuda_check_interval_ms = interval_ms;
+                    *settings
+                };
+                if let Some(watch) = self.state().cuda_watch.as_mut() {
+                    watch.schedule.set_interval(cuda_check_interval(&settings));
+                }
+            }
             other => gst::warning!(CAT, imp = self, "unknown property {other}"),
         }
     }
@@ -784,6 +915,7 @@ impl ObjectImpl for AutoConvert {
         match pspec.name() {
             "mode" => self.settings().mode.to_value(),
             "n-threads" => self.settings().n_threads.to_value(),
+            "cuda-check-interval" => self.settings().cuda_check_interval_ms.to_value(),
             "active-path" => self
                 .state()
                 .active_path
@@ -890,6 +1022,7 @@ impl ElementImpl for AutoConvert {
             state.gl_failed = false;
             state.held_error = None;
             state.malformed_buffers = 0;
+            state.cuda_watch = None;
         }
         let result = self.parent_change_state(transition)?;
         // The chain goes with the stream: glupload (1.22) frees its upload object in stop() and

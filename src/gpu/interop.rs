@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::cuda::{CudaDriver, CudaError, LoadError};
 use super::gl::{self, GlInfo};
+use super::health::InteropLost;
 use super::platform::{self, EglVendorFile};
 
 /// The outcome class, which is also the first word of [`InteropReport::status`].
@@ -96,12 +97,17 @@ impl InteropReport {
 }
 
 static CACHED: OnceLock<InteropReport> = OnceLock::new();
+/// Set when CUDA failed after the test had passed (see [`revoke`]); overrides [`CACHED`].
+static REVOKED: OnceLock<InteropReport> = OnceLock::new();
 static RUNS: AtomicUsize = AtomicUsize::new(0);
 
 /// The process-wide report, running the test on first use. The flag says whether this call ran it
 /// (so callers report the test's time once and 0 after). `display_owner`: an element whose
 /// pipeline's GL display the test shares (None: a display of its own, for tools).
 pub fn probe_cached(display_owner: Option<&gst::Element>) -> (&'static InteropReport, bool) {
+    if let Some(revoked) = REVOKED.get() {
+        return (revoked, false);
+    }
     let mut ran_here = false;
     let report = CACHED.get_or_init(|| {
         ran_here = true;
@@ -110,9 +116,37 @@ pub fn probe_cached(display_owner: Option<&gst::Element>) -> (&'static InteropRe
     (report, ran_here)
 }
 
-/// The cached report if the test has run in this process.
+/// The cached report if the test has run in this process (the revoked one after [`revoke`]).
 pub fn cached() -> Option<&'static InteropReport> {
-    CACHED.get()
+    REVOKED.get().or_else(|| CACHED.get())
+}
+
+/// Records that CUDA stopped serving GL after the test had passed (a GPU reset, an Xid error, a
+/// driver unload): every later decision in this process reads the returned failed report instead
+/// of the cached success. A driver in that state does not come back inside a process, so there
+/// is no way back short of a restart. The first loss recorded wins.
+pub fn revoke(lost: &InteropLost) -> &'static InteropReport {
+    REVOKED.get_or_init(|| revoked_report(CACHED.get(), lost))
+}
+
+fn revoked_report(passed: Option<&InteropReport>, lost: &InteropLost) -> InteropReport {
+    let mut report = InteropReport::new(
+        InteropOutcome::Failed,
+        lost.cuda_error.as_deref().unwrap_or("CUDA lost"),
+        format!(
+            "{} after the interop test had passed: CUDA no longer reaches the GL context (GPU \
+             reset, Xid error or driver unload: see nvidia-smi and dmesg); GL zero-copy stays \
+             off until the process restarts",
+            lost.cause
+        ),
+    );
+    report.cuda_error = lost.cuda_error.clone();
+    if let Some(passed) = passed {
+        report.gl = passed.gl.clone();
+        report.cuda_devices = passed.cuda_devices;
+        report.device = passed.device.clone();
+    }
+    report
 }
 
 /// How many times the test has actually run in this process (it should be at most once).
@@ -399,6 +433,39 @@ mod tests {
         let report = report_from_gl_thread(GlThreadResult::Failed(err, None), &mesa());
         assert_eq!(report.status, "failed: CUDA_ERROR_INVALID_GRAPHICS_CONTEXT");
         assert!(report.reason.contains("GL is Mesa llvmpipe"));
+    }
+
+    #[test]
+    fn a_revoked_report_reads_as_failed_and_keeps_what_the_test_found() {
+        let device = InteropDevice {
+            handle: 0,
+            name: "NVIDIA H100".into(),
+        };
+        let mut passed = report_from_gl_thread(GlThreadResult::Registered(device), &nvidia());
+        passed.gl = Some(nvidia());
+        let lost = InteropLost {
+            cause: "cuGLGetDevices returned CUDA_ERROR_UNKNOWN".into(),
+            cuda_error: Some("CUDA_ERROR_UNKNOWN".into()),
+        };
+        let revoked = revoked_report(Some(&passed), &lost);
+        assert!(!revoked.works());
+        assert_eq!(revoked.status, "failed: CUDA_ERROR_UNKNOWN");
+        assert!(
+            revoked
+                .reason
+                .starts_with("cuGLGetDevices returned CUDA_ERROR_UNKNOWN after")
+        );
+        assert_eq!(revoked.gl, passed.gl);
+        assert_eq!(revoked.device, passed.device);
+
+        let without_code = InteropLost {
+            cause: "no device".into(),
+            cuda_error: None,
+        };
+        assert_eq!(
+            revoked_report(None, &without_code).status,
+            "failed: CUDA lost"
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod cuda;
 pub mod gl;
+pub mod health;
 pub mod interop;
 pub mod libraries;
 pub mod nvml;

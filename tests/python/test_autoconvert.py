@@ -91,6 +91,7 @@ try:
 except (TypeError, AttributeError) as e:
     check("active-path is read-only", True, str(e))
 check("n-threads defaults to 0 (one per core)", element.get_property("n-threads") == 0)
+check("cuda-check-interval defaults to 1000 ms", element.get_property("cuda-check-interval") == 1000)
 
 passed = sum(1 for _, ok in RESULTS if ok)
 failed = len(RESULTS) - passed

@@ -37,6 +37,9 @@ for bad in (7, -1, None):
     refused(conv, "mode", bad, "auto")
 for bad in (-1, 257, 2**40, "x"):
     refused(conv, "n-threads", bad, 3)
+conv.set_property("cuda-check-interval", 250)
+for bad in (-1, 3_600_001, 2**40, "x"):
+    refused(conv, "cuda-check-interval", bad, 250)
 for prop in ("active-path", "interop-status"):
     try:
         conv.set_property(prop, "gl")
