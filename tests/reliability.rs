@@ -1254,8 +1254,7 @@ fn child_leak_scenarios() {
             "eos-playing",
             eos_sent_to_a_playing_pipeline_ends_it_cleanly,
         ),
-        // Not "teardown": under the tracer it crashes in glupload about one run in five, see
-        // teardown_mid_stream_never_crashes_under_the_leaks_tracer.
+        ("teardown", pipeline_torn_down_mid_stream_stops_cleanly),
         (
             "replace",
             element_replaced_in_a_running_pipeline_loses_no_frame,
