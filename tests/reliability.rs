@@ -1265,6 +1265,15 @@ fn child_leak_scenarios() {
         ),
         ("no-chain", consumer_no_chain_can_feed_gives_a_clear_error),
         ("malformed", malformed_buffers_being_converted_are_reported),
+        // Last: it marks interop failed for the rest of the process.
+        ("cuda-lost", || {
+            let break_file =
+                std::path::PathBuf::from(std::env::var("STROM_STUB_CUDA_BREAK_FILE").unwrap());
+            let run = run_with_cuda_fault("auto", 1, 20, Some((5, &break_file)));
+            let _ = std::fs::remove_file(&break_file);
+            assert!(run.frames_exact, "{run:?}");
+            assert_eq!(run.active_path, "software", "{run:?}");
+        }),
     ];
     // STROM_LEAK_ONLY=name[,name...] runs some of them (to find which one leaks).
     let only = std::env::var("STROM_LEAK_ONLY").unwrap_or_default();
@@ -1289,8 +1298,16 @@ fn child_leak_scenarios() {
 
 /// Runs the scenarios under the leaks tracer; returns the object-alive records.
 fn leak_records(extra: &[(&str, &str)]) -> Vec<String> {
+    static CHILDREN: AtomicUsize = AtomicUsize::new(0);
     let path = both_stubs_path();
+    let break_file = std::env::temp_dir().join(format!(
+        "strom-leak-cuda-break-{}-{}",
+        std::process::id(),
+        CHILDREN.fetch_add(1, Ordering::SeqCst)
+    ));
+    let _ = std::fs::remove_file(&break_file);
     let mut envs = vec![
+        ("STROM_STUB_CUDA_BREAK_FILE", break_file.to_str().unwrap()),
         // The stand-ins make auto take the GL path through the interop test and the monitor
         // sample NVML.
         ("LD_LIBRARY_PATH", path.as_str()),
@@ -1303,6 +1320,7 @@ fn leak_records(extra: &[(&str, &str)]) -> Vec<String> {
     ];
     envs.extend_from_slice(extra);
     let out = run_child("child_leak_scenarios", &envs);
+    let _ = std::fs::remove_file(&break_file);
     assert_eq!(
         field(&String::from_utf8_lossy(&out.stdout), "SCENARIOS"),
         "done"
