@@ -355,6 +355,14 @@ fn field(stdout: &str, key: &str) -> String {
         .to_owned()
 }
 
+/// The interop child's stdout with the `libcuda` stand-in first on the library path and `extra`.
+fn stub_child_stdout(extra: &[(&str, &str)]) -> String {
+    let stub = common::cuda_stub_dir();
+    let mut envs = vec![("LD_LIBRARY_PATH", stub.to_str().unwrap())];
+    envs.extend_from_slice(extra);
+    String::from_utf8_lossy(&run_child("child_interop_decision", &envs).stdout).into_owned()
+}
+
 fn run_with_stub(extra: &[(&str, &str)]) -> (String, String, String, String) {
     let stub = common::cuda_stub_dir();
     let stub = stub.to_str().unwrap();
@@ -435,15 +443,7 @@ fn interop_branches_with_the_cuda_stand_in() {
 
 #[test]
 fn interop_test_releases_everything_it_registers() {
-    let stub = common::cuda_stub_dir();
-    let out = run_child(
-        "child_interop_decision",
-        &[
-            ("LD_LIBRARY_PATH", stub.to_str().unwrap()),
-            ("STROM_STUB_CUDA_MAP", "999"),
-        ],
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = stub_child_stdout(&[("STROM_STUB_CUDA_MAP", "999")]);
     assert_eq!(field(&stdout, "STATUS"), "failed: CUDA_ERROR_UNKNOWN");
     assert_eq!(
         field(&stdout, "STUB_OUTSTANDING"),
@@ -454,30 +454,14 @@ fn interop_test_releases_everything_it_registers() {
 
 #[test]
 fn gl_context_not_on_the_gpu_is_skipped_with_the_reason() {
-    let stub = common::cuda_stub_dir();
-    let out = run_child(
-        "child_interop_decision",
-        &[
-            ("LD_LIBRARY_PATH", stub.to_str().unwrap()),
-            ("STROM_STUB_CUDA_GL_DEVICES", "0"),
-        ],
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = stub_child_stdout(&[("STROM_STUB_CUDA_GL_DEVICES", "0")]);
     assert_eq!(field(&stdout, "STATUS"), "skipped: GL is Mesa llvmpipe");
     assert_eq!(field(&stdout, "PATH"), "software");
 }
 
 #[test]
 fn wsl2_is_skipped_before_touching_cuda() {
-    let stub = common::cuda_stub_dir();
-    let out = run_child(
-        "child_interop_decision",
-        &[
-            ("LD_LIBRARY_PATH", stub.to_str().unwrap()),
-            ("WSL_DISTRO_NAME", "Ubuntu"),
-        ],
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = stub_child_stdout(&[("WSL_DISTRO_NAME", "Ubuntu")]);
     assert_eq!(field(&stdout, "STATUS"), "skipped: WSL2");
     assert!(field(&stdout, "DECISION").contains("WSL2"));
 }
@@ -485,22 +469,12 @@ fn wsl2_is_skipped_before_touching_cuda() {
 /// Pushes frames whose caps change every `every` buffers through the bin, and returns what the
 /// appsink saw.
 fn renegotiate(mode: &str, out_caps: &str, steps: &[(&str, i32, i32)], every: usize) -> Collected {
-    init();
-    let pipeline = gst::Pipeline::new();
-    let src = gst_app::AppSrc::builder().format(gst::Format::Time).build();
-    let conv = gst::ElementFactory::make("stromautoconvert")
-        .property_from_str("mode", mode)
-        .build()
-        .unwrap();
-    let filter = gst::ElementFactory::make("capsfilter")
-        .property("caps", out_caps.parse::<gst::Caps>().unwrap())
-        .build()
-        .unwrap();
-    let sink = gst_app::AppSink::builder().sync(false).build();
-    pipeline
-        .add_many([src.upcast_ref(), &conv, &filter, sink.upcast_ref()])
-        .unwrap();
-    gst::Element::link_many([src.upcast_ref(), &conv, &filter, sink.upcast_ref()]).unwrap();
+    let common::AppChain {
+        pipeline,
+        src,
+        sink,
+        ..
+    } = common::app_chain(mode, out_caps);
     let collected = Arc::new(Mutex::new(Collected::default()));
     let c = collected.clone();
     sink.set_callbacks(

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use gst::prelude::*;
 
-use common::{init, is_child, run_child};
+use common::{is_child, run_child};
 
 const FRAMES: u64 = 24;
 const FAIL_AT: usize = 9;
@@ -53,29 +53,17 @@ fn inject_gl_failure(conv: &gst::Element) {
 }
 
 fn run(mode: &str, consumer: &str) -> Outcome {
-    init();
-    let pipeline = gst::Pipeline::new();
+    let common::AppChain {
+        pipeline,
+        src,
+        conv,
+        sink,
+    } = common::app_chain(mode, consumer);
     let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, 160, 120)
         .fps(gst::Fraction::new(30, 1))
         .build()
         .unwrap();
-    let src = gst_app::AppSrc::builder()
-        .caps(&info.to_caps().unwrap())
-        .format(gst::Format::Time)
-        .build();
-    let conv = gst::ElementFactory::make("stromautoconvert")
-        .property_from_str("mode", mode)
-        .build()
-        .unwrap();
-    let filter = gst::ElementFactory::make("capsfilter")
-        .property("caps", consumer.parse::<gst::Caps>().unwrap())
-        .build()
-        .unwrap();
-    let sink = gst_app::AppSink::builder().sync(false).build();
-    pipeline
-        .add_many([src.upcast_ref(), &conv, &filter, sink.upcast_ref()])
-        .unwrap();
-    gst::Element::link_many([src.upcast_ref(), &conv, &filter, sink.upcast_ref()]).unwrap();
+    src.set_caps(Some(&info.to_caps().unwrap()));
     inject_gl_failure(&conv);
 
     let pts = Arc::new(Mutex::new(Vec::new()));

@@ -183,3 +183,40 @@ pub fn run_launch(description: &str) -> (gst::Pipeline, RunResult) {
     let result = run_to_eos(&pipeline, gst::ClockTime::from_seconds(60));
     (pipeline, result)
 }
+
+/// `appsrc ! stromautoconvert ! capsfilter ! appsink`, built and linked, in NULL.
+pub struct AppChain {
+    pub pipeline: gst::Pipeline,
+    pub src: gst_app::AppSrc,
+    pub conv: gst::Element,
+    pub sink: gst_app::AppSink,
+}
+
+/// An [`AppChain`] with the bin in `mode` and the capsfilter set to `consumer`; the appsrc is in
+/// time format and the appsink does not sync, so tests run as fast as the bin converts.
+pub fn app_chain(mode: &str, consumer: &str) -> AppChain {
+    init();
+    let pipeline = gst::Pipeline::new();
+    let src = gst_app::AppSrc::builder().format(gst::Format::Time).build();
+    let conv = gst::ElementFactory::make("stromautoconvert")
+        .property_from_str("mode", mode)
+        .build()
+        .expect("stromautoconvert");
+    let filter = gst::ElementFactory::make("capsfilter")
+        .property(
+            "caps",
+            consumer.parse::<gst::Caps>().expect("consumer caps"),
+        )
+        .build()
+        .expect("capsfilter");
+    let sink = gst_app::AppSink::builder().sync(false).build();
+    let elements = [src.upcast_ref(), &conv, &filter, sink.upcast_ref()];
+    pipeline.add_many(elements).expect("add");
+    gst::Element::link_many(elements).expect("link");
+    AppChain {
+        pipeline,
+        src,
+        conv,
+        sink,
+    }
+}
