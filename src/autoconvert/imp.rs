@@ -225,10 +225,12 @@ impl AutoConvert {
         if expected_size.is_some_and(|expected| self.is_malformed(&buffer, expected)) {
             return Ok(gst::FlowSuccess::Ok);
         }
-        if let Some(device) = cuda_check
-            && let Err(lost) = self.check_cuda(device)
-        {
-            on_gl = !self.on_interop_lost(&lost);
+        if let Some(device) = cuda_check {
+            match self.check_cuda(device) {
+                Some(Ok(())) => {}
+                Some(Err(lost)) => on_gl = !self.on_interop_lost(&lost),
+                None => self.retry_cuda_check(),
+            }
         }
         if !on_gl {
             return gst::ProxyPad::chain_default(pad, Some(&*self.obj()), buffer);
@@ -289,8 +291,9 @@ impl AutoConvert {
         }
     }
 
-    /// Asks CUDA whether it still reaches the GL context of the chain.
-    fn check_cuda(&self, device: Option<i32>) -> Result<(), InteropLost> {
+    /// Asks CUDA whether it still reaches the GL context of the chain; None when the chain has
+    /// no GL context yet (glupload makes it while handling its first buffer).
+    fn check_cuda(&self, device: Option<i32>) -> Option<Result<(), InteropLost>> {
         let context = self
             .state()
             .chain
@@ -298,13 +301,24 @@ impl AutoConvert {
             .flat_map(|c| c.elements.iter())
             .filter_map(|e| e.downcast_ref::<gst_gl::GLBaseFilter>())
             .find_map(gst_gl::prelude::GLBaseFilterExt::gl_context);
-        // No context yet means no GL frame has been made yet: nothing CUDA could fail to read.
         let Some(context) = context else {
-            return Ok(());
+            gst::log!(
+                CAT,
+                imp = self,
+                "no GL context in the chain yet: CUDA check deferred"
+            );
+            return None;
         };
         let checked = health::check_gl_context(&context, device);
         gst::log!(CAT, imp = self, "CUDA check of the GL path: {checked:?}");
-        checked
+        Some(checked)
+    }
+
+    /// The check that was due could not run: make it due again on the next buffer.
+    fn retry_cuda_check(&self) {
+        if let Some(watch) = self.state().cuda_watch.as_mut() {
+            watch.schedule.retry();
+        }
     }
 
     /// CUDA stopped reaching the GL frames after the interop test had passed: the encoder reading

@@ -45,6 +45,11 @@ impl CheckSchedule {
         }
         due
     }
+
+    /// The check taken by [`take_due`](Self::take_due) did not run: due again at once.
+    pub fn retry(&mut self) {
+        self.last = None;
+    }
 }
 
 /// Why CUDA no longer serves the GL path.
@@ -115,6 +120,16 @@ mod tests {
         assert!(schedule.take_due(t0 + Duration::from_millis(100)));
         assert!(!schedule.take_due(t0 + Duration::from_millis(150)));
         assert!(schedule.take_due(t0 + Duration::from_millis(250)));
+    }
+
+    #[test]
+    fn a_check_that_could_not_run_is_due_again() {
+        let mut schedule = CheckSchedule::new(Duration::from_secs(1));
+        let t0 = Instant::now();
+        assert!(schedule.take_due(t0));
+        schedule.retry();
+        assert!(schedule.take_due(t0 + Duration::from_millis(1)));
+        assert!(!schedule.take_due(t0 + Duration::from_millis(2)));
     }
 
     #[test]
