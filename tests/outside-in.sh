@@ -90,6 +90,38 @@ for mode in auto software gl; do
   fi
 done
 
+# --- CUDA lost mid-stream, seen from gst-launch-1.0. The libcuda.so.1 is the test-only stand-in:
+# it lets the interop test pass, then fails every call once the break file exists. Not a GPU.
+cuda_lost_from_gst_launch() {
+  local stub="$tmp/cuda" log="$tmp/cuda-lost.log" broken="$tmp/cuda-broken" pid rc frames
+  mkdir -p "$stub"
+  if ! cc -shared -fPIC -O1 -Wl,-soname,libcuda.so.1 -o "$stub/libcuda.so.1" \
+    "$root/tests/stubs/libcuda_stub.c" 2>"$log"; then
+    fail "CUDA lost mid-stream: stand-in does not build" "$(cat "$log")"
+    return
+  fi
+  LD_LIBRARY_PATH="$stub" STROM_STUB_CUDA_BREAK_FILE="$broken" timeout 60 gst-launch-1.0 -m -v \
+    videotestsrc is-live=true num-buffers=60 ! video/x-raw,format=I420,width=320,height=240,framerate=30/1 \
+    ! stromautoconvert cuda-check-interval=20 \
+    ! 'video/x-raw(memory:GLMemory),format=NV12;video/x-raw,format=NV12' ! fakesink silent=false \
+    >"$log" 2>&1 &
+  pid=$!
+  # Break the driver once the stream runs on the GL path.
+  for _ in $(seq 400); do grep -q 'path=(string)gl' "$log" && break; sleep 0.05; done
+  touch "$broken"
+  wait "$pid"
+  rc=$?
+  frames=$(grep -c 'chain   \*' "$log")
+  if [ "$rc" -eq 0 ] && [ "$frames" -eq 60 ] && grep -q 'path=(string)gl' "$log" \
+    && grep -q '^WARNING: .*CUDA stopped reaching the GL frames .*cuGLGetDevices returned CUDA_ERROR_UNKNOWN' "$log" \
+    && grep 'path=(string)software' "$log" | grep -q 'cuda-error=(string)CUDA_ERROR_UNKNOWN'; then
+    pass "CUDA lost mid-stream: warning, switch to software, 60/60 frames, exit 0"
+  else
+    fail "CUDA lost mid-stream (rc=$rc, frames=$frames)" "$(grep -E 'WARNING|ERROR|strom-autoconvert' "$log")"
+  fi
+}
+cuda_lost_from_gst_launch
+
 # --- Python GI clients
 for script in "$root"/tests/python/test_*.py; do
   [ -e "$script" ] || continue
