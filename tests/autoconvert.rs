@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use gst::prelude::*;
 
-use common::{HEADLESS_GL, init, is_child, run_child, run_launch};
+use common::{HEADLESS_GL, field, init, is_child, run_child, run_launch};
 
 /// What came out of an appsink: buffer count, the caps of every buffer's segment, first payload.
 #[derive(Default)]
@@ -347,14 +347,6 @@ unsafe fn libloading_open() -> Option<extern "C" fn() -> i32> {
         .then(|| unsafe { std::mem::transmute::<*mut libc::c_void, extern "C" fn() -> i32>(sym) })
 }
 
-fn field(stdout: &str, key: &str) -> String {
-    stdout
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}=")))
-        .unwrap_or_default()
-        .to_owned()
-}
-
 /// The interop child's stdout with the `libcuda` stand-in first on the library path and `extra`.
 fn stub_child_stdout(extra: &[(&str, &str)]) -> String {
     let stub = common::cuda_stub_dir();
@@ -654,6 +646,16 @@ fn software_mode_with_a_gl_only_consumer_names_the_fix() {
     assert!(error.contains("mode=auto or mode=gl"), "{error}");
 }
 
+/// Runs a small stream through `mode=gl` and prints the pipeline's error as `ERROR=…`.
+fn print_gl_mode_error() {
+    let (_, result, _) = convert(
+        "videotestsrc num-buffers=2 ! video/x-raw,format=I420,width=64,height=48",
+        "mode=gl",
+        "video/x-raw,format=NV12",
+    );
+    println!("\nERROR={}", result.error.unwrap_or_default());
+}
+
 #[test]
 #[ignore = "run by missing_gl_elements_are_named_with_the_package in its own process"]
 fn child_gl_mode_without_gl_plugin() {
@@ -665,12 +667,7 @@ fn child_gl_mode_without_gl_plugin() {
     if let Some(plugin) = registry.find_plugin("opengl") {
         registry.remove_plugin(&plugin);
     }
-    let (_, result, _) = convert(
-        "videotestsrc num-buffers=2 ! video/x-raw,format=I420,width=64,height=48",
-        "mode=gl",
-        "video/x-raw,format=NV12",
-    );
-    println!("\nERROR={}", result.error.unwrap_or_default());
+    print_gl_mode_error();
 }
 
 #[test]
@@ -689,12 +686,7 @@ fn child_gl_mode_without_gl_context() {
     if !is_child() {
         return;
     }
-    let (_, result, _) = convert(
-        "videotestsrc num-buffers=2 ! video/x-raw,format=I420,width=64,height=48",
-        "mode=gl",
-        "video/x-raw,format=NV12",
-    );
-    println!("\nERROR={}", result.error.unwrap_or_default());
+    print_gl_mode_error();
 }
 
 #[test]

@@ -13,10 +13,9 @@ use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::{build_stub, init, is_child, repo_root, run_child, run_launch};
+use common::{init, is_child, nvml_stub_dir, repo_root, run_child, run_launch};
 use gst::prelude::*;
 
 const MESSAGE: &str = "strom-gpu-stats";
@@ -49,14 +48,6 @@ const ALL_FIELDS: [&str; 22] = [
     // Present only on available=false messages.
     "reason",
 ];
-
-/// The stand-in's folder, compiled once per test process (`build_stub`'s temporary file name is
-/// per process, so tests of one process must not compile it concurrently).
-fn nvml_stub_dir() -> PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| build_stub("libnvidia_ml_stub.c", "libnvidia-ml.so.1"))
-        .clone()
-}
 
 /// `LD_LIBRARY_PATH` with `dir` first.
 fn library_path_with(dir: &Path) -> String {

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use gst::prelude::*;
 use proptest::prelude::*;
 
-use common::{init, is_child, run_child};
+use common::{field, init, is_child, nvml_stub_dir, run_child};
 use gststrom::autoconvert::Mode;
 use gststrom::autoconvert::plan::{self, Downstream, Formats, Input, Memory};
 
@@ -175,14 +175,6 @@ fn report(key: &str, value: impl std::fmt::Display) {
     println!("\n{key}={value}");
 }
 
-fn field(stdout: &str, key: &str) -> String {
-    stdout
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}=")))
-        .unwrap_or_default()
-        .to_owned()
-}
-
 fn child_stdout(name: &str, envs: &[(&str, &str)]) -> String {
     String::from_utf8_lossy(&run_child(name, envs).stdout).into_owned()
 }
@@ -198,11 +190,6 @@ fn churn_description(mode: &str, consumer: &str, frames: usize) -> String {
          stromgpumonitor name=mon interval=100 ! stromautoconvert name=conv mode={mode} ! \
          {consumer} ! fakesink name=sink"
     )
-}
-
-/// The NVML stand-in's folder.
-fn nvml_stub_dir() -> std::path::PathBuf {
-    common::build_stub("libnvidia_ml_stub.c", "libnvidia-ml.so.1")
 }
 
 /// `LD_LIBRARY_PATH` with both stand-ins: interop "works" and NVML answers for two GPUs.

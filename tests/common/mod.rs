@@ -76,6 +76,20 @@ pub fn cuda_stub_dir() -> PathBuf {
     build_stub("libcuda_stub.c", "libcuda.so.1")
 }
 
+/// The `libnvidia-ml.so.1` stand-in's folder.
+pub fn nvml_stub_dir() -> PathBuf {
+    build_stub("libnvidia_ml_stub.c", "libnvidia-ml.so.1")
+}
+
+/// The value of the `KEY=value` line a child printed (empty when there is none).
+pub fn field(stdout: &str, key: &str) -> String {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// Environment for GL on the CPU: an llvmpipe context through EGL, no X server.
 pub const HEADLESS_GL: [(&str, &str); 2] =
     [("GST_GL_WINDOW", "egl-device"), ("GST_GL_PLATFORM", "egl")];
