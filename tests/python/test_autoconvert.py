@@ -2,20 +2,15 @@
 """stromautoconvert from a Python GI client, as applications use it: the plugin is found through
 GST_PLUGIN_PATH, properties are read, the strom-autoconvert message comes off the bus.
 Run: GST_PLUGIN_PATH=target/release /usr/bin/python3 tests/python/test_autoconvert.py"""
-import sys
 
 import gi
 
 gi.require_version("Gst", "1.0")
 from gi.repository import GLib, Gst  # noqa: E402
 
+from gi_check import check, finish  # noqa: E402
+
 Gst.init(None)
-RESULTS = []
-
-
-def check(name, condition, detail=""):
-    RESULTS.append((name, bool(condition)))
-    print(("ok   " if condition else "FAIL ") + name + (f": {detail}" if detail and not condition else ""))
 
 
 def run(description):
@@ -93,7 +88,4 @@ except (TypeError, AttributeError) as e:
 check("n-threads defaults to 0 (one per core)", element.get_property("n-threads") == 0)
 check("cuda-check-interval defaults to 1000 ms", element.get_property("cuda-check-interval") == 1000)
 
-passed = sum(1 for _, ok in RESULTS if ok)
-failed = len(RESULTS) - passed
-print(f"autoconvert-gi: {passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish("autoconvert-gi")

@@ -3,20 +3,15 @@
 warning or an exception, the element keeps its previous value, and nothing crashes; and a mode
 change while PLAYING is refused with a bus warning.
 Run: GST_PLUGIN_PATH=target/release /usr/bin/python3 tests/python/test_reliability.py"""
-import sys
 
 import gi
 
 gi.require_version("Gst", "1.0")
 from gi.repository import GLib, Gst  # noqa: E402
 
+from gi_check import check, finish  # noqa: E402
+
 Gst.init(None)
-RESULTS = []
-
-
-def check(name, condition, detail=""):
-    RESULTS.append((name, bool(condition)))
-    print(("ok   " if condition else "FAIL ") + name + (f": {detail}" if detail and not condition else ""))
 
 
 def refused(element, prop, value, expected):
@@ -68,7 +63,4 @@ check(
 check("mode stays software while PLAYING", pipeline.get_by_name("conv").get_property("mode").value_nick == "software")
 pipeline.set_state(Gst.State.NULL)
 
-passed = sum(1 for _, ok in RESULTS if ok)
-failed = len(RESULTS) - passed
-print(f"reliability-gi: {passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish("reliability-gi")
