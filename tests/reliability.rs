@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use gst::prelude::*;
 use proptest::prelude::*;
 
-use common::{field, init, is_child, nvml_stub_dir, run_child};
+use common::{field, init, is_child, nvml_stub_dir, run_child, run_to_eos};
 use gststrom::autoconvert::Mode;
 use gststrom::autoconvert::plan::{self, Downstream, Formats, Input, Memory};
 
@@ -907,9 +907,23 @@ fn run_with_cuda_fault(
         }
         gst::PadProbeReturn::Ok
     });
-    set_state_guarded(&pipeline, gst::State::Playing);
-    let (decisions, warnings) = collect_until_eos(&pipeline);
-    set_state_guarded(&pipeline, gst::State::Null);
+    let result = run_to_eos(
+        &pipeline,
+        gst::ClockTime::from_nseconds(HANG.as_nanos() as u64),
+    );
+    assert_eq!(result.error, None);
+    // "path[ cuda-error]" per decision.
+    let decisions = result
+        .decisions()
+        .iter()
+        .map(|s| {
+            let path = s.get::<String>("path").unwrap_or_default();
+            match s.get::<String>("cuda-error") {
+                Ok(err) => format!("{path} {err}"),
+                Err(_) => path,
+            }
+        })
+        .collect();
     let expected: Vec<_> = (0..frames as u64)
         .map(|n| Some(gst::ClockTime::SECOND.mul_div_floor(n, 30).unwrap()))
         .collect();
@@ -920,42 +934,7 @@ fn run_with_cuda_fault(
         decisions,
         active_path: conv.property("active-path"),
         interop_status: conv.property("interop-status"),
-        warnings,
-    }
-}
-
-/// Plays to EOS (an error fails the test); returns the `strom-autoconvert` decisions as
-/// "path[ cuda-error]" and the warnings.
-fn collect_until_eos(pipeline: &gst::Pipeline) -> (Vec<String>, Vec<String>) {
-    let bus = pipeline.bus().expect("bus");
-    let (mut decisions, mut warnings) = (Vec::new(), Vec::new());
-    loop {
-        let msg = bus
-            .timed_pop_filtered(
-                gst::ClockTime::from_nseconds(HANG.as_nanos() as u64),
-                &[
-                    gst::MessageType::Eos,
-                    gst::MessageType::Error,
-                    gst::MessageType::Warning,
-                    gst::MessageType::Element,
-                ],
-            )
-            .expect("hang: no EOS");
-        match msg.view() {
-            gst::MessageView::Eos(_) => return (decisions, warnings),
-            gst::MessageView::Error(e) => panic!("error: {} ({:?})", e.error(), e.debug()),
-            gst::MessageView::Warning(w) => warnings.push(w.error().to_string()),
-            gst::MessageView::Element(e) => {
-                if let Some(s) = e.structure().filter(|s| s.name() == "strom-autoconvert") {
-                    let path = s.get::<String>("path").unwrap_or_default();
-                    decisions.push(match s.get::<String>("cuda-error") {
-                        Ok(err) => format!("{path} {err}"),
-                        Err(_) => path,
-                    });
-                }
-            }
-            _ => {}
-        }
+        warnings: result.warnings,
     }
 }
 

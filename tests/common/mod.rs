@@ -128,7 +128,9 @@ pub fn is_child() -> bool {
 /// What a pipeline run produced.
 #[derive(Debug, Default)]
 pub struct RunResult {
+    /// The first error, with its debug text.
     pub error: Option<String>,
+    /// The warnings' messages.
     pub warnings: Vec<String>,
     pub element_messages: Vec<gst::Structure>,
 }
@@ -160,11 +162,7 @@ pub fn run_to_eos(pipeline: &gst::Pipeline, timeout: gst::ClockTime) -> RunResul
             gst::MessageView::Error(e) => {
                 result.error = Some(format!("{} ({:?})", e.error(), e.debug()));
             }
-            gst::MessageView::Warning(w) => {
-                result
-                    .warnings
-                    .push(format!("{} ({:?})", w.error(), w.debug()))
-            }
+            gst::MessageView::Warning(w) => result.warnings.push(w.error().to_string()),
             gst::MessageView::Element(e) => {
                 if let Some(s) = e.structure() {
                     result.element_messages.push(s.to_owned());
