@@ -6,10 +6,13 @@
 //! lives in its own folder (`mod.rs` public type, `imp.rs` subclass); decisions are plain modules.
 
 pub mod autoconvert;
+mod chainbin;
+mod convert;
 pub mod doctor;
+mod formats;
 pub mod gpu;
 pub mod gpumonitor;
-pub mod yuvlayout;
+mod sync;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     autoconvert::register(plugin)?;

@@ -768,7 +768,7 @@ fn i420_nv12_layout_swaps_are_bit_exact_with_videoconvert() {
             assert!(result.error.is_none(), "{:?}", result.error);
             let chain = result.decisions()[0].get::<String>("chain").unwrap();
             assert_eq!(
-                chain, "stromyuvlayout",
+                chain, "stromfastconvert",
                 "{from}->{to}: the plane copy is used"
             );
             assert_eq!(ours.buffers, 2);

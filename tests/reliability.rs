@@ -1493,6 +1493,20 @@ impl Case {
         }
     }
 
+    /// The format the bin's fast converter would make: the other layout of I420/NV12 when the
+    /// consumer's system-memory formats name it but not the input itself (the generated caps
+    /// constrain nothing else, so the format decides).
+    fn direct_target(&self) -> Option<String> {
+        let other = match self.input_format {
+            "I420" => "NV12",
+            "NV12" => "I420",
+            _ => return None,
+        };
+        let system = self.consumer.as_ref()?.system.as_ref()?;
+        let takes = |f: &str| system.contains(&f);
+        (!self.input_gl && !takes(self.input_format) && takes(other)).then(|| other.to_owned())
+    }
+
     fn downstream(&self) -> Downstream {
         let formats = |f: &Vec<&str>| {
             if f.is_empty() {
@@ -1565,12 +1579,19 @@ proptest! {
     #[test]
     fn plan_agrees_with_real_negotiation(case in case_strategy()) {
         init();
-        let downstream = case.downstream();
-        let verdict = plan::needs_interop(case.mode, &downstream).then(|| {
+        let mut request = plan::Request {
+            mode: case.mode,
+            input: case.input(),
+            downstream: case.downstream(),
+            direct_target: case.direct_target(),
+            gl_failed: None,
+            interop: None,
+        };
+        if request.needs_interop() {
             let (report, _) = gststrom::gpu::interop::probe_cached(None);
-            plan::InteropVerdict { works: report.works(), status: report.status.clone() }
-        });
-        let planned = plan::plan(case.mode, &case.input(), &downstream, verdict.as_ref());
+            request.interop = Some(plan::InteropVerdict::from(report));
+        }
+        let planned = plan::plan(&request);
         let negotiated = negotiate(&case);
         let description = case.pipeline_description();
         match (&planned, &negotiated) {

@@ -1,7 +1,10 @@
+// SPDX-License-Identifier: MPL-2.0
 //! Reading GStreamer caps into the plain inputs of [`super::plan`], and the caps the bin offers
 //! before it has a chain.
 
 use super::plan::{Downstream, Formats, Input, Memory};
+use crate::convert;
+use crate::formats;
 
 pub const GL_MEMORY: &str = "memory:GLMemory";
 const SYSTEM_MEMORY: &str = "memory:SystemMemory";
@@ -23,13 +26,7 @@ fn memory_of(features: &gst::CapsFeaturesRef) -> Memory {
 }
 
 fn formats_of(s: &gst::StructureRef) -> Formats {
-    if let Ok(format) = s.get::<&str>("format") {
-        return Formats::Only(vec![format.to_owned()]);
-    }
-    if let Ok(list) = s.get::<gst::List>("format") {
-        return Formats::Only(list.iter().filter_map(|v| v.get::<String>().ok()).collect());
-    }
-    Formats::Any
+    formats::formats_of(s).map_or(Formats::Any, Formats::Only)
 }
 
 /// The fixed caps arriving on the sink pad, or why they are not raw video.
@@ -48,13 +45,47 @@ pub fn input_from_caps(caps: &gst::CapsRef) -> Result<Input, String> {
     let format = s
         .get::<&str>("format")
         .map_err(|_| "caps have no fixed format".to_owned())?;
-    let video_format = gst_video::VideoFormat::from_string(format);
-    let is_yuv = video_format != gst_video::VideoFormat::Unknown
-        && gst_video::VideoFormatInfo::from_format(video_format).is_yuv();
     Ok(Input {
         memory: memory_of(features),
         format: format.to_owned(),
-        is_yuv,
+        is_yuv: formats::is_yuv(format),
+    })
+}
+
+/// A format the internal fast converter makes from the fixed `input` caps that `downstream`
+/// takes in system memory, in downstream's order of preference; `None` when downstream takes
+/// the input as it is (`videoconvert` then passes it through) or no direct conversion fits.
+///
+/// A layout-only conversion keeps every other field (colorimetry, chroma site, interlacing,
+/// size), so it fits only where downstream takes exactly those: a change of colorimetry or
+/// range is `videoconvert`'s work.
+pub fn direct_target(input: &gst::CapsRef, downstream: &gst::CapsRef) -> Option<String> {
+    let (s, features) = input.iter_with_features().next()?;
+    if memory_of(features) != Memory::System
+        || downstream.is_any()
+        || input.can_intersect(downstream)
+    {
+        return None;
+    }
+    let targets = convert::direct_targets(s.get::<&str>("format").ok()?);
+    let candidates: Vec<(&str, gst::Caps)> = targets
+        .iter()
+        .map(|&(target, convert::Kind::Layout)| {
+            let mut candidate = input.to_owned();
+            if let Some(s) = candidate.make_mut().structure_mut(0) {
+                s.set("format", target);
+            }
+            (target, candidate)
+        })
+        .collect();
+    downstream.iter_with_features().find_map(|(s, features)| {
+        let mut one = gst::Caps::new_empty();
+        one.get_mut()?
+            .append_structure_full(s.to_owned(), Some(features.to_owned()));
+        candidates
+            .iter()
+            .find(|(_, candidate)| candidate.can_intersect(&one))
+            .map(|(target, _)| (*target).to_owned())
     })
 }
 
@@ -155,6 +186,60 @@ mod tests {
             input_from_caps(&caps)
                 .unwrap_err()
                 .contains("not raw video")
+        );
+    }
+
+    fn direct(input: &str, downstream: &str) -> Option<String> {
+        init();
+        let input: gst::Caps = input.parse().unwrap();
+        let downstream: gst::Caps = downstream.parse().unwrap();
+        direct_target(&input, &downstream)
+    }
+
+    #[test]
+    fn the_fast_converter_is_chosen_only_where_it_gives_what_downstream_takes() {
+        let i420 = "video/x-raw,format=I420,width=64,height=48,colorimetry=bt601";
+        let nv12 = "video/x-raw,format=NV12,width=64,height=48,colorimetry=bt601";
+        assert_eq!(
+            direct(i420, "video/x-raw,format=NV12").as_deref(),
+            Some("NV12")
+        );
+        assert_eq!(
+            direct(nv12, "video/x-raw,format={ YV12, I420 }").as_deref(),
+            Some("I420")
+        );
+        // Downstream takes the input as it is: videoconvert passes it through.
+        assert_eq!(direct(i420, "video/x-raw,format={ I420, NV12 }"), None);
+        // Not a pair it converts, or no constraint at all.
+        assert_eq!(
+            direct("video/x-raw,format=BGRx", "video/x-raw,format=NV12"),
+            None
+        );
+        assert_eq!(direct(i420, "ANY"), None);
+        // Another colorimetry, range or size downstream: videoconvert's work.
+        assert_eq!(
+            direct(i420, "video/x-raw,format=NV12,colorimetry=bt709"),
+            None
+        );
+        assert_eq!(
+            direct(
+                "video/x-raw,format=I420,colorimetry=1:4:0:0",
+                "video/x-raw,format=NV12,colorimetry=2:4:0:0"
+            ),
+            None
+        );
+        assert_eq!(direct(i420, "video/x-raw,format=NV12,width=32"), None);
+        // GL memory in, or GL memory out: not this converter.
+        assert_eq!(
+            direct(
+                "video/x-raw(memory:GLMemory),format=I420",
+                "video/x-raw(memory:GLMemory),format=NV12"
+            ),
+            None
+        );
+        assert_eq!(
+            direct(i420, "video/x-raw(memory:GLMemory),format=NV12"),
+            None
         );
     }
 

@@ -1,12 +1,24 @@
+// SPDX-License-Identifier: MPL-2.0
 //! `stromautoconvert`: a bin that converts raw video through GL (zero-copy towards NVENC) when
 //! CUDA-GL interop works, and through a multi-threaded `videoconvert` otherwise.
+//!
+//! A caps event goes `imp.rs` (sink pad) → `chain.rs` (gathers the [`plan::Request`], reading
+//! caps through `caps.rs`, and asks `plan.rs`) → `crate::chainbin` (builds the chain and
+//! retargets the ghost pads); `recovery.rs` and `report.rs` hold the rest.
 
 use gst::glib;
 use gst::prelude::*;
 
 mod caps;
+mod chain;
 mod imp;
+// Public for the property-based test that checks every rule against real negotiation.
 pub mod plan;
+mod recovery;
+mod report;
+
+/// Name of the element message posted when a path is chosen.
+pub const MESSAGE_NAME: &str = "strom-autoconvert";
 
 /// Which conversion chain the bin may build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, glib::Enum)]

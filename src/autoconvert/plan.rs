@@ -1,7 +1,11 @@
-//! The decision, as plain data: (mode, what comes in, what downstream accepts, interop result)
-//! → which chain to build, and why. No GStreamer objects here, so every branch is unit-tested.
+// SPDX-License-Identifier: MPL-2.0
+//! The decision, as plain data: a [`Request`] (mode, what comes in, what downstream accepts,
+//! what failed before, the interop result) → which chain to build, and why. Every rule lives
+//! here and no GStreamer object does, so every branch is unit-tested.
 
 use super::Mode;
+use crate::formats::is_gl_rgb_format;
+use crate::gpu::interop::InteropReport;
 
 /// The two conversion paths the bin can build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -100,6 +104,48 @@ pub struct InteropVerdict {
     pub status: String,
 }
 
+impl From<&InteropReport> for InteropVerdict {
+    fn from(report: &InteropReport) -> Self {
+        InteropVerdict {
+            works: report.works(),
+            status: report.status.clone(),
+        }
+    }
+}
+
+/// Everything the decision reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub mode: Mode,
+    pub input: Input,
+    pub downstream: Downstream,
+    /// A format the internal fast converter makes from the input that downstream takes in system
+    /// memory, when downstream does not take the input as it is (else `videoconvert` passes it
+    /// through).
+    pub direct_target: Option<String>,
+    /// Why the GL path already failed on this stream: auto mode does not try it again.
+    pub gl_failed: Option<String>,
+    /// The interop test's answer; must be given when [`Request::needs_interop`] says so.
+    pub interop: Option<InteropVerdict>,
+}
+
+impl Request {
+    /// The mode the rules apply: auto mode after a GL failure is software for the stream.
+    fn effective_mode(&self) -> Mode {
+        match (self.mode, &self.gl_failed) {
+            (Mode::Auto, Some(_)) => Mode::Software,
+            (mode, _) => mode,
+        }
+    }
+
+    /// Whether the decision needs the interop test: only when auto mode has a real choice.
+    pub fn needs_interop(&self) -> bool {
+        self.effective_mode() == Mode::Auto
+            && !self.downstream.any
+            && self.downstream.accepts_both()
+    }
+}
+
 /// The elements of a chain; two plans with equal shapes can share a built chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ChainShape {
@@ -110,8 +156,9 @@ pub struct ChainShape {
     pub rgba_hop: bool,
     /// GL path to a system-memory consumer: `gldownload` last.
     pub download_output: bool,
-    /// Software path between I420 and NV12: plane copies instead of `videoconvert`.
-    pub direct_layout: bool,
+    /// Software path the internal fast converter covers (`crate::convert`, e.g. I420 ↔ NV12 as
+    /// plane copies) instead of `videoconvert`.
+    pub fast_convert: bool,
 }
 
 impl ChainShape {
@@ -123,8 +170,8 @@ impl ChainShape {
                 if self.download_input {
                     f.push("gldownload");
                 }
-                f.push(if self.direct_layout {
-                    "stromyuvlayout"
+                f.push(if self.fast_convert {
+                    "stromfastconvert"
                 } else {
                     "videoconvert"
                 });
@@ -173,36 +220,25 @@ pub struct ChainPlan {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlanError(pub String);
 
-/// Whether the decision needs the interop test: only when auto mode has a real choice.
-pub fn needs_interop(mode: Mode, downstream: &Downstream) -> bool {
-    mode == Mode::Auto && !downstream.any && downstream.accepts_both()
-}
-
-/// Picks the chain. `interop` must be given when [`needs_interop`] says so.
-pub fn plan(
-    mode: Mode,
-    input: &Input,
-    downstream: &Downstream,
-    interop: Option<&InteropVerdict>,
-) -> Result<ChainPlan, PlanError> {
+/// Picks the chain for `request`.
+pub fn plan(request: &Request) -> Result<ChainPlan, PlanError> {
+    let Request {
+        input, downstream, ..
+    } = request;
     if let Memory::Other(feature) = &input.memory {
         return Err(PlanError(format!(
             "input caps carry {feature}, which neither glupload nor videoconvert reads; \
              download it to system memory first (e.g. cudadownload)"
         )));
     }
-    let (path, reason, decided_by_interop) = choose_path(mode, downstream, interop)?;
+    let (path, reason, decided_by_interop) = choose_path(request)?;
     let shape = match path {
         ConvertPath::Software => ChainShape {
             path,
             download_input: input.memory == Memory::Gl,
             rgba_hop: false,
             download_output: false,
-            direct_layout: input.memory == Memory::System
-                && downstream
-                    .system
-                    .as_ref()
-                    .is_some_and(|f| needs_layout_swap(input, f)),
+            fast_convert: input.memory == Memory::System && request.direct_target.is_some(),
         },
         ConvertPath::Gl => gl_shape(input, downstream),
     };
@@ -213,12 +249,9 @@ pub fn plan(
     })
 }
 
-fn choose_path(
-    mode: Mode,
-    downstream: &Downstream,
-    interop: Option<&InteropVerdict>,
-) -> Result<(ConvertPath, String, bool), PlanError> {
-    match mode {
+fn choose_path(request: &Request) -> Result<(ConvertPath, String, bool), PlanError> {
+    let downstream = &request.downstream;
+    match request.effective_mode() {
         Mode::Software => {
             if downstream.system.is_none() && !downstream.any {
                 return Err(PlanError(format!(
@@ -227,7 +260,11 @@ fn choose_path(
                     accepted_memories(downstream)
                 )));
             }
-            Ok((ConvertPath::Software, "mode=software".into(), false))
+            let reason = match (&request.gl_failed, request.mode) {
+                (Some(why), Mode::Auto) => format!("{why}; switched to software"),
+                _ => "mode=software".into(),
+            };
+            Ok((ConvertPath::Software, reason, false))
         }
         Mode::Gl => {
             if downstream.gl.is_none() && downstream.system.is_none() && !downstream.any {
@@ -235,7 +272,7 @@ fn choose_path(
             }
             Ok((ConvertPath::Gl, "mode=gl".into(), false))
         }
-        Mode::Auto => choose_auto(downstream, interop),
+        Mode::Auto => choose_auto(downstream, request.interop.as_ref()),
     }
 }
 
@@ -316,49 +353,14 @@ fn gl_shape(input: &Input, downstream: &Downstream) -> ChainShape {
         download_input: false,
         rgba_hop: needs_rgba_hop(input, &targets),
         download_output,
-        direct_layout: false,
+        fast_convert: false,
     }
-}
-
-/// True when the input is I420 or NV12 and downstream takes only the other layout of the same
-/// samples (not the input itself, which `videoconvert` would pass through): a plane copy then
-/// replaces `videoconvert`'s generic path, bit-exact and much faster.
-pub fn needs_layout_swap(input: &Input, targets: &Formats) -> bool {
-    let Formats::Only(formats) = targets else {
-        return false;
-    };
-    let Some(other) = crate::yuvlayout::counterpart(&input.format) else {
-        return false;
-    };
-    !formats.contains(&input.format) && formats.iter().any(|f| f == other)
 }
 
 /// glcolorconvert (1.22) converts YUV↔RGB but not YUV→another YUV. When the input is YUV and
 /// downstream takes neither the input format nor any RGB format, go through RGBA on the GPU.
 pub fn needs_rgba_hop(input: &Input, targets: &Formats) -> bool {
-    input.is_yuv && !targets.contains(&input.format) && !targets.any_matches(is_rgb_format)
-}
-
-/// RGB formats glcolorconvert can produce from YUV.
-fn is_rgb_format(format: &str) -> bool {
-    matches!(
-        format,
-        "RGBA"
-            | "BGRA"
-            | "RGBx"
-            | "BGRx"
-            | "ARGB"
-            | "ABGR"
-            | "xRGB"
-            | "xBGR"
-            | "RGB"
-            | "BGR"
-            | "RGB16"
-            | "BGR16"
-            | "RGBA64_LE"
-            | "RGB10A2_LE"
-            | "BGR10A2_LE"
-    )
+    input.is_yuv && !targets.contains(&input.format) && !targets.any_matches(is_gl_rgb_format)
 }
 
 #[cfg(test)]
@@ -393,6 +395,29 @@ mod tests {
         }
     }
 
+    fn request(mode: Mode, input: &Input, downstream: &Downstream) -> Request {
+        Request {
+            mode,
+            input: input.clone(),
+            downstream: downstream.clone(),
+            direct_target: None,
+            gl_failed: None,
+            interop: None,
+        }
+    }
+
+    fn plan_for(
+        mode: Mode,
+        input: &Input,
+        downstream: &Downstream,
+        interop: Option<&InteropVerdict>,
+    ) -> Result<ChainPlan, PlanError> {
+        plan(&Request {
+            interop: interop.cloned(),
+            ..request(mode, input, downstream)
+        })
+    }
+
     fn both(formats: &[&str]) -> Downstream {
         Downstream {
             system: only(formats),
@@ -408,15 +433,15 @@ mod tests {
             system: only(&["NV12"]),
             ..Default::default()
         };
-        let p = plan(Mode::Auto, &i420, &sys, None).unwrap();
+        let p = plan_for(Mode::Auto, &i420, &sys, None).unwrap();
         assert_eq!(p.shape.path, ConvertPath::Software);
-        assert!(!needs_interop(Mode::Auto, &sys));
+        assert!(!request(Mode::Auto, &i420, &sys).needs_interop());
 
         let gl = Downstream {
             gl: only(&["NV12"]),
             ..Default::default()
         };
-        let p = plan(Mode::Auto, &i420, &gl, None).unwrap();
+        let p = plan_for(Mode::Auto, &i420, &gl, None).unwrap();
         assert_eq!(p.shape.path, ConvertPath::Gl);
         assert!(p.shape.rgba_hop && !p.shape.download_output);
     }
@@ -424,15 +449,16 @@ mod tests {
     #[test]
     fn auto_with_both_memories_asks_the_interop_test() {
         let down = both(&["NV12"]);
-        assert!(needs_interop(Mode::Auto, &down));
         let i420 = input("I420", true);
-        let p = plan(Mode::Auto, &i420, &down, Some(&works())).unwrap();
+        assert!(request(Mode::Auto, &i420, &down).needs_interop());
+        assert!(!request(Mode::Gl, &i420, &down).needs_interop());
+        let p = plan_for(Mode::Auto, &i420, &down, Some(&works())).unwrap();
         assert_eq!(p.shape.path, ConvertPath::Gl);
         assert!(p.decided_by_interop);
-        let p = plan(Mode::Auto, &i420, &down, Some(&fails())).unwrap();
+        let p = plan_for(Mode::Auto, &i420, &down, Some(&fails())).unwrap();
         assert_eq!(p.shape.path, ConvertPath::Software);
         assert!(p.reason.contains("unavailable: libcuda.so.1 not found"));
-        assert!(plan(Mode::Auto, &i420, &down, None).is_err());
+        assert!(plan_for(Mode::Auto, &i420, &down, None).is_err());
     }
 
     #[test]
@@ -441,8 +467,8 @@ mod tests {
             any: true,
             ..Default::default()
         };
-        assert!(!needs_interop(Mode::Auto, &down));
-        let p = plan(Mode::Auto, &input("I420", true), &down, None).unwrap();
+        assert!(!request(Mode::Auto, &input("I420", true), &down).needs_interop());
+        let p = plan_for(Mode::Auto, &input("I420", true), &down, None).unwrap();
         assert_eq!(p.shape.path, ConvertPath::Software);
     }
 
@@ -452,7 +478,7 @@ mod tests {
             system: only(&["NV12"]),
             ..Default::default()
         };
-        let p = plan(Mode::Gl, &input("I420", true), &sys, None).unwrap();
+        let p = plan_for(Mode::Gl, &input("I420", true), &sys, None).unwrap();
         assert_eq!(
             p.shape.factories(),
             [
@@ -487,7 +513,7 @@ mod tests {
             format: "RGBA".into(),
             is_yuv: false,
         };
-        let p = plan(Mode::Software, &gl_in, &sys, None).unwrap();
+        let p = plan_for(Mode::Software, &gl_in, &sys, None).unwrap();
         assert_eq!(p.shape.factories(), ["gldownload", "videoconvert"]);
     }
 
@@ -497,14 +523,14 @@ mod tests {
             gl: only(&["NV12"]),
             ..Default::default()
         };
-        let err = plan(Mode::Software, &input("I420", true), &gl_only, None).unwrap_err();
+        let err = plan_for(Mode::Software, &input("I420", true), &gl_only, None).unwrap_err();
         assert!(err.0.contains("mode=auto or mode=gl"), "{}", err.0);
 
         let cuda_only = Downstream {
             other_features: vec!["memory:CUDAMemory".into()],
             ..Default::default()
         };
-        let err = plan(Mode::Auto, &input("I420", true), &cuda_only, None).unwrap_err();
+        let err = plan_for(Mode::Auto, &input("I420", true), &cuda_only, None).unwrap_err();
         assert!(err.0.contains("memory:CUDAMemory"), "{}", err.0);
 
         let dmabuf_in = Input {
@@ -512,7 +538,7 @@ mod tests {
             format: "NV12".into(),
             is_yuv: true,
         };
-        assert!(plan(Mode::Auto, &dmabuf_in, &both(&["NV12"]), Some(&works())).is_err());
+        assert!(plan_for(Mode::Auto, &dmabuf_in, &both(&["NV12"]), Some(&works())).is_err());
     }
 
     #[test]
@@ -522,7 +548,7 @@ mod tests {
             download_input: false,
             rgba_hop: true,
             download_output: false,
-            direct_layout: false,
+            fast_convert: false,
         };
         assert_eq!(
             shape.describe(),
@@ -531,38 +557,71 @@ mod tests {
     }
 
     #[test]
-    fn layout_swaps_replace_videoconvert_only_between_i420_and_nv12() {
-        let sys = |f: &[&str]| Downstream {
-            system: only(f),
+    fn the_fast_converter_replaces_videoconvert_only_for_system_memory_it_covers() {
+        let sys = Downstream {
+            system: only(&["NV12"]),
             ..Default::default()
         };
-        let p = plan(Mode::Software, &input("I420", true), &sys(&["NV12"]), None).unwrap();
-        assert_eq!(p.shape.factories(), ["stromyuvlayout"]);
-        let p = plan(
-            Mode::Auto,
-            &input("NV12", true),
-            &sys(&["I420", "YV12"]),
-            None,
-        )
-        .unwrap();
-        assert_eq!(p.shape.factories(), ["stromyuvlayout"]);
-        // Downstream takes the input as is: videoconvert passes it through.
-        let p = plan(
-            Mode::Software,
-            &input("I420", true),
-            &sys(&["I420", "NV12"]),
-            None,
-        )
-        .unwrap();
-        assert_eq!(p.shape.factories(), ["videoconvert"]);
-        let p = plan(Mode::Software, &input("BGRx", false), &sys(&["NV12"]), None).unwrap();
-        assert_eq!(p.shape.factories(), ["videoconvert"]);
-        let any = Downstream {
-            system: Some(Formats::Any),
-            ..Default::default()
+        let i420 = input("I420", true);
+        let with_target = |mode, input: &Input| Request {
+            direct_target: Some("NV12".into()),
+            ..request(mode, input, &sys)
         };
-        let p = plan(Mode::Software, &input("I420", true), &any, None).unwrap();
+        for mode in [Mode::Software, Mode::Auto] {
+            let p = plan(&with_target(mode, &i420)).unwrap();
+            assert_eq!(p.shape.factories(), ["stromfastconvert"]);
+        }
+        let p = plan(&request(Mode::Software, &i420, &sys)).unwrap();
         assert_eq!(p.shape.factories(), ["videoconvert"]);
+        // GL input is downloaded first and converted by videoconvert.
+        let gl_in = Input {
+            memory: Memory::Gl,
+            ..i420.clone()
+        };
+        let p = plan(&with_target(Mode::Software, &gl_in)).unwrap();
+        assert_eq!(p.shape.factories(), ["gldownload", "videoconvert"]);
+        // The GL path never uses it.
+        let p = plan(&with_target(Mode::Gl, &i420)).unwrap();
+        assert_eq!(p.shape.path, ConvertPath::Gl);
+        assert!(!p.shape.fast_convert);
+    }
+
+    #[test]
+    fn after_a_gl_failure_auto_mode_stays_in_software_and_says_why() {
+        let down = both(&["NV12"]);
+        let i420 = input("I420", true);
+        let failed = Request {
+            gl_failed: Some("the GL path failed mid-stream (boom)".into()),
+            ..request(Mode::Auto, &i420, &down)
+        };
+        assert!(!failed.needs_interop());
+        let p = plan(&failed).unwrap();
+        assert_eq!(p.shape.path, ConvertPath::Software);
+        assert_eq!(
+            p.reason,
+            "the GL path failed mid-stream (boom); switched to software"
+        );
+        assert!(!p.decided_by_interop);
+        // mode=gl never falls back: the failure does not change its plan.
+        let gl = Request {
+            mode: Mode::Gl,
+            ..failed
+        };
+        assert_eq!(plan(&gl).unwrap().shape.path, ConvertPath::Gl);
+    }
+
+    #[test]
+    fn interop_reports_become_verdicts() {
+        let mut report = crate::gpu::interop::report_for_tests("ok");
+        assert_eq!(
+            InteropVerdict::from(&report),
+            InteropVerdict {
+                works: true,
+                status: "ok".into()
+            }
+        );
+        report = crate::gpu::interop::report_for_tests("failed: CUDA_ERROR_OPERATING_SYSTEM");
+        assert!(!InteropVerdict::from(&report).works);
     }
 
     #[test]

@@ -149,6 +149,18 @@ fn revoked_report(passed: Option<&InteropReport>, lost: &InteropLost) -> Interop
     report
 }
 
+/// A report with `status` (`ok` works, anything else does not), for unit tests elsewhere.
+#[cfg(test)]
+pub(crate) fn report_for_tests(status: &str) -> InteropReport {
+    let (outcome, detail) = match status.split_once(": ") {
+        None if status == "ok" => (InteropOutcome::Ok, ""),
+        _ => (InteropOutcome::Failed, status),
+    };
+    let mut report = InteropReport::new(outcome, detail, status.to_owned());
+    report.status = status.to_owned();
+    report
+}
+
 /// How many times the test has actually run in this process (it should be at most once).
 pub fn run_count() -> usize {
     RUNS.load(Ordering::SeqCst)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! I420 ↔ NV12 as plane copies: the two formats hold the same samples and differ only in how the
 //! chroma planes are laid out, so converting is a copy of Y and an (de)interleave of U and V.
 //! GStreamer 1.22's `videoconvert` has no fast path for this pair and goes through its generic

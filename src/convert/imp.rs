@@ -1,5 +1,6 @@
-//! The `VideoFilter` behind `YuvLayout`: caps map I420 ↔ NV12 and keep every other field; frames
-//! are converted by the plain functions of `convert.rs`.
+// SPDX-License-Identifier: MPL-2.0
+//! The `VideoFilter` behind `FastConvert`: caps map each input format to its direct targets and
+//! keep every other field; frames are converted by the plain functions of `planes.rs`.
 
 use std::sync::LazyLock;
 
@@ -9,34 +10,35 @@ use gst_base::subclass::prelude::*;
 use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
-use super::convert::{self, Plane, PlaneMut};
+use super::planes::{self, Plane, PlaneMut};
+use crate::formats;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
-        "stromyuvlayout",
+        super::ELEMENT_NAME,
         gst::DebugColorFlags::empty(),
-        Some("Strom I420/NV12 plane-layout converter"),
+        Some("Strom internal fast video converter"),
     )
 });
 
 #[derive(Default)]
-pub struct YuvLayout;
+pub struct FastConvert;
 
 #[glib::object_subclass]
-impl ObjectSubclass for YuvLayout {
-    const NAME: &'static str = "GstStromYuvLayout";
-    type Type = super::YuvLayout;
+impl ObjectSubclass for FastConvert {
+    const NAME: &'static str = "GstStromFastConvert";
+    type Type = super::FastConvert;
     type ParentType = gst_video::VideoFilter;
 }
 
-impl ObjectImpl for YuvLayout {}
-impl GstObjectImpl for YuvLayout {}
+impl ObjectImpl for FastConvert {}
+impl GstObjectImpl for FastConvert {}
 
-impl ElementImpl for YuvLayout {
+impl ElementImpl for FastConvert {
     fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
         static METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
             gst::subclass::ElementMetadata::new(
-                "Strom I420/NV12 layout converter",
+                "Strom fast video converter",
                 "Filter/Converter/Video",
                 "Converts between I420 and NV12 by copying planes (bit-exact with videoconvert)",
                 "gst-strom developers",
@@ -48,7 +50,11 @@ impl ElementImpl for YuvLayout {
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
             let caps = gst_video::VideoCapsBuilder::new()
-                .format_list([gst_video::VideoFormat::I420, gst_video::VideoFormat::Nv12])
+                .format_list(
+                    super::inputs()
+                        .iter()
+                        .map(|f| gst_video::VideoFormat::from_string(f)),
+                )
                 .build();
             ["sink", "src"]
                 .into_iter()
@@ -67,7 +73,7 @@ impl ElementImpl for YuvLayout {
     }
 }
 
-impl BaseTransformImpl for YuvLayout {
+impl BaseTransformImpl for FastConvert {
     const MODE: gst_base::subclass::BaseTransformMode =
         gst_base::subclass::BaseTransformMode::NeverInPlace;
     const PASSTHROUGH_ON_SAME_CAPS: bool = false;
@@ -83,21 +89,16 @@ impl BaseTransformImpl for YuvLayout {
     ) -> Option<gst::Caps> {
         let mut other = caps.clone();
         for s in other.make_mut().iter_mut() {
-            let formats: Vec<String> = match s.get::<&str>("format") {
-                Ok(f) => vec![f.to_owned()],
-                Err(_) => s
-                    .get::<gst::List>("format")
-                    .map(|l| l.iter().filter_map(|v| v.get::<String>().ok()).collect())
-                    .unwrap_or_else(|_| vec!["I420".into(), "NV12".into()]),
-            };
-            let mapped: Vec<&str> = formats
-                .iter()
-                .filter_map(|f| super::counterpart(f))
-                .collect();
-            match mapped.as_slice() {
-                [one] => s.set("format", *one),
-                many => s.set("format", gst::List::new(many.iter().copied())),
+            let formats = formats::formats_of(s)
+                .unwrap_or_else(|| super::inputs().iter().map(|f| f.to_string()).collect());
+            // Both directions map alike: every direct pair is listed both ways.
+            let mut mapped: Vec<&str> = Vec::new();
+            for (target, _) in formats.iter().flat_map(|f| super::direct_targets(f)) {
+                if !mapped.contains(target) {
+                    mapped.push(target);
+                }
             }
+            formats::set_formats(s, &mapped);
         }
         Some(match filter {
             Some(filter) => filter.intersect_with_mode(&other, gst::CapsIntersectMode::First),
@@ -106,7 +107,7 @@ impl BaseTransformImpl for YuvLayout {
     }
 }
 
-impl VideoFilterImpl for YuvLayout {
+impl VideoFilterImpl for FastConvert {
     fn transform_frame(
         &self,
         inframe: &gst_video::VideoFrameRef<&gst::BufferRef>,
@@ -128,7 +129,7 @@ impl VideoFilterImpl for YuvLayout {
         let out_format = outframe.format();
         let [oy, o1, o2, _] = outframe.planes_data_mut();
         match (in_format, out_format) {
-            (gst_video::VideoFormat::I420, gst_video::VideoFormat::Nv12) => convert::i420_to_nv12(
+            (gst_video::VideoFormat::I420, gst_video::VideoFormat::Nv12) => planes::i420_to_nv12(
                 width,
                 height,
                 [plane(0), plane(1), plane(2)],
@@ -143,7 +144,7 @@ impl VideoFilterImpl for YuvLayout {
                     },
                 ],
             ),
-            (gst_video::VideoFormat::Nv12, gst_video::VideoFormat::I420) => convert::nv12_to_i420(
+            (gst_video::VideoFormat::Nv12, gst_video::VideoFormat::I420) => planes::nv12_to_i420(
                 width,
                 height,
                 [plane(0), plane(1)],
@@ -167,7 +168,8 @@ impl VideoFilterImpl for YuvLayout {
                     self,
                     gst::CoreError::Negotiation,
                     (
-                        "stromyuvlayout converts only between I420 and NV12, not {:?} to {:?}",
+                        "{} converts only between I420 and NV12, not {:?} to {:?}",
+                        super::ELEMENT_NAME,
                         from,
                         to
                     )

@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: MPL-2.0
+//! From caps to a chain in place: gather what the decision reads into one [`Request`], let
+//! [`plan`] decide, make sure GL can serve a GL chain, and hand the elements to the
+//! [`ChainSlot`](crate::chainbin::ChainSlot), which retargets the ghost pads.
+
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+
+use super::caps;
+use super::imp::{AutoConvert, CAT};
+use super::plan::{self, ChainPlan, ChainShape, ConvertPath, InteropVerdict, Request};
+use super::recovery::watch_for;
+use super::report::{ChainError, InteropUse};
+use crate::chainbin::ElementSpec;
+use crate::gpu::gl::{self, GlInfo};
+use crate::gpu::interop;
+
+impl AutoConvert {
+    /// Everything the decision reads for `caps`. `gl_failed` overrides the stream's own record
+    /// of a GL failure (the one being recovered from now). Runs the interop test (once per
+    /// process, cached) only when the request needs it.
+    fn request_for(
+        &self,
+        caps: &gst::Caps,
+        gl_failed: Option<&str>,
+    ) -> Result<(Request, Option<InteropUse>), ChainError> {
+        let input = caps::input_from_caps(caps).map_err(ChainError::NotConvertible)?;
+        let downstream_caps = self.srcpad.peer_query_caps(None);
+        let gl_failed = gl_failed
+            .map(str::to_owned)
+            .or_else(|| self.state().gl_failed.clone());
+        let mut request = Request {
+            mode: self.settings().mode,
+            input,
+            downstream: caps::downstream_from_caps(&downstream_caps),
+            direct_target: caps::direct_target(caps, &downstream_caps),
+            gl_failed,
+            interop: None,
+        };
+        let interop = request.needs_interop().then(|| {
+            let (report, ran_now) = interop::probe_cached(Some(self.obj().upcast_ref()));
+            InteropUse { report, ran_now }
+        });
+        request.interop = interop.as_ref().map(|i| InteropVerdict::from(i.report));
+        Ok((request, interop))
+    }
+
+    /// Decides for these caps and builds the chain if the current one cannot carry them.
+    pub(super) fn ensure_chain_for(&self, caps: &gst::Caps) -> Result<(), ChainError> {
+        let (request, interop) = self.request_for(caps, None)?;
+        let plan = plan::plan(&request).map_err(|err| ChainError::NotConvertible(err.0))?;
+        let current = self.chain.shape();
+        if current == Some(plan.shape) {
+            gst::debug!(CAT, imp = self, "current chain carries {caps}");
+            return Ok(());
+        }
+        let gl_info = self.check_gl_for(&plan, interop.as_ref())?;
+        gst::info!(
+            CAT,
+            imp = self,
+            "{} chain for {caps}: {} ({})",
+            if current.is_some() {
+                "rebuilding"
+            } else {
+                "building"
+            },
+            plan.shape.describe(),
+            plan.reason
+        );
+        self.install(&plan)?;
+        self.state().cuda_watch = watch_for(&plan, interop.as_ref(), &self.settings());
+        self.announce(&plan, interop.as_ref(), gl_info.as_ref());
+        Ok(())
+    }
+
+    /// Replaces the chain with the software chain for the current caps, after the GL path
+    /// failed for the reason `why`. Returns the plan now in place.
+    pub(super) fn install_software_after(&self, why: &str) -> Result<ChainPlan, String> {
+        let caps = self
+            .sinkpad
+            .current_caps()
+            .ok_or_else(|| "no caps negotiated yet".to_owned())?;
+        let (request, _) = self
+            .request_for(&caps, Some(why))
+            .map_err(|e| e.to_string())?;
+        let plan = plan::plan(&request).map_err(|e| e.0)?;
+        self.install(&plan).map_err(|e| e.to_string())?;
+        Ok(plan)
+    }
+
+    fn install(&self, plan: &ChainPlan) -> Result<(), ChainError> {
+        let specs = specs_for(&plan.shape, self.settings().n_threads);
+        self.chain
+            .build_and_install(self.obj().upcast_ref(), plan.shape, &specs)
+            .map_err(ChainError::Build)
+    }
+
+    /// Before building a GL chain, make sure GL elements exist and a GL context can be made, so
+    /// the user gets the cause and the fix instead of a bare not-negotiated.
+    fn check_gl_for(
+        &self,
+        plan: &ChainPlan,
+        interop: Option<&InteropUse>,
+    ) -> Result<Option<GlInfo>, ChainError> {
+        let needs_gl = plan.shape.path == ConvertPath::Gl || plan.shape.download_input;
+        if !needs_gl {
+            return Ok(interop.and_then(|i| i.report.gl.clone()));
+        }
+        if let Some(missing) = gl::missing_gl_elements().first() {
+            return Err(ChainError::Build(
+                crate::chainbin::BuildError::MissingElement(missing),
+            ));
+        }
+        // Every pipeline, not only the first one the cached checks below ran in.
+        gl::share_display_with_pipeline(self.obj().upcast_ref());
+        if let Some(gl_info) = interop.and_then(|i| i.report.gl.clone()) {
+            return Ok(Some(gl_info));
+        }
+        match gl::context_check_cached(Some(self.obj().upcast_ref())) {
+            Ok(info) => Ok(Some(info.clone())),
+            Err(err) => Err(ChainError::NoGlContext(err.clone())),
+        }
+    }
+}
+
+/// How to make each element of `shape`.
+fn specs_for(shape: &ChainShape, n_threads: u32) -> Vec<ElementSpec> {
+    shape
+        .factories()
+        .into_iter()
+        .map(|factory| match factory {
+            crate::convert::ELEMENT_NAME => {
+                ElementSpec::internal(crate::convert::ELEMENT_NAME, crate::convert::make)
+            }
+            "videoconvert" => ElementSpec::new("videoconvert").property("n-threads", n_threads),
+            "capsfilter" => ElementSpec::new("capsfilter").property(
+                "caps",
+                gst::Caps::builder("video/x-raw")
+                    .features([caps::GL_MEMORY])
+                    .field("format", "RGBA")
+                    .build(),
+            ),
+            other => ElementSpec::new(other),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_factory_of_a_shape_gets_a_spec_that_builds() {
+        gst::init().unwrap();
+        for (path, download_input, rgba_hop, download_output, fast_convert) in [
+            (ConvertPath::Software, false, false, false, false),
+            (ConvertPath::Software, true, false, false, false),
+            (ConvertPath::Software, false, false, false, true),
+            (ConvertPath::Gl, false, true, true, false),
+        ] {
+            let shape = ChainShape {
+                path,
+                download_input,
+                rgba_hop,
+                download_output,
+                fast_convert,
+            };
+            let specs = specs_for(&shape, 2);
+            let names: Vec<&str> = specs.iter().map(|s| s.factory).collect();
+            assert_eq!(names, shape.factories());
+            let elements = crate::chainbin::chain::build(&specs).expect("builds");
+            if let Some(vc) = elements
+                .iter()
+                .find(|e| e.factory().is_some_and(|f| f.name() == "videoconvert"))
+            {
+                assert_eq!(vc.property::<u32>("n-threads"), 2);
+            }
+        }
+    }
+}

@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: MPL-2.0
+//! Raw video format facts and the reading of `format` fields, in one place for every element.
+
+/// The `format` field of a caps structure: `None` when it leaves the format open (absent, or not
+/// a string or list of strings).
+pub(crate) fn formats_of(s: &gst::StructureRef) -> Option<Vec<String>> {
+    if let Ok(format) = s.get::<&str>("format") {
+        return Some(vec![format.to_owned()]);
+    }
+    s.get::<gst::List>("format")
+        .ok()
+        .map(|list| list.iter().filter_map(|v| v.get::<String>().ok()).collect())
+}
+
+/// Sets `format` to one name or, for several, a list.
+pub(crate) fn set_formats(s: &mut gst::StructureRef, formats: &[&str]) {
+    match formats {
+        [one] => s.set("format", *one),
+        many => s.set("format", gst::List::new(many.iter().copied())),
+    }
+}
+
+/// Whether `format` names a YUV format GStreamer knows.
+pub(crate) fn is_yuv(format: &str) -> bool {
+    let video_format = gst_video::VideoFormat::from_string(format);
+    video_format != gst_video::VideoFormat::Unknown
+        && gst_video::VideoFormatInfo::from_format(video_format).is_yuv()
+}
+
+/// RGB formats `glcolorconvert` (1.22) can produce from YUV.
+pub(crate) fn is_gl_rgb_format(format: &str) -> bool {
+    matches!(
+        format,
+        "RGBA"
+            | "BGRA"
+            | "RGBx"
+            | "BGRx"
+            | "ARGB"
+            | "ABGR"
+            | "xRGB"
+            | "xBGR"
+            | "RGB"
+            | "BGR"
+            | "RGB16"
+            | "BGR16"
+            | "RGBA64_LE"
+            | "RGB10A2_LE"
+            | "BGR10A2_LE"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_single_formats_lists_and_open_fields() {
+        gst::init().unwrap();
+        let caps: gst::Caps = "video/x-raw,format=NV12; video/x-raw,format={ I420, YV12 }; \
+                               video/x-raw"
+            .parse()
+            .unwrap();
+        let all: Vec<_> = caps.iter().map(formats_of).collect();
+        assert_eq!(
+            all,
+            [
+                Some(vec!["NV12".to_owned()]),
+                Some(vec!["I420".to_owned(), "YV12".to_owned()]),
+                None
+            ]
+        );
+        let mut s = gst::Structure::new_empty("video/x-raw");
+        set_formats(&mut s, &["I420"]);
+        assert_eq!(s.get::<&str>("format").unwrap(), "I420");
+        set_formats(&mut s, &["I420", "NV12"]);
+        assert_eq!(formats_of(&s).unwrap(), ["I420", "NV12"]);
+    }
+
+    #[test]
+    fn yuv_and_rgb_are_told_apart() {
+        gst::init().unwrap();
+        assert!(is_yuv("NV12") && is_yuv("UYVY") && !is_yuv("RGBA") && !is_yuv("bogus"));
+        assert!(is_gl_rgb_format("BGRx") && !is_gl_rgb_format("NV12"));
+    }
+}
