@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MPL-2.0
 """Live table of NVIDIA GPU statistics from stromgpumonitor, or the reason they are unavailable.
 
     GST_PLUGIN_PATH=target/release /usr/bin/python3 examples/gpu_monitor.py \

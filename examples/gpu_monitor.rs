@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! Live table of NVIDIA GPU statistics from `stromgpumonitor`, or the reason they are unavailable.
 //!
 //! ```text

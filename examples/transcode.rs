@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! Transcodes a test pattern to H.264 in MP4 through `stromautoconvert`, on the GPU when it can.
 //!
 //! videotestsrc → stromautoconvert → nvh264enc (or x264enc without one) → h264parse → mp4mux →

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MPL-2.0
 # Benchmarks stromautoconvert against videoconvert (1 thread and one per core), autovideoconvert
 # and, for scaling, videoconvertscale, in one run: throughput, start-up cost, the interop test's
 # time, stromgpumonitor overhead, peak memory, and a hand-written I420->NV12 converter.

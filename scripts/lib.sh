@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MPL-2.0
 # Shared by scripts/*.sh: package installation that says what it does, and common paths.
 # shellcheck shell=bash
 # shellcheck disable=SC2034 # the package lists are read by the scripts that source this file

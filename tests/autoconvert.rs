@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! `stromautoconvert` in real pipelines: both paths, every mode, the decision and its message,
 //! renegotiation, state churn, bad input, and the interop-test branches driven by the test-only
 //! `libcuda.so.1` stand-in (which proves the code paths, not that any GPU works).

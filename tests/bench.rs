@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! The benchmark harness (`examples/bench`, run by `scripts/bench.sh`) in `--quick` mode, so it
 //! cannot rot: every section runs and reports in the documented JSON shape. No timing assertions:
 //! quick-mode numbers mean nothing.

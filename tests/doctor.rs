@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! `strom-doctor` run as users run it: the built binary, in child processes with the environment
 //! each case needs. No machine here has a GPU; the libcuda stand-in drives the CUDA branches and
 //! proves nothing about real GPUs.

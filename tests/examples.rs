@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! The examples run with a few frames, so they cannot rot: each must write a non-empty MP4 and
 //! print the `strom-autoconvert` decision.
 

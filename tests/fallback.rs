@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! Runtime fallback: when the GL chain fails with data flowing, `stromautoconvert` in auto mode
 //! continues in software without an error reaching the application and without losing or
 //! duplicating a buffer; in gl mode it posts an element error.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! `stromgpumonitor`: passthrough without NVML, and every NVML branch through the test-only
 //! `libnvidia-ml.so.1` stand-in (`tests/stubs/libnvidia_ml_stub.c`). The stand-in's numbers are
 //! made up from the device index; nothing here shows that a real GPU works.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MPL-2.0
 # gst-strom as users meet it: gst-inspect-1.0, gst-launch-1.0 (with the leaks tracer) and the Python
 # GI clients, against the release plugin found through GST_PLUGIN_PATH.
 # Usage: tests/outside-in.sh [PLUGIN_DIR]   (default: target/release)

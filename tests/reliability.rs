@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! Reliability of `stromautoconvert` as servers use it: state churn with flat memory, pipelines in
 //! parallel threads, flushing seeks and EOS in PAUSED and PLAYING, teardown mid-stream, an element
 //! swapped in a running pipeline, input no chain can take, malformed buffers, CUDA failing after a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! What is measured: the conversion cases and the converters that compete on them.
 
 /// Raw video caps on one side of a converter.

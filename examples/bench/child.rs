@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! Measurements that need a fresh process (the interop test is cached per process; peak memory
 //! is per process): the harness runs itself with `--child ...` and reads one result line.
 

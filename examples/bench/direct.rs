@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! The "direct converter" question: does a hand-written I420→NV12 plane copy and chroma
 //! interleave (rows split over threads) beat `videoconvert`, and is it bit-exact with it?
 //! Measured here only; the element does not use it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! Benchmarks `stromautoconvert` against GStreamer's stock converters in one run: throughput,
 //! start-up cost, the interop test's time, `stromgpumonitor` overhead, peak memory, and a
 //! hand-written I420→NV12 converter. Prints Markdown (or JSON with `--json`).

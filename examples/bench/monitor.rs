@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! `stromgpumonitor`'s cost: the same pipeline with and without `stromgpumonitor interval=100`
 //! after the converter, interleaved, in a fresh process per library setting (without NVML the
 //! monitor only passes buffers on; with the NVML stand-in its sampling thread runs and posts).

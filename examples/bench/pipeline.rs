@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! Running one measured pipeline: buffers counted and timed where they leave the converter.
 
 use std::sync::{Arc, Mutex};

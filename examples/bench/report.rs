@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! The run's results as a Markdown report (tables, ratios, targets) or JSON.
 
 use std::fmt::Write;

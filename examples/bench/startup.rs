@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! Start-up cost: PLAYING → first output buffer, each sample in a fresh process, with the
 //! consumer accepting GL and system memory so that `stromautoconvert` runs its interop test.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! Median and spread of repeated samples.
 
 /// What a set of repeated measurements says: the median, and the spread from min to max.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! `strom-doctor`: checks whether this machine can run GStreamer video pipelines on the NVIDIA GPU
 //! (zero-copy GL → NVENC, GPU encoding only, or CPU only), and says what to fix first.
 //!

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! Each check as a pure function: plain facts in, one report row out. Nothing here touches the
 //! machine; [`super::gather`] reads it and calls these.
 

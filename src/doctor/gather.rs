@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! Reads this machine and assembles the report. Every fact comes from `crate::gpu` (the reports
 //! the elements read) or GStreamer's registry; every judgement is made in [`super::checks`].
 //!

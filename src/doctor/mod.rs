@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! `strom-doctor`: every check a user would otherwise run by hand, and the verdict they add up to.
 //!
 //! - [`checks`] turns plain facts into rows of the report (pure, unit-tested with made-up facts);

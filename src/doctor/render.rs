@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! The report for people (a table) and for scripts (one JSON document).
 
 use std::fmt::Write;

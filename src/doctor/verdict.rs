@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! The verdict: which tier a pipeline will get, and which fix to apply first.
 //!
 //! The tier follows from four facts the elements themselves depend on, not from the count of

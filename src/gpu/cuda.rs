@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! The CUDA driver, loaded at run time.
 //!
 //! cudarc finds and opens `libcuda` (dynamic loading only: no link-time dependency, so the plugin

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! A GL context made the way GStreamer's GL elements make theirs, so that the answer holds for the
 //! pipeline: `GstGLDisplay` picks the window system and platform from `GST_GL_WINDOW` and
 //! `GST_GL_PLATFORM`, exactly as `glupload` would.

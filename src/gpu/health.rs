@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! Is CUDA still there for the GL frames? The interop test runs once per process; a GPU can
 //! fall off the bus (Xid 79), be reset, or have its driver unloaded afterwards, and from then on
 //! the encoder that reads the GL frames through CUDA fails. `stromautoconvert` re-asks CUDA, while

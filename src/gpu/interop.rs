@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! The CUDA-GL interop test: does what `nvh264enc` will do with GL memory work in this process?
 //!
 //! Run once per process (thread-safe, cached) and read by `stromautoconvert`, `strom-doctor` and

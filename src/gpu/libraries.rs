@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! NVIDIA user-space libraries that this project never calls but whose presence decides what
 //! GStreamer can do: CUDA's runtime compiler (nvcodec's `cudaconvert`/`cudascale`) and the NVIDIA
 //! EGL vendor library (GL on the GPU when headless). They are only opened, never used.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! Everything that touches the NVIDIA driver libraries or GL. Nothing here knows about elements:
 //! the elements and `strom-doctor` read the same reports.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! NVML (the NVIDIA Management Library), loaded at run time, turned into plain [`GpuStats`].
 //!
 //! nvml-wrapper opens `libnvidia-ml.so.1` with libloading and resolves every entry point as a

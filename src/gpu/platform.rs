@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! Facts about the machine that decide whether CUDA-GL interop can work at all, read without
 //! touching any GPU library: WSL2, containers, the GLVND EGL vendor file, the GL environment.
 //!

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! `stromgpumonitor`: a pass-through element that, while PLAYING, samples NVML on a clock
 //! (whether or not data flows) and posts one `strom-gpu-stats` element message per GPU per
 //! interval. Without NVML it says so once and lets data through untouched.

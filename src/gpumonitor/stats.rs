@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! Plain conversions for `stromgpumonitor`: which devices a `device` setting selects, and the
 //! `strom-gpu-stats` structures built from [`GpuStats`]. No element, no NVML: unit-testable here.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! Artifacts of this build that a test runs from the outside: the `strom` cdylib and the examples,
 //! built on demand with the cargo running the tests (same profile, same target folder).
 #![allow(dead_code)]

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 //! Shared by the integration tests: static plugin registration, test-only stand-in libraries,
 //! child processes (for anything cached once per process), and pipeline runners.
 #![allow(dead_code)]

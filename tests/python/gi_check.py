@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MPL-2.0
 """What the GI test scripts share: checks recorded as they run, and one summary line and exit
 status at the end. Imported from the scripts' own folder (Python puts it first on sys.path)."""
 import sys

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MPL-2.0
 """stromautoconvert from a Python GI client, as applications use it: the plugin is found through
 GST_PLUGIN_PATH, properties are read, the strom-autoconvert message comes off the bus.
 Run: GST_PLUGIN_PATH=target/release /usr/bin/python3 tests/python/test_autoconvert.py"""

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MPL-2.0
 """Python GI test of stromgpumonitor: reads strom-gpu-stats messages from the bus.
 
 Run with the plugin on GST_PLUGIN_PATH (and /usr/bin/python3, which has GI):

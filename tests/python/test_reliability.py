@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MPL-2.0
 """Bad property values from a Python GI client, beyond test_autoconvert.py: each is refused with a
 warning or an exception, the element keeps its previous value, and nothing crashes; and a mode
 change while PLAYING is refused with a bus warning.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 /* Test-only stand-in for libcuda.so.1. It drives gst-strom's real loading and interop-test code
  * through the branches a test picks; it is NOT evidence that any GPU works.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MPL-2.0
 /* Test-only stand-in for libnvidia-ml.so.1 (NVML). It drives gst-strom's real NVML loading and
  * sampling code through the branches a test picks; it is NOT evidence that any GPU works, and the
  * numbers it returns are made up (derived from the device index so tests can check the mapping).
