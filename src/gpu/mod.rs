@@ -7,5 +7,6 @@ pub mod gl;
 pub mod health;
 pub mod interop;
 pub mod libraries;
+pub mod loader;
 pub mod nvml;
 pub mod platform;
