@@ -492,6 +492,17 @@ fn interop_fix(report: &InteropReport) -> String {
     if report.status.contains("WSL2") {
         return "none on WSL2: use native Linux for zero-copy".to_owned();
     }
+    if let (Some(device), Some(gl)) = (report.tested_device(), report.gl_devices.as_ref())
+        && !gl.is_empty()
+        && !gl.contains(&device)
+    {
+        return format!(
+            "GL renders on CUDA device {} and the encoder reads on CUDA device {device}: use \
+             the encoder of the GL GPU (nvh264device{}enc; nvh264enc is device 0), or make GL \
+             render on device {device} (an EGL device display on that GPU)",
+            gl[0], gl[0]
+        );
+    }
     let gl_on_mesa = report.gl.as_ref().is_some_and(GlInfo::is_mesa_or_software);
     if gl_on_mesa || report.gl.is_none() {
         return format!(
@@ -931,6 +942,25 @@ mod tests {
                 .detail
                 .contains("nvh264enc encodes on CUDA device 0")
         );
+
+        let mut crossed = report_failed_on(0, vec![1]);
+        crossed.gl = Some(mesa());
+        let fix = interop(&crossed).fix.unwrap();
+        assert!(fix.contains("nvh264device1enc"), "{fix}");
+    }
+
+    fn report_failed_on(device: i32, gl_devices: Vec<i32>) -> InteropReport {
+        let mut report = report(
+            InteropOutcome::Failed,
+            "failed: CUDA_ERROR_OPERATING_SYSTEM",
+            Some("CUDA_ERROR_OPERATING_SYSTEM"),
+        );
+        report.device = Some(crate::gpu::interop::InteropDevice {
+            handle: device,
+            name: "GPU".into(),
+        });
+        report.gl_devices = Some(gl_devices);
+        report
     }
 
     #[test]

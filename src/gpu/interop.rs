@@ -150,12 +150,10 @@ impl InteropReport {
         self
     }
 
-    /// Appends what was found about a `libcuda.so` that is not the driver.
-    fn with_shadow(mut self, shadow: Option<&ShadowLibrary>, driver: Option<&Path>) -> Self {
-        if let Some(shadow) = shadow {
-            self.reason = format!("{}; note: {}", self.reason, shadow.describe(driver));
-            self.shadow = Some(shadow.clone());
-        }
+    /// Records a `libcuda.so` that is not the driver (messages name it through
+    /// [`shadow_note`](Self::shadow_note); `strom-doctor` has a row of its own for it).
+    fn with_shadow(mut self, shadow: Option<&ShadowLibrary>) -> Self {
+        self.shadow = shadow.cloned();
         self
     }
 }
@@ -425,8 +423,8 @@ fn driver_steps() -> Result<(&'static CudaDriver, usize), Box<InteropReport>> {
         )));
     }
     let shadow = shadow_library();
-    let driver = CudaDriver::get()
-        .map_err(|err| Box::new(driver_missing(&err).with_shadow(shadow, None)))?;
+    let driver =
+        CudaDriver::get().map_err(|err| Box::new(driver_missing(&err).with_shadow(shadow)))?;
     let path = driver.library_path();
     if let Err(err) = driver.init() {
         return Err(Box::new(
@@ -440,14 +438,14 @@ fn driver_steps() -> Result<(&'static CudaDriver, usize), Box<InteropReport>> {
                 ),
             )
             .with_cuda_error(&err)
-            .with_shadow(shadow, path),
+            .with_shadow(shadow),
         ));
     }
     let count = driver.device_count().map_err(|err| {
         Box::new(
             InteropReport::new(InteropOutcome::Unavailable, &err.name, err.to_string())
                 .with_cuda_error(&err)
-                .with_shadow(shadow, path),
+                .with_shadow(shadow),
         )
     })?;
     if count == 0 {
@@ -456,7 +454,7 @@ fn driver_steps() -> Result<(&'static CudaDriver, usize), Box<InteropReport>> {
             "no CUDA device",
             format!("CUDA reports no device{}", visible_devices_hint()),
         )
-        .with_shadow(shadow, path);
+        .with_shadow(shadow);
         report.cuda_devices = Some(0);
         return Err(Box::new(report));
     }
@@ -466,7 +464,7 @@ fn driver_steps() -> Result<(&'static CudaDriver, usize), Box<InteropReport>> {
             &err.to_string(),
             format!("{err}: this driver build has no CUDA-GL interop"),
         )
-        .with_shadow(shadow, path);
+        .with_shadow(shadow);
         report.cuda_devices = Some(count);
         return Err(Box::new(report));
     }
@@ -550,7 +548,7 @@ fn probe_on(
     report.cuda_devices = Some(count);
     report.requested_device = consumer_device;
     report.display = Some(display.key());
-    report.with_shadow(shadow_library(), driver_path())
+    report.with_shadow(shadow_library())
 }
 
 /// In the GL thread, what the encoder will do: find the devices behind GL, pick the consumer's,
@@ -699,7 +697,7 @@ fn unreachable_ok() -> InteropReport {
 
 fn which_device(requested: Option<u32>) -> &'static str {
     match requested {
-        Some(_) => " (the device downstream's cuda-device-id names)",
+        Some(_) => " (the device the encoder reads GL frames on: its cuda-device-id)",
         None => " (the first CUDA device behind the GL context)",
     }
 }
@@ -726,7 +724,7 @@ fn device_mismatch_hint(device: i32, gl_devices: Option<&[i32]>) -> Option<Strin
     let gl = device_mismatch(device, gl_devices)?;
     let first = gl.split(',').next().unwrap_or("0");
     Some(format!(
-        "downstream reads on CUDA device {device} but GL runs on CUDA device(s) {gl}: encode on \
+        "the encoder reads on CUDA device {device} but GL runs on CUDA device(s) {gl}: encode on \
          that GPU (nvh264enc is device 0, nvh264device{first}enc device {first}) or render GL on \
          device {device}; EGL device order need not follow CUDA ordinals or CUDA_VISIBLE_DEVICES"
     ))
@@ -997,18 +995,15 @@ mod tests {
     }
 
     #[test]
-    fn a_shadowing_stub_is_named_in_the_reason() {
+    fn a_shadowing_stub_is_named_in_the_note() {
         let stub = ShadowLibrary {
             path: "/usr/local/cuda/lib64/stubs/libcuda.so".into(),
             looks_like_stub: true,
         };
-        let report = driver_missing(&LoadError::NotFound).with_shadow(Some(&stub), None);
-        assert!(
-            report.reason.contains("stubs/libcuda.so"),
-            "{}",
-            report.reason
-        );
-        assert!(report.reason.contains("CUDA_ERROR_STUB_LIBRARY"));
+        let report = driver_missing(&LoadError::NotFound).with_shadow(Some(&stub));
+        let note = report.shadow_note().expect("a note");
+        assert!(note.contains("stubs/libcuda.so"), "{note}");
+        assert!(note.contains("CUDA_ERROR_STUB_LIBRARY"));
         assert_eq!(report.status, "unavailable: libcuda.so.1 not found");
         assert_eq!(report.shadow, Some(stub));
     }
