@@ -549,7 +549,7 @@ impl ElementImpl for AutoConvert {
                 // A new stream: the decision is made again when its caps arrive.
                 *self.state() = State::default();
                 self.errors.clear();
-                self.judge.arm(false);
+                self.judge.reset();
             }
             _ => {}
         }

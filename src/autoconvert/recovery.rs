@@ -62,21 +62,31 @@ pub(super) fn watch_for(
     })
 }
 
-/// Whether downstream has taken a GL frame since the GL chain went in, and what it answered if it
-/// refused one first. Written from the src ghost pad's inside, where the consumer's answer to each
-/// GL buffer comes back; read by the streaming thread after the push returns.
+/// Whether downstream has taken a GL frame in this stream yet, and what it answered if it refused
+/// one first. Written from the src ghost pad's inside, where the consumer's answer to each GL
+/// buffer comes back; read by the streaming thread after the push returns.
 #[derive(Default)]
 pub(super) struct ConsumerJudge {
     /// Still waiting for the first GL frame to be accepted: the only time a refusal is judged.
     open: AtomicBool,
+    /// A GL frame was accepted in this stream: later errors are not a refusal of GL memory, even
+    /// after the chain was rebuilt for new caps.
+    accepted: AtomicBool,
     refusal: Mutex<Option<gst::FlowError>>,
 }
 
 impl ConsumerJudge {
+    /// A new stream starts: nothing accepted, nothing refused.
+    pub fn reset(&self) {
+        self.accepted.store(false, Ordering::SeqCst);
+        self.arm(false);
+    }
+
     /// A new chain is in place; `gl_out` when it hands GL memory downstream.
     pub fn arm(&self, gl_out: bool) {
         lock(&self.refusal).take();
-        self.open.store(gl_out, Ordering::SeqCst);
+        let judging = gl_out && !self.accepted.load(Ordering::SeqCst);
+        self.open.store(judging, Ordering::SeqCst);
     }
 
     /// Downstream's answer to one GL buffer.
@@ -85,7 +95,10 @@ impl ConsumerJudge {
             return;
         }
         match result {
-            Ok(_) => self.open.store(false, Ordering::SeqCst),
+            Ok(_) => {
+                self.accepted.store(true, Ordering::SeqCst);
+                self.open.store(false, Ordering::SeqCst);
+            }
             Err(flow) if is_refusal(flow) => *lock(&self.refusal) = Some(flow),
             Err(_) => {}
         }
@@ -329,5 +342,50 @@ impl AutoConvert {
                 false
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_error_before_the_first_accepted_gl_frame_is_a_refusal() {
+        let judge = ConsumerJudge::default();
+        judge.observe(Err(gst::FlowError::Error));
+        assert_eq!(judge.take_refusal(), None, "not armed: no GL chain");
+
+        judge.arm(true);
+        judge.observe(Err(gst::FlowError::Flushing));
+        assert_eq!(
+            judge.take_refusal(),
+            None,
+            "flushing says nothing about GL memory"
+        );
+        judge.observe(Err(gst::FlowError::NotNegotiated));
+        assert_eq!(judge.take_refusal(), Some(gst::FlowError::NotNegotiated));
+        assert_eq!(judge.take_refusal(), None, "taken once");
+
+        judge.observe(Ok(gst::FlowSuccess::Ok));
+        judge.observe(Err(gst::FlowError::Error));
+        assert_eq!(judge.take_refusal(), None, "a GL frame was accepted");
+        // A chain rebuilt for new caps in the same stream: still accepted.
+        judge.arm(true);
+        judge.observe(Err(gst::FlowError::Error));
+        assert_eq!(judge.take_refusal(), None);
+
+        judge.reset();
+        judge.arm(true);
+        judge.observe(Err(gst::FlowError::Error));
+        assert_eq!(judge.take_refusal(), Some(gst::FlowError::Error));
+    }
+
+    #[test]
+    fn flows_are_named_as_in_logs() {
+        assert_eq!(flow_name(gst::FlowError::Error), "GST_FLOW_ERROR");
+        assert_eq!(
+            flow_name(gst::FlowError::NotNegotiated),
+            "GST_FLOW_NOT_NEGOTIATED"
+        );
     }
 }
