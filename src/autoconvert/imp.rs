@@ -400,10 +400,11 @@ impl ObjectImpl for AutoConvert {
                 glib::ParamSpecString::builder("interop-status")
                     .nick("Interop status")
                     .blurb(
-                        "Result of the in-process CUDA-GL interop test, e.g. ok, \
-                         failed: CUDA_ERROR_OPERATING_SYSTEM, unavailable: libcuda.so.1 not \
-                         found, skipped: WSL2, skipped: GL is Mesa llvmpipe; not-tested: <why> \
-                         when the decision did not need it",
+                        "Result of the in-process CUDA-GL interop test on the consumer's CUDA \
+                         device, e.g. ok, failed: CUDA_ERROR_OPERATING_SYSTEM, failed: nvh264enc \
+                         refused GL memory, unavailable: libcuda.so.1 not found, skipped: WSL2, \
+                         skipped: GL is Mesa llvmpipe; not-tested: <why> when the decision did \
+                         not need it",
                     )
                     .read_only()
                     .build(),
@@ -492,8 +493,11 @@ impl ElementImpl for AutoConvert {
                  'strom-autoconvert' when it chooses: path (string: gl|software), reason \
                  (string), interop (boolean), interop-status (string), chain (string), \
                  cuda-error (string, when a CUDA call failed), gl-vendor and gl-renderer \
-                 (strings, when a GL context was made), probe-ms (double, time of the interop \
-                 test, 0 when cached)",
+                 (strings, when a GL context was made), cuda-device (int, the CUDA device the \
+                 interop test ran on: downstream's cuda-device-id, else the first behind GL), \
+                 gl-devices (string, the CUDA devices behind the GL context, comma-separated), \
+                 probe-ms (double, time of the interop test, 0 when cached for that GL display \
+                 and CUDA device)",
                 "gst-strom developers",
                 &[(
                     "doc-uri",
