@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MPL-2.0
 # GPU validation kit: records, in one log, what gst-strom does on this machine's GPU: the host's
 # driver libraries, strom-doctor --json, CUDA-GL interop through stromautoconvert with
-# egl-device GL (GL_VENDOR, GL_RENDERER, interop result, path chosen), the nvcodec elements,
+# egl-device GL (GL_VENDOR, GL_RENDERER, interop result, path chosen), the verdict per CUDA device
+# against nvcodec's own consumers (cudaupload, nvh264enc), the nvcodec elements,
 # stromgpumonitor messages for 3 s and GL-path conversion speed at 1080p and 2160p.
 # Runs inside the bundle from scripts/gpu-bundle.sh (it re-runs itself through bundle/run.sh).
 # It never stops at a failing step: each step's output and exit code go to the log.
@@ -158,6 +159,41 @@ interop_section() {
     done
 }
 
+# The verdict per CUDA device, judged by real nvcodec consumers: cudaupload with cuda-device-id N
+# (it maps GL memory through CUDA itself, and needs no NVENC), and nvh264enc / nvh264device<N>enc
+# where NVENC exists. Each run shows the device tested, the devices behind GL, and every path the
+# bin took (a refusal of the first GL frames reads "gl software").
+per_device_section() {
+    section "interop verdict per CUDA device (GST_GL_WINDOW=egl-device GST_GL_PLATFORM=egl)"
+    local count n consumer out decision paths
+    count=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU ')
+    echo "CUDA devices (nvidia-smi -L): $count"
+    if [[ $count -eq 0 ]]; then
+        echo "no NVIDIA GPU: skipped"
+        SUMMARY+=("per-device interop: skipped (no NVIDIA GPU)")
+        return
+    fi
+    for ((n = 0; n < count; n++)); do
+        for consumer in "cudaupload cuda-device-id=$n ! cudadownload" "nvh264enc" "nvh264device${n}enc"; do
+            [[ $consumer == nvh264enc && $n -ne 0 ]] && continue
+            [[ $consumer == nvh264device0enc ]] && continue
+            if ! gst-inspect-1.0 --exists "${consumer%% *}"; then
+                SUMMARY+=("device $n, ${consumer%% *}: not registered")
+                continue
+            fi
+            echo "-- device $n, consumer: $consumer"
+            # shellcheck disable=SC2086 # the consumer is a gst-launch fragment
+            out=$(step env "${HEADLESS_GL[@]}" GST_DEBUG="${GST_DEBUG:-2}" gst-launch-1.0 -m \
+                videotestsrc num-buffers=30 ! video/x-raw,format=I420,width=1280,height=720 \
+                ! stromautoconvert cuda-check-interval=1 ! $consumer ! fakesink 2>&1)
+            grep -E 'strom-autoconvert|WARNING|ERROR' <<<"$out"
+            decision=$(grep -o 'strom-autoconvert, .*' <<<"$out" | head -n 1)
+            paths=$(grep -oE 'strom-autoconvert, path=\(string\)[a-z]+' <<<"$out" | sed 's/.*)//' | paste -sd' ' -)
+            SUMMARY+=("device $n, ${consumer%% *}: paths ${paths:-none}; ${decision:-NO strom-autoconvert MESSAGE}")
+        done
+    done
+}
+
 nvcodec_section() {
     section "nvcodec elements"
     step gst-inspect-1.0 nvcodec
@@ -227,6 +263,7 @@ host_section
 doctor_section
 gl_section
 interop_section
+per_device_section
 nvcodec_section
 gpumonitor_section
 throughput_section

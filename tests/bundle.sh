@@ -108,6 +108,8 @@ expect_output "log: strom-doctor --json gives a tier" '"tier" *: *"(gpu-interop|
 expect_output "log: GL context through egl-device (GL_RENDERER)" '^GL_RENDERER: ' "$log"
 expect_output "log: stromautoconvert posts its decision for a GL+system consumer" \
     "^stromautoconvert for 'video/x-raw\(memory:GLMemory\),format=NV12;video/x-raw,format=NV12': strom-autoconvert, path=" "$log"
+expect_output "log: per-device interop section recorded (no GPU here)" \
+    '^per-device interop: skipped \(no NVIDIA GPU\)|^device 0, ' "$log"
 expect_output "log: nvcodec elements listed" '^nvcodec present: ' "$log"
 expect_output "log: stromgpumonitor step recorded" '^stromgpumonitor: ' "$log"
 for size in 1920x1080 3840x2160; do

@@ -305,3 +305,101 @@ fn installed_plugin_is_found_through_the_registry() {
     );
     assert_eq!(check(&doc, "element stromautoconvert")["ok"], true);
 }
+
+/// `LD_LIBRARY_PATH` of `dirs`, in order.
+fn library_path_of(dirs: &[std::path::PathBuf]) -> String {
+    std::env::join_paths(dirs)
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn a_stub_libcuda_so_first_on_the_path_is_a_warning_not_the_driver() {
+    let path = library_path_of(&[common::toolkit_stub_dir(), common::cuda_stub_dir()]);
+    let doc = doctor_json(&[
+        ("LD_LIBRARY_PATH", path.as_str()),
+        common::HEADLESS_GL[0],
+        common::HEADLESS_GL[1],
+    ]);
+    let stub = check(&doc, "libcuda-stub");
+    assert_eq!(stub["result"], "warn", "{stub}");
+    let detail = stub["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("cuda-toolkit/lib64/stubs/libcuda.so")
+            && detail.contains("CUDA_ERROR_STUB_LIBRARY"),
+        "{detail}"
+    );
+    assert!(
+        stub["fix"]
+            .as_str()
+            .unwrap()
+            .contains("off LD_LIBRARY_PATH"),
+        "{stub}"
+    );
+    // The driver is the stand-in's libcuda.so.1, and interop works with it.
+    let libcuda = check(&doc, "libcuda");
+    assert!(
+        libcuda["detail"]
+            .as_str()
+            .unwrap()
+            .contains("stubs/libcuda.so.1/libcuda.so.1"),
+        "{libcuda}"
+    );
+    assert_eq!(check(&doc, "cuda-gl-interop")["ok"], true);
+}
+
+#[test]
+fn the_stub_as_libcuda_so_1_fails_cuinit_with_the_stub_fix() {
+    let path = library_path_of(&[common::stub_as_driver_dir()]);
+    let doc = doctor_json(&[("LD_LIBRARY_PATH", path.as_str())]);
+    let devices = check(&doc, "cuda-devices");
+    assert_eq!(devices["ok"], false, "{devices}");
+    assert!(
+        devices["detail"]
+            .as_str()
+            .unwrap()
+            .contains("CUDA_ERROR_STUB_LIBRARY")
+    );
+    assert!(
+        devices["fix"].as_str().unwrap().contains("link-time stub"),
+        "{devices}"
+    );
+}
+
+#[test]
+fn multi_gpu_rows_show_the_gl_devices_and_device_0() {
+    let path = stub_library_path();
+    let doc = doctor_json(&[
+        ("LD_LIBRARY_PATH", path.as_str()),
+        ("STROM_STUB_CUDA_DEVICES", "2"),
+        ("STROM_STUB_CUDA_GL_DEVICE_LIST", "1"),
+        ("STROM_STUB_CUDA_REGISTER_DEV0", "304"),
+        common::HEADLESS_GL[0],
+        common::HEADLESS_GL[1],
+    ]);
+    let devices = check(&doc, "cuda-gl-devices");
+    assert_eq!(devices["ok"], true, "{devices}");
+    assert!(
+        devices["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("gl-devices 1, cuda-device 1 tested"),
+        "{devices}"
+    );
+    assert_eq!(check(&doc, "cuda-gl-interop")["ok"], true);
+    let device_0 = check(&doc, "cuda-gl-interop device 0");
+    assert_eq!(device_0["result"], "fail", "{device_0}");
+    let detail = device_0["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("CUDA_ERROR_OPERATING_SYSTEM on CUDA device 0")
+            && detail.contains("nvh264enc encodes on CUDA device 0"),
+        "{detail}"
+    );
+}
+
+#[test]
+fn wsl_interop_is_flagged() {
+    let doc = doctor_json(&[("WSL_INTEROP", "/run/WSL/1_interop")]);
+    assert_eq!(check(&doc, "wsl2")["ok"], false);
+}

@@ -130,6 +130,37 @@ cuda_lost_from_gst_launch() {
 }
 cuda_lost_from_gst_launch
 
+# --- The consumer refusing GL memory, seen from gst-launch-1.0. The libcuda.so.1 stand-in says
+# interop works; the test-only stromtestconsumer (tests/stubs, built here) answers the first GL
+# buffer with GST_FLOW_ERROR and posts nothing, as nvenc does when it cannot register a frame.
+consumer_refusal_from_gst_launch() {
+  local stub="$tmp/cuda" plugin="$tmp/test-plugin" log="$tmp/refusal.log" rc frames alive
+  mkdir -p "$stub" "$plugin"
+  # shellcheck disable=SC2046 # pkg-config prints several flags
+  if ! cc -shared -fPIC -O1 -Wl,-soname,libcuda.so.1 -o "$stub/libcuda.so.1" \
+    "$root/tests/stubs/libcuda_stub.c" 2>"$log" \
+    || ! cc -shared -fPIC -O1 $(pkg-config --cflags gstreamer-1.0) -o "$plugin/libgststromtest.so" \
+      "$root/tests/stubs/gst_test_consumer.c" $(pkg-config --libs gstreamer-1.0) 2>>"$log"; then
+    fail "consumer refusal: stand-ins do not build" "$(cat "$log")"
+    return
+  fi
+  LD_LIBRARY_PATH="$stub" GST_PLUGIN_PATH="$GST_PLUGIN_PATH:$plugin" \
+    GST_TRACERS=leaks GST_DEBUG=GST_TRACER:7 GST_DEBUG_NO_COLOR=1 timeout 60 gst-launch-1.0 -m -v \
+    videotestsrc num-buffers=30 ! video/x-raw,format=I420,width=320,height=240 \
+    ! stromautoconvert ! stromtestconsumer cuda-device-id=0 ! fakesink silent=false >"$log" 2>&1
+  rc=$?
+  frames=$(grep -c 'chain   \*' "$log")
+  alive=$(grep -c 'object-alive, type-name=(string)[A-Za-z]' "$log")
+  if [ "$rc" -eq 0 ] && [ "$frames" -eq 30 ] && [ "$alive" -eq 0 ] \
+    && grep -q '^WARNING: .*refused the first GL frame (GST_FLOW_ERROR).*continuing with software conversion' "$log" \
+    && grep 'path=(string)software' "$log" | grep -qF 'refused\ GL\ memory'; then
+    pass "consumer refusal: warning, switch to software, 30/30 frames, nothing leaked, exit 0"
+  else
+    fail "consumer refusal (rc=$rc, frames=$frames, alive=$alive)" "$(grep -E 'WARNING|ERROR|strom-autoconvert' "$log")"
+  fi
+}
+consumer_refusal_from_gst_launch
+
 # --- Python GI clients
 for script in "$root"/tests/python/test_*.py; do
   [ -e "$script" ] || continue

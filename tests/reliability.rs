@@ -1589,8 +1589,8 @@ proptest! {
             interop: None,
         };
         if request.needs_interop() {
-            let (report, _) = gststrom::gpu::interop::probe_cached(None);
-            request.interop = Some(plan::InteropVerdict::from(report));
+            let (report, _) = gststrom::gpu::interop::probe_cached(None, None);
+            request.interop = Some(plan::InteropVerdict::from(&*report));
         }
         let planned = plan::plan(&request);
         let negotiated = negotiate(&case);

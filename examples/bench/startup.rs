@@ -58,7 +58,7 @@ pub fn child_sample(launch: &str) -> serde_json::Value {
     if launch == STROM {
         result["second"] = sample(launch).unwrap_or_else(|err| json!({ "error": err }));
         let started = Instant::now();
-        let _ = gststrom::gpu::interop::probe_cached(None);
+        let _ = gststrom::gpu::interop::probe_cached(None, None);
         result["cached-call-us"] = json!(started.elapsed().as_secs_f64() * 1e6);
         if let Some(us) = cuda_check_us() {
             result["cuda-check-us"] = json!(us);

@@ -11,14 +11,15 @@ use super::imp::{AutoConvert, CAT};
 use super::plan::{self, ChainPlan, ChainShape, ConvertPath, InteropVerdict, Request};
 use super::recovery::watch_for;
 use super::report::{ChainError, InteropUse};
-use crate::chainbin::ElementSpec;
+use crate::chainbin::{ElementSpec, consumer};
 use crate::gpu::gl::{self, GlInfo};
 use crate::gpu::interop;
 
 impl AutoConvert {
     /// Everything the decision reads for `caps`. `gl_failed` overrides the stream's own record
-    /// of a GL failure (the one being recovered from now). Runs the interop test (once per
-    /// process, cached) only when the request needs it.
+    /// of a GL failure (the one being recovered from now). Runs the interop test (once per GL
+    /// display and CUDA device, cached) only when the request needs it, on the device of the
+    /// consumer downstream.
     fn request_for(
         &self,
         caps: &gst::Caps,
@@ -38,10 +39,18 @@ impl AutoConvert {
             interop: None,
         };
         let interop = request.needs_interop().then(|| {
-            let (report, ran_now) = interop::probe_cached(Some(self.obj().upcast_ref()));
+            let consumer = consumer::find(self.srcpad.upcast_ref());
+            let device = consumer.as_ref().and_then(|c| c.cuda_device);
+            gst::debug!(
+                CAT,
+                imp = self,
+                "interop test for consumer {:?} on CUDA device {device:?}",
+                consumer.as_ref().map(consumer::Consumer::describe)
+            );
+            let (report, ran_now) = interop::probe_cached(Some(self.obj().upcast_ref()), device);
             InteropUse { report, ran_now }
         });
-        request.interop = interop.as_ref().map(|i| InteropVerdict::from(i.report));
+        request.interop = interop.as_ref().map(|i| InteropVerdict::from(&*i.report));
         Ok((request, interop))
     }
 
@@ -69,6 +78,8 @@ impl AutoConvert {
         );
         self.install(&plan)?;
         self.state().cuda_watch = watch_for(&plan, interop.as_ref(), &self.settings());
+        self.judge
+            .arm(plan.shape.path == ConvertPath::Gl && !plan.shape.download_output);
         self.announce(&plan, interop.as_ref(), gl_info.as_ref());
         Ok(())
     }
@@ -85,6 +96,8 @@ impl AutoConvert {
             .map_err(|e| e.to_string())?;
         let plan = plan::plan(&request).map_err(|e| e.0)?;
         self.install(&plan).map_err(|e| e.to_string())?;
+        self.judge
+            .arm(plan.shape.path == ConvertPath::Gl && !plan.shape.download_output);
         Ok(plan)
     }
 

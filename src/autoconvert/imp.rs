@@ -14,7 +14,7 @@ use gst::subclass::prelude::*;
 use super::Mode;
 use super::caps;
 use super::plan::{self, ChainShape, ConvertPath};
-use super::recovery::CudaWatch;
+use super::recovery::{ConsumerJudge, CudaWatch};
 use crate::chainbin::{ChainSlot, ErrorHold, QueryGate};
 use crate::sync::lock;
 
@@ -73,6 +73,8 @@ pub struct AutoConvert {
     /// Errors the GL chain posts while a buffer is inside, until the bin knows if it recovers.
     pub(super) errors: ErrorHold,
     pub(super) queries: QueryGate,
+    /// What downstream answered to the first GL frames of the current chain.
+    pub(super) judge: ConsumerJudge,
 }
 
 impl AutoConvert {
@@ -240,6 +242,25 @@ impl AutoConvert {
         caps::sink_caps_without_chain(&self.srcpad.peer_query_caps(None))
     }
 
+    /// Every buffer leaving the bin passes here (the src ghost pad's inside), so downstream's
+    /// answer to each GL frame is seen where it comes back.
+    fn src_chain(
+        &self,
+        pad: &gst::ProxyPad,
+        buffer: gst::Buffer,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let gl_memory = buffer.n_memory() > 0
+            && buffer
+                .peek_memory(0)
+                .is_memory_type::<gst_gl::GLBaseMemory>();
+        let ghost: &gst::Object = self.srcpad.upcast_ref();
+        let result = gst::ProxyPad::chain_default(pad, Some(ghost), buffer);
+        if gl_memory {
+            self.judge.observe(result);
+        }
+        result
+    }
+
     fn src_query(&self, pad: &gst::GhostPad, query: &mut gst::QueryRef) -> bool {
         if self.chain.is_empty()
             && let gst::QueryViewMut::Caps(q) = query.view_mut()
@@ -310,6 +331,15 @@ impl ObjectSubclass for AutoConvert {
                     |this| this.src_query(pad, query),
                 )
             })
+            // The inside of the src ghost pad: its parent is the ghost pad, whose parent is us.
+            .proxy_pad_chain_function(|pad, ghost, buffer| {
+                let bin = ghost.and_then(|g| g.parent());
+                AutoConvert::catch_panic_pad_function(
+                    bin.as_ref(),
+                    || Err(gst::FlowError::Error),
+                    |this| this.src_chain(pad, buffer),
+                )
+            })
             .build();
         AutoConvert {
             chain: ChainSlot::new(&sinkpad, &srcpad),
@@ -319,6 +349,7 @@ impl ObjectSubclass for AutoConvert {
             state: Mutex::new(State::default()),
             errors: ErrorHold::default(),
             queries: QueryGate::default(),
+            judge: ConsumerJudge::default(),
         }
     }
 }
@@ -369,10 +400,11 @@ impl ObjectImpl for AutoConvert {
                 glib::ParamSpecString::builder("interop-status")
                     .nick("Interop status")
                     .blurb(
-                        "Result of the in-process CUDA-GL interop test, e.g. ok, \
-                         failed: CUDA_ERROR_OPERATING_SYSTEM, unavailable: libcuda.so.1 not \
-                         found, skipped: WSL2, skipped: GL is Mesa llvmpipe; not-tested: <why> \
-                         when the decision did not need it",
+                        "Result of the in-process CUDA-GL interop test on the consumer's CUDA \
+                         device, e.g. ok, failed: CUDA_ERROR_OPERATING_SYSTEM, failed: nvh264enc \
+                         refused GL memory, unavailable: libcuda.so.1 not found, skipped: WSL2, \
+                         skipped: GL is Mesa llvmpipe; not-tested: <why> when the decision did \
+                         not need it",
                     )
                     .read_only()
                     .build(),
@@ -461,8 +493,11 @@ impl ElementImpl for AutoConvert {
                  'strom-autoconvert' when it chooses: path (string: gl|software), reason \
                  (string), interop (boolean), interop-status (string), chain (string), \
                  cuda-error (string, when a CUDA call failed), gl-vendor and gl-renderer \
-                 (strings, when a GL context was made), probe-ms (double, time of the interop \
-                 test, 0 when cached)",
+                 (strings, when a GL context was made), cuda-device (int, the CUDA device the \
+                 interop test ran on: downstream's cuda-device-id, else the first behind GL), \
+                 gl-devices (string, the CUDA devices behind the GL context, comma-separated), \
+                 probe-ms (double, time of the interop test, 0 when cached for that GL display \
+                 and CUDA device)",
                 "gst-strom developers",
                 &[(
                     "doc-uri",
@@ -518,6 +553,7 @@ impl ElementImpl for AutoConvert {
                 // A new stream: the decision is made again when its caps arrive.
                 *self.state() = State::default();
                 self.errors.clear();
+                self.judge.reset();
             }
             _ => {}
         }

@@ -2,6 +2,8 @@
 //! What the bin tells people: the `strom-autoconvert` message and log lines when it chooses, and
 //! element errors that name the cause and the fix when no chain can be built.
 
+use std::sync::Arc;
+
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 
@@ -14,7 +16,7 @@ use crate::gpu::interop::{self, InteropReport};
 
 /// The interop test's answer as this element reports it.
 pub(super) struct InteropUse {
-    pub(crate) report: &'static InteropReport,
+    pub(crate) report: Arc<InteropReport>,
     /// This call ran the test (its time goes into `probe-ms`); else the cached answer.
     pub(crate) ran_now: bool,
 }
@@ -65,7 +67,7 @@ impl AutoConvert {
         }
         let interop_status = match interop {
             Some(i) => i.report.status.clone(),
-            None => interop::cached().map_or_else(
+            None => interop::latest().map_or_else(
                 || format!("not-tested: {}", plan.reason),
                 |r| r.status.clone(),
             ),
@@ -139,13 +141,18 @@ fn decision_structure(
     interop: Option<&InteropUse>,
     gl_info: Option<&GlInfo>,
 ) -> gst::Structure {
-    let report = interop.map(|i| i.report);
+    let report = interop.map(|i| &*i.report);
     let probe_ms = interop
         .filter(|i| i.ran_now)
         .map_or(0.0, |i| i.report.elapsed.as_secs_f64() * 1000.0);
+    // A stub libcuda.so on the path decides nothing, but people should hear of it.
+    let reason = match report.and_then(InteropReport::shadow_note) {
+        Some(note) => format!("{}; note: {note}", plan.reason),
+        None => plan.reason.clone(),
+    };
     let mut s = gst::Structure::builder(MESSAGE_NAME)
         .field("path", plan.shape.path.as_str())
-        .field("reason", plan.reason.as_str())
+        .field("reason", reason.as_str())
         .field("interop", report.is_some_and(InteropReport::works))
         .field("interop-status", interop_status)
         .field("chain", plan.shape.describe())
@@ -157,6 +164,12 @@ fn decision_structure(
     if let Some(gl) = report.and_then(|r| r.gl.as_ref()).or(gl_info) {
         s.set("gl-vendor", gl.vendor.as_str());
         s.set("gl-renderer", gl.renderer.as_str());
+    }
+    if let Some(device) = report.and_then(InteropReport::tested_device) {
+        s.set("cuda-device", device);
+    }
+    if let Some(gl_devices) = report.and_then(InteropReport::gl_devices_text) {
+        s.set("gl-devices", gl_devices);
     }
     s
 }

@@ -7,11 +7,13 @@
 //! - [`hold`]: hold back the errors a chain posts while a buffer is inside, until the bin knows
 //!   whether another chain takes the same buffer;
 //! - [`gate`]: when queries from other threads may enter the chain;
+//! - [`consumer`]: the element downstream that consumes the output, and its CUDA device;
 //! - [`post_decision`]: the element message that says what was chosen and why.
 //!
 //! The decision itself stays with each element's plain `plan` module.
 
 pub(crate) mod chain;
+pub(crate) mod consumer;
 pub(crate) mod gate;
 pub(crate) mod hold;
 

@@ -8,6 +8,7 @@ use super::{Check, Tier};
 use crate::gpu::gl::{self, GlInfo};
 use crate::gpu::interop::{InteropOutcome, InteropReport};
 use crate::gpu::libraries::NvrtcProbe;
+use crate::gpu::loader::ShadowLibrary;
 use crate::gpu::platform::{self, DriverCapabilities, EglVendorFile, GlEnvironment};
 
 /// How to give a container the GPU, named wherever a container lacks it.
@@ -114,11 +115,49 @@ pub(crate) fn libcuda(load: &Result<Option<String>, String>, in_container: bool)
     }
 }
 
+/// A `libcuda.so` on the loader path that is not the driver: harmless to this plugin and to
+/// nvcodec (both open `libcuda.so.1` only), but whatever opens `libcuda.so` gets it, and once it is
+/// loaded its soname (`libcuda.so.1`) can shadow the driver for everyone in the process.
+pub(crate) fn libcuda_stub(shadow: Option<&ShadowLibrary>, driver: Option<&Path>) -> Check {
+    const NAME: &str = "libcuda-stub";
+    let Some(shadow) = shadow else {
+        return Check::pass(
+            NAME,
+            "no libcuda.so on the loader path other than the driver",
+        );
+    };
+    let folder = shadow.path.parent().map_or_else(
+        || shadow.path.display().to_string(),
+        |p| p.display().to_string(),
+    );
+    let fix = if shadow.looks_like_stub {
+        format!(
+            "take {folder} off LD_LIBRARY_PATH (and out of ld.so.conf): the CUDA toolkit's stubs \
+             are for linking only; a program that opens libcuda.so, or loads it before the \
+             driver (its soname is libcuda.so.1), gets CUDA_ERROR_STUB_LIBRARY"
+        )
+    } else {
+        format!(
+            "remove or repoint {}: it is not the driver's libcuda.so.1",
+            shadow.path.display()
+        )
+    };
+    Check::warn(NAME, shadow.describe(driver)).with_fix(fix)
+}
+
 /// `cuInit`, the device count and names. `None` when the driver did not load.
 pub(crate) fn cuda_devices(devices: Option<&Result<Vec<String>, String>>) -> Check {
     const NAME: &str = "cuda-devices";
     match devices {
         None => Check::skip(NAME, "not checked: libcuda.so.1 is not loaded")
+            .blocking(Tier::SoftwareConvertNvenc),
+        Some(Err(err)) if err.contains("CUDA_ERROR_STUB_LIBRARY") => Check::fail(NAME, err.clone())
+            .with_fix(
+                "libcuda.so.1 is the CUDA toolkit's link-time stub, not the driver (the libcuda \
+                 row says where it was loaded from): remove the stubs folder from \
+                 LD_LIBRARY_PATH and any libcuda.so.1 symlink to it, and give the machine or \
+                 container the real driver (--gpus all)",
+            )
             .blocking(Tier::SoftwareConvertNvenc),
         Some(Err(err)) => Check::fail(NAME, err.clone())
             .with_fix(
@@ -387,21 +426,62 @@ fn is_nvidia(info: &GlInfo) -> bool {
 
 /// The CUDA-GL interop test, the same report `stromautoconvert` reads.
 pub(crate) fn interop(report: &InteropReport) -> Check {
-    const NAME: &str = "cuda-gl-interop";
+    interop_row("cuda-gl-interop", report)
+}
+
+/// The test on CUDA device 0 as well, where `nvh264enc` encodes, when GL runs on another device.
+pub(crate) fn interop_on_device_0(report: &InteropReport) -> Check {
+    let mut check = interop_row("cuda-gl-interop device 0", report);
+    check.detail.push_str(
+        "; nvh264enc encodes on CUDA device 0, nvh264device<N>enc on device N: pick the encoder \
+         on the GPU whose row passes",
+    );
+    check
+}
+
+/// What the test says about devices: those behind the GL context and the one tested.
+pub(crate) fn gl_devices(report: &InteropReport) -> Check {
+    const NAME: &str = "cuda-gl-devices";
+    let Some(gl) = report.gl_devices_text() else {
+        return Check::skip(
+            NAME,
+            "not asked: the interop test stopped before cuGLGetDevices",
+        );
+    };
+    if gl.is_empty() {
+        return Check::info(
+            NAME,
+            "gl-devices none: no CUDA device is behind the GL context",
+        );
+    }
+    let tested = report.tested_device().map_or_else(String::new, |d| {
+        format!(
+            ", cuda-device {d} tested ({})",
+            if report.requested_device.is_some() {
+                "the consumer's"
+            } else {
+                "the first behind GL; a pipeline tests its encoder's cuda-device-id"
+            }
+        )
+    });
+    Check::pass(NAME, format!("gl-devices {gl}{tested}"))
+}
+
+fn interop_row(name: &str, report: &InteropReport) -> Check {
     let mut detail = format!("{}: {}", report.outcome.as_str(), report.reason);
-    if let Some(name) = report.cuda_error.as_deref()
-        && !detail.contains(name)
+    if let Some(error) = report.cuda_error.as_deref()
+        && !detail.contains(error)
     {
-        detail.push_str(&format!(" ({name})"));
+        detail.push_str(&format!(" ({error})"));
     }
     match report.outcome {
-        InteropOutcome::Ok => Check::pass(NAME, detail),
+        InteropOutcome::Ok => Check::pass(name, detail),
         // Nothing to test with: the rows above name the missing piece and its fix.
         InteropOutcome::Unavailable if report.cuda_devices.is_none() => {
-            Check::skip(NAME, detail).blocking(Tier::GpuInterop)
+            Check::skip(name, detail).blocking(Tier::GpuInterop)
         }
         InteropOutcome::Unavailable | InteropOutcome::Skipped | InteropOutcome::Failed => {
-            Check::fail(NAME, detail)
+            Check::fail(name, detail)
                 .with_fix(interop_fix(report))
                 .blocking(Tier::GpuInterop)
         }
@@ -411,6 +491,17 @@ pub(crate) fn interop(report: &InteropReport) -> Check {
 fn interop_fix(report: &InteropReport) -> String {
     if report.status.contains("WSL2") {
         return "none on WSL2: use native Linux for zero-copy".to_owned();
+    }
+    if let (Some(device), Some(gl)) = (report.tested_device(), report.gl_devices.as_ref())
+        && !gl.is_empty()
+        && !gl.contains(&device)
+    {
+        return format!(
+            "GL renders on CUDA device {} and the encoder reads on CUDA device {device}: use \
+             the encoder of the GL GPU (nvh264device{}enc; nvh264enc is device 0), or make GL \
+             render on device {device} (an EGL device display on that GPU)",
+            gl[0], gl[0]
+        );
     }
     let gl_on_mesa = report.gl.as_ref().is_some_and(GlInfo::is_mesa_or_software);
     if gl_on_mesa || report.gl.is_none() {
@@ -607,6 +698,10 @@ mod tests {
             gl: None,
             cuda_devices: Some(1),
             device: None,
+            gl_devices: None,
+            requested_device: None,
+            display: None,
+            shadow: None,
             elapsed: Duration::ZERO,
         }
     }
@@ -787,6 +882,85 @@ mod tests {
             "no GL context on display 'egl': EGL_NOT_INITIALIZED".into()
         ));
         assert!(none.fix.unwrap().contains("GST_GL_WINDOW=egl-device"));
+    }
+
+    #[test]
+    fn the_stub_row_warns_without_blocking_and_names_the_folder() {
+        assert!(libcuda_stub(None, None).ok());
+        let stub = ShadowLibrary {
+            path: PathBuf::from("/usr/local/cuda/lib64/stubs/libcuda.so"),
+            looks_like_stub: true,
+        };
+        let driver = PathBuf::from("/usr/lib/x86_64-linux-gnu/libcuda.so.1");
+        let check = libcuda_stub(Some(&stub), Some(&driver));
+        assert_eq!(check.level, Level::Warn);
+        assert_eq!(check.blocks, None);
+        assert!(
+            check
+                .detail
+                .contains("/usr/local/cuda/lib64/stubs/libcuda.so")
+        );
+        assert!(
+            check
+                .detail
+                .contains("/usr/lib/x86_64-linux-gnu/libcuda.so.1")
+        );
+        assert!(
+            check
+                .fix
+                .unwrap()
+                .contains("take /usr/local/cuda/lib64/stubs off LD_LIBRARY_PATH")
+        );
+        let stub_driver = cuda_devices(Some(&Err(
+            "cuInit returned CUDA_ERROR_STUB_LIBRARY".to_owned()
+        )));
+        assert!(stub_driver.fix.unwrap().contains("link-time stub"));
+    }
+
+    #[test]
+    fn gl_devices_row_shows_what_was_tested() {
+        let mut report = report(InteropOutcome::Ok, "ok", None);
+        assert_eq!(gl_devices(&report).level, Level::Skip);
+        report.gl_devices = Some(vec![]);
+        assert_eq!(gl_devices(&report).level, Level::Info);
+        report.gl_devices = Some(vec![1, 0]);
+        report.device = Some(crate::gpu::interop::InteropDevice {
+            handle: 1,
+            name: "GPU".into(),
+        });
+        let check = gl_devices(&report);
+        assert!(check.ok());
+        assert!(
+            check
+                .detail
+                .starts_with("gl-devices 1,0, cuda-device 1 tested"),
+            "{}",
+            check.detail
+        );
+        assert!(
+            interop_on_device_0(&report)
+                .detail
+                .contains("nvh264enc encodes on CUDA device 0")
+        );
+
+        let mut crossed = report_failed_on(0, vec![1]);
+        crossed.gl = Some(mesa());
+        let fix = interop(&crossed).fix.unwrap();
+        assert!(fix.contains("nvh264device1enc"), "{fix}");
+    }
+
+    fn report_failed_on(device: i32, gl_devices: Vec<i32>) -> InteropReport {
+        let mut report = report(
+            InteropOutcome::Failed,
+            "failed: CUDA_ERROR_OPERATING_SYSTEM",
+            Some("CUDA_ERROR_OPERATING_SYSTEM"),
+        );
+        report.device = Some(crate::gpu::interop::InteropDevice {
+            handle: device,
+            name: "GPU".into(),
+        });
+        report.gl_devices = Some(gl_devices);
+        report
     }
 
     #[test]

@@ -30,11 +30,13 @@ pub fn run() -> Report {
     ));
 
     let driver = CudaDriver::get();
+    let driver_path = driver.as_ref().ok().and_then(|d| d.library_path());
     let load = driver
         .as_ref()
-        .map(|d| d.library_path().map(str::to_owned))
+        .map(|d| d.library_path().map(|p| p.display().to_string()))
         .map_err(|err| err.to_string());
     checks.push(checks::libcuda(&load, in_container));
+    checks.push(checks::libcuda_stub(interop::shadow_library(), driver_path));
     let devices = driver.as_ref().ok().map(|d| cuda_device_names(d));
     checks.push(checks::cuda_devices(devices.as_ref()));
     checks.push(checks::nvidia_smi(find_on_path("nvidia-smi").as_deref()));
@@ -77,14 +79,22 @@ pub fn run() -> Report {
 
 /// The rows that need GStreamer: the GL context, the interop test, elements and the plugin.
 fn gstreamer_checks(checks: &mut Vec<Check>, caps: &mut Capabilities) {
-    // The interop test makes its own GL context only when CUDA works; reuse what it saw.
-    let (report, _) = interop::probe_cached(None);
+    // The interop test makes its own GL context only when CUDA works; reuse what it saw. Without
+    // a pipeline there is no encoder to ask for its device: the first device behind GL is tested,
+    // and device 0 (where nvh264enc encodes) as well when that is another one.
+    let (report, _) = interop::probe_cached(None, None);
     let context = match &report.gl {
         Some(info) => Ok(info.clone()),
         None => gl::context_check_cached(None).clone(),
     };
     checks.push(checks::gl_context(&context));
-    checks.push(checks::interop(report));
+    checks.push(checks::interop(&report));
+    checks.push(checks::gl_devices(&report));
+    let tested_elsewhere = report.tested_device().is_some_and(|d| d != 0);
+    if tested_elsewhere && report.cuda_devices.is_some_and(|n| n > 1) {
+        let (on_device_0, _) = interop::probe_cached(None, Some(0));
+        checks.push(checks::interop_on_device_0(&on_device_0));
+    }
     caps.interop_works = report.works();
 
     let installed = installed_strom_plugin();

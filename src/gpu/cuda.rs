@@ -1,16 +1,22 @@
 // SPDX-License-Identifier: MPL-2.0
-//! The CUDA driver, loaded at run time.
+//! The CUDA driver, loaded at run time from `libcuda.so.1` only (see [`super::loader`]): no
+//! link-time dependency, so the plugin loads on machines without a driver, and the same library
+//! nvcodec will use. Every entry point is resolved as a checked symbol, so that a missing one is
+//! an error rather than a crash, and results are read as plain integers because a newer driver
+//! may return a code this crate does not know.
 //!
-//! cudarc finds and opens `libcuda` (dynamic loading only: no link-time dependency, so the plugin
-//! loads on machines without a driver). Every entry point we call is then resolved from that same
-//! library as a checked symbol, for two reasons: a missing symbol must become an error rather than
-//! cudarc's panic, and results are read as plain integers because a newer driver may return a code
-//! that cudarc's `CUresult` enum does not list. cudarc does not bind the GL interop entry points at
-//! all (`cuGLGetDevices`, `cuGraphicsGLRegisterBuffer`), so those are resolved the same way.
+//! The calls follow nvcodec 1.22: a context of our own on the encoder's device (`cuCtxCreate`,
+//! then popped, as `gst_cuda_context_new` does), pushed in the GL thread around
+//! `cuGraphicsGLRegisterBuffer` (no flags), `cuGraphicsResourceSetMapFlags` (read-only),
+//! `cuGraphicsMapResources`, `cuGraphicsResourceGetMappedPointer`, unmap and unregister, as
+//! `gstnvbaseenc.c` and `gstcudautils.c` do with the PBO behind `GstGLMemoryPBO`.
 
 use std::ffi::{CStr, c_char, c_int, c_uint, c_void};
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+
+use super::loader::{self, OpenError};
 
 /// A CUDA driver result, kept as the raw integer the driver returned.
 pub(crate) type CuResult = c_int;
@@ -23,11 +29,17 @@ type CuDevicePtr = u64;
 pub(crate) const CUDA_SUCCESS: CuResult = 0;
 /// `CU_GL_DEVICE_LIST_ALL`: every CUDA device behind the current GL context.
 const CU_GL_DEVICE_LIST_ALL: c_int = 1;
-/// `CU_GRAPHICS_REGISTER_FLAGS_READ_ONLY`: how an encoder reads an uploaded frame.
-const CU_GRAPHICS_REGISTER_FLAGS_READ_ONLY: c_uint = 1;
+/// `CU_GRAPHICS_REGISTER_FLAGS_NONE`: nvcodec registers GL buffers without access flags and
+/// sets them when it maps.
+const CU_GRAPHICS_REGISTER_FLAGS_NONE: c_uint = 0;
+/// `CU_GRAPHICS_MAP_RESOURCE_FLAGS_READ_ONLY`: how nvenc maps an uploaded frame.
+const CU_GRAPHICS_MAP_RESOURCE_FLAGS_READ_ONLY: c_uint = 1;
+/// `CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR` / `_MINOR`.
+const CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR: c_int = 75;
+const CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR: c_int = 76;
 
 /// The soname the driver installs; named in messages because that is what users look for.
-pub(crate) const LIBCUDA_SONAME: &str = "libcuda.so.1";
+pub(crate) const LIBCUDA_SONAME: &str = loader::LIBCUDA_SONAME;
 
 /// Names of the error codes this project reports, for drivers whose `cuGetErrorName` is missing
 /// or fails. Values from `cuda.h`.
@@ -93,8 +105,10 @@ impl std::error::Error for CudaError {}
 /// Why the driver could not be used at all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoadError {
-    /// No `libcuda` could be opened: no driver, or it is not mounted into the container.
+    /// No `libcuda.so.1` could be found: no driver, or it is not mounted into the container.
     NotFound,
+    /// `libcuda.so.1` was found but does not load; the dynamic loader's words.
+    Unloadable(String),
     /// The library opened but lacks an entry point we need: a driver too old or a broken install.
     MissingSymbol(&'static str),
 }
@@ -103,7 +117,18 @@ impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             LoadError::NotFound => write!(f, "{LIBCUDA_SONAME} not found"),
+            LoadError::Unloadable(why) => write!(f, "{LIBCUDA_SONAME} does not load ({why})"),
             LoadError::MissingSymbol(sym) => write!(f, "{LIBCUDA_SONAME} has no {sym}"),
+        }
+    }
+}
+
+impl LoadError {
+    /// The short form for statuses: `libcuda.so.1 not found`, `libcuda.so.1 does not load`.
+    pub(crate) fn short(&self) -> String {
+        match self {
+            LoadError::Unloadable(_) => format!("{LIBCUDA_SONAME} does not load"),
+            other => other.to_string(),
         }
     }
 }
@@ -113,6 +138,7 @@ struct GlInteropFns {
     gl_get_devices: unsafe extern "C" fn(*mut c_uint, *mut CuDevice, c_uint, c_int) -> CuResult,
     graphics_gl_register_buffer:
         unsafe extern "C" fn(*mut CuGraphicsResource, c_uint, c_uint) -> CuResult,
+    graphics_resource_set_map_flags: unsafe extern "C" fn(CuGraphicsResource, c_uint) -> CuResult,
     graphics_map_resources:
         unsafe extern "C" fn(c_uint, *mut CuGraphicsResource, CuStream) -> CuResult,
     graphics_resource_get_mapped_pointer:
@@ -128,21 +154,22 @@ pub struct CudaDriver {
     device_get_count: unsafe extern "C" fn(*mut c_int) -> CuResult,
     device_get: unsafe extern "C" fn(*mut CuDevice, c_int) -> CuResult,
     device_get_name: unsafe extern "C" fn(*mut c_char, c_int, CuDevice) -> CuResult,
+    device_get_attribute: unsafe extern "C" fn(*mut c_int, c_int, CuDevice) -> CuResult,
     get_error_name: Option<unsafe extern "C" fn(CuResult, *mut *const c_char) -> CuResult>,
-    primary_ctx_retain: unsafe extern "C" fn(*mut CuContext, CuDevice) -> CuResult,
-    primary_ctx_release: unsafe extern "C" fn(CuDevice) -> CuResult,
+    ctx_create: unsafe extern "C" fn(*mut CuContext, c_uint, CuDevice) -> CuResult,
+    ctx_destroy: unsafe extern "C" fn(CuContext) -> CuResult,
     ctx_push_current: unsafe extern "C" fn(CuContext) -> CuResult,
     ctx_pop_current: unsafe extern "C" fn(*mut CuContext) -> CuResult,
     gl: Result<GlInteropFns, LoadError>,
-    path: Option<String>,
+    path: Option<PathBuf>,
 }
 
 // SAFETY: the struct holds only function pointers into a library that stays loaded for the life of
-// the process (cudarc keeps it in a static), plus owned strings.
+// the process (`loader::open_libcuda` keeps it in a static), plus owned data.
 unsafe impl Send for CudaDriver {}
 unsafe impl Sync for CudaDriver {}
 
-/// Resolves `names` in order (versioned name first) from the library cudarc loaded.
+/// Resolves `names` in order (versioned name first) from the driver library.
 fn symbol<T: Copy>(lib: &libloading::Library, names: &[&'static str]) -> Result<T, LoadError> {
     names
         .iter()
@@ -162,29 +189,24 @@ impl CudaDriver {
     }
 
     fn load() -> Result<CudaDriver, LoadError> {
-        // SAFETY: cudarc only tries to dlopen well-known library names; checking presence first
-        // keeps `culib()` from reaching its panic when none exists.
-        if !unsafe { cudarc::driver::sys::is_culib_present() } {
-            return Err(LoadError::NotFound);
-        }
-        // SAFETY: presence was just checked, so this returns the opened library.
-        let lib = unsafe { cudarc::driver::sys::culib() };
+        let lib = loader::open_libcuda().map_err(|err| match err {
+            OpenError::NotFound => LoadError::NotFound,
+            OpenError::Unloadable(why) => LoadError::Unloadable(why),
+        })?;
         let init: unsafe extern "C" fn(c_uint) -> CuResult = symbol(lib, &["cuInit"])?;
         Ok(CudaDriver {
             init,
             device_get_count: symbol(lib, &["cuDeviceGetCount"])?,
             device_get: symbol(lib, &["cuDeviceGet"])?,
             device_get_name: symbol(lib, &["cuDeviceGetName"])?,
+            device_get_attribute: symbol(lib, &["cuDeviceGetAttribute"])?,
             get_error_name: symbol(lib, &["cuGetErrorName"]).ok(),
-            primary_ctx_retain: symbol(lib, &["cuDevicePrimaryCtxRetain"])?,
-            primary_ctx_release: symbol(
-                lib,
-                &["cuDevicePrimaryCtxRelease_v2", "cuDevicePrimaryCtxRelease"],
-            )?,
+            ctx_create: symbol(lib, &["cuCtxCreate_v2", "cuCtxCreate"])?,
+            ctx_destroy: symbol(lib, &["cuCtxDestroy_v2", "cuCtxDestroy"])?,
             ctx_push_current: symbol(lib, &["cuCtxPushCurrent_v2", "cuCtxPushCurrent"])?,
             ctx_pop_current: symbol(lib, &["cuCtxPopCurrent_v2", "cuCtxPopCurrent"])?,
             gl: Self::load_gl_interop(lib),
-            path: library_path(init as *const c_void),
+            path: loader::library_path(init as *const c_void),
         })
     }
 
@@ -192,6 +214,13 @@ impl CudaDriver {
         Ok(GlInteropFns {
             gl_get_devices: symbol(lib, &["cuGLGetDevices_v2", "cuGLGetDevices"])?,
             graphics_gl_register_buffer: symbol(lib, &["cuGraphicsGLRegisterBuffer"])?,
+            graphics_resource_set_map_flags: symbol(
+                lib,
+                &[
+                    "cuGraphicsResourceSetMapFlags_v2",
+                    "cuGraphicsResourceSetMapFlags",
+                ],
+            )?,
             graphics_map_resources: symbol(lib, &["cuGraphicsMapResources"])?,
             graphics_resource_get_mapped_pointer: symbol(
                 lib,
@@ -206,7 +235,7 @@ impl CudaDriver {
     }
 
     /// The file the driver was loaded from, when the dynamic linker can tell.
-    pub(crate) fn library_path(&self) -> Option<&str> {
+    pub(crate) fn library_path(&self) -> Option<&Path> {
         self.path.as_deref()
     }
 
@@ -284,7 +313,7 @@ impl CudaDriver {
         self.gl.as_ref().map_err(|err| CudaError {
             call: match err {
                 LoadError::MissingSymbol(sym) => sym,
-                LoadError::NotFound => "cuGLGetDevices",
+                LoadError::NotFound | LoadError::Unloadable(_) => "cuGLGetDevices",
             },
             code: 500,
             name: "CUDA_ERROR_NOT_FOUND".into(),
@@ -310,48 +339,71 @@ impl CudaDriver {
         Ok(devices[..count].to_vec())
     }
 
-    /// Runs `f` with `device`'s primary context current on this thread, and always restores it.
-    pub(crate) fn with_primary_context<R>(
-        &self,
-        device: CuDevice,
-        f: impl FnOnce() -> Result<R, CudaError>,
-    ) -> Result<R, CudaError> {
-        let mut context: CuContext = std::ptr::null_mut();
-        // SAFETY: the driver writes a context handle for a valid device.
-        self.check("cuDevicePrimaryCtxRetain", unsafe {
-            (self.primary_ctx_retain)(&mut context, device)
-        })?;
-        // SAFETY: `context` was just retained.
-        let pushed = self.check("cuCtxPushCurrent", unsafe {
-            (self.ctx_push_current)(context)
-        });
-        let result = pushed.and_then(|()| {
-            let result = f();
-            let mut popped: CuContext = std::ptr::null_mut();
-            // SAFETY: pops the context pushed above.
-            let pop = self.check("cuCtxPopCurrent", unsafe {
-                (self.ctx_pop_current)(&mut popped)
-            });
-            result.and_then(|r| pop.map(|()| r))
-        });
-        // SAFETY: balances the retain above; its result cannot change what we report.
-        unsafe { (self.primary_ctx_release)(device) };
-        result
+    /// `device`'s compute capability, e.g. `(8, 9)`, as nvcodec logs it.
+    pub(crate) fn compute_capability(&self, device: CuDevice) -> Result<(i32, i32), CudaError> {
+        let attribute = |attr: c_int| {
+            let mut value: c_int = 0;
+            // SAFETY: the driver writes one int for a valid attribute and device.
+            self.check("cuDeviceGetAttribute", unsafe {
+                (self.device_get_attribute)(&mut value, attr, device)
+            })
+            .map(|()| value)
+        };
+        Ok((
+            attribute(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)?,
+            attribute(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR)?,
+        ))
     }
 
-    /// Registers GL buffer object `buffer` with CUDA, maps it and reads its device pointer, as
-    /// nvcodec does with the PBO behind `GstGLMemoryPBO`; then unmaps and unregisters it.
-    /// Needs the GL context current (GL thread) and a CUDA context current.
+    /// A context of our own on `device`, made as `gst_cuda_context_new` makes nvenc's:
+    /// `cuCtxCreate` (which makes it current), then `cuCtxPopCurrent`. Destroyed when dropped.
+    pub(crate) fn create_context(&self, device: CuDevice) -> Result<CudaContext<'_>, CudaError> {
+        let mut context: CuContext = std::ptr::null_mut();
+        // SAFETY: the driver writes a context handle for a valid device.
+        self.check("cuCtxCreate", unsafe {
+            (self.ctx_create)(&mut context, 0, device)
+        })?;
+        let created = CudaContext {
+            driver: self,
+            context,
+        };
+        let mut popped: CuContext = std::ptr::null_mut();
+        // SAFETY: pops the context cuCtxCreate made current; `created` destroys it on failure.
+        self.check("cuCtxPopCurrent", unsafe {
+            (self.ctx_pop_current)(&mut popped)
+        })?;
+        Ok(created)
+    }
+
+    /// Runs `f` with `context` pushed on this thread (`gst_cuda_context_push`), and pops it
+    /// whatever `f` returns.
+    pub(crate) fn with_context<R>(
+        &self,
+        context: &CudaContext<'_>,
+        f: impl FnOnce() -> Result<R, CudaError>,
+    ) -> Result<R, CudaError> {
+        // SAFETY: `context` is alive (it is destroyed only when dropped).
+        self.check("cuCtxPushCurrent", unsafe {
+            (self.ctx_push_current)(context.context)
+        })?;
+        let result = f();
+        let mut popped: CuContext = std::ptr::null_mut();
+        // SAFETY: pops the context pushed above.
+        let pop = self.check("cuCtxPopCurrent", unsafe {
+            (self.ctx_pop_current)(&mut popped)
+        });
+        result.and_then(|r| pop.map(|()| r))
+    }
+
+    /// Registers GL buffer object `buffer` with CUDA, maps it read-only and reads its device
+    /// pointer, as nvenc does with the PBO behind `GstGLMemoryPBO`; then unmaps and unregisters
+    /// it. Needs the GL context current (GL thread) and a CUDA context pushed.
     pub(crate) fn register_and_map_gl_buffer(&self, buffer: u32) -> Result<(), CudaError> {
         let gl = self.gl_fns()?;
         let mut resource: CuGraphicsResource = std::ptr::null_mut();
         // SAFETY: `buffer` names a live GL buffer object in the current GL context.
         self.check("cuGraphicsGLRegisterBuffer", unsafe {
-            (gl.graphics_gl_register_buffer)(
-                &mut resource,
-                buffer,
-                CU_GRAPHICS_REGISTER_FLAGS_READ_ONLY,
-            )
+            (gl.graphics_gl_register_buffer)(&mut resource, buffer, CU_GRAPHICS_REGISTER_FLAGS_NONE)
         })?;
         let mapped = self.map_and_read_pointer(gl, &mut resource);
         // SAFETY: `resource` was registered above and is unmapped by now.
@@ -367,6 +419,13 @@ impl CudaDriver {
         resource: &mut CuGraphicsResource,
     ) -> Result<(), CudaError> {
         let stream: CuStream = std::ptr::null_mut();
+        // SAFETY: `resource` is registered; the flag applies to its next map.
+        self.check("cuGraphicsResourceSetMapFlags", unsafe {
+            (gl.graphics_resource_set_map_flags)(
+                *resource,
+                CU_GRAPHICS_MAP_RESOURCE_FLAGS_READ_ONLY,
+            )
+        })?;
         // SAFETY: maps one registered resource on the default stream.
         self.check("cuGraphicsMapResources", unsafe {
             (gl.graphics_map_resources)(1, resource, stream)
@@ -385,20 +444,18 @@ impl CudaDriver {
     }
 }
 
-/// The path of the shared object holding `address`, from the dynamic linker.
-fn library_path(address: *const c_void) -> Option<String> {
-    // SAFETY: dladdr only reads loader tables; `info` is plain data it fills in.
-    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
-    let found = unsafe { libc::dladdr(address, &mut info) } != 0;
-    if !found || info.dli_fname.is_null() {
-        return None;
+/// A CUDA context this crate created; destroyed (`cuCtxDestroy`) when dropped.
+pub(crate) struct CudaContext<'a> {
+    driver: &'a CudaDriver,
+    context: CuContext,
+}
+
+impl Drop for CudaContext<'_> {
+    fn drop(&mut self) {
+        // SAFETY: the context was created by `create_context` and is not current on any thread
+        // (every push is popped); its result cannot change what the caller reports.
+        unsafe { (self.driver.ctx_destroy)(self.context) };
     }
-    // SAFETY: dli_fname is a NUL-terminated string owned by the loader.
-    Some(
-        unsafe { CStr::from_ptr(info.dli_fname) }
-            .to_string_lossy()
-            .into_owned(),
-    )
 }
 
 #[cfg(test)]
@@ -432,6 +489,9 @@ mod tests {
     #[test]
     fn load_errors_name_the_library() {
         assert_eq!(LoadError::NotFound.to_string(), "libcuda.so.1 not found");
+        let broken = LoadError::Unloadable("wrong ELF class".into());
+        assert_eq!(broken.short(), "libcuda.so.1 does not load");
+        assert!(broken.to_string().contains("wrong ELF class"));
         assert_eq!(
             LoadError::MissingSymbol("cuInit").to_string(),
             "libcuda.so.1 has no cuInit"

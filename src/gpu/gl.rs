@@ -234,19 +234,41 @@ fn mark_egl_wrapper_as_process_lifetime(display: &gst_gl::GLDisplay) {
     }
 }
 
-/// Makes a GL context through GStreamer, runs `work` in its GL thread, and releases the context.
-/// With `element`, the display is the one its pipeline shares (see [`pipeline_display`]);
-/// without (e.g. `strom-doctor`), a display of its own.
-pub(crate) fn run_in_gl_thread<R: Send>(
-    element: Option<&gst::Element>,
-    work: impl FnOnce(&GlFunctions) -> R + Send,
-) -> Result<(GlInfo, R), String> {
+/// Which GL display a test runs on, as far as CUDA can tell them apart: the display type and
+/// its native handle (for `egl-device` the `EGLDeviceEXT`, for EGL the `EGLDisplay`). Two
+/// pipelines on the same device share a key; a display on another GPU gets its own.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct DisplayKey {
+    pub(crate) kind: String,
+    pub(crate) handle: usize,
+}
+
+impl std::fmt::Display for DisplayKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {:#x}", self.kind, self.handle)
+    }
+}
+
+/// The GL display a test for `element` runs on (see [`pipeline_display`]), ready for
+/// [`run_on_display`]; without `element` (e.g. `strom-doctor`), a display of its own.
+pub(crate) struct TestDisplay {
+    chosen: ChosenDisplay,
+    kind: String,
+}
+
+impl TestDisplay {
+    pub(crate) fn key(&self) -> DisplayKey {
+        DisplayKey {
+            kind: self.kind.clone(),
+            handle: self.chosen.display.handle(),
+        }
+    }
+}
+
+/// Picks the display as [`run_in_gl_thread`] would, without making a context yet.
+pub(crate) fn test_display(element: Option<&gst::Element>) -> Result<TestDisplay, String> {
     gst::init().map_err(|err| format!("GStreamer could not initialise: {err}"))?;
-    let ChosenDisplay {
-        display,
-        app_context,
-        process_wide,
-    } = match element {
+    let chosen = match element {
         Some(element) => pipeline_display(element),
         None => ChosenDisplay {
             display: gst_gl::GLDisplay::new(),
@@ -256,14 +278,38 @@ pub(crate) fn run_in_gl_thread<R: Send>(
     };
     // When the requested window system cannot open (no X server, no Wayland socket), GStreamer
     // returns the generic display; making a context on it crashes GStreamer 1.22's GL thread.
-    if display.type_() == gst_gl::GLDisplay::static_type() {
+    if chosen.display.type_() == gst_gl::GLDisplay::static_type() {
         return Err(format!(
             "no GL display could be opened (GST_GL_WINDOW={}, GST_GL_PLATFORM={})",
             std::env::var("GST_GL_WINDOW").unwrap_or_else(|_| "unset".into()),
             std::env::var("GST_GL_PLATFORM").unwrap_or_else(|_| "unset".into())
         ));
     }
-    let display_type = display_type_name(&display);
+    let kind = display_type_name(&chosen.display);
+    Ok(TestDisplay { chosen, kind })
+}
+
+/// Makes a GL context through GStreamer, runs `work` in its GL thread, and releases the context.
+/// With `element`, the display is the one its pipeline shares (see [`pipeline_display`]);
+/// without (e.g. `strom-doctor`), a display of its own.
+pub(crate) fn run_in_gl_thread<R: Send>(
+    element: Option<&gst::Element>,
+    work: impl FnOnce(&GlFunctions) -> R + Send,
+) -> Result<(GlInfo, R), String> {
+    run_on_display(&test_display(element)?, work)
+}
+
+/// [`run_in_gl_thread`] on a display picked already.
+pub(crate) fn run_on_display<R: Send>(
+    test_display: &TestDisplay,
+    work: impl FnOnce(&GlFunctions) -> R + Send,
+) -> Result<(GlInfo, R), String> {
+    let ChosenDisplay {
+        display,
+        app_context,
+        process_wide,
+    } = &test_display.chosen;
+    let display_type = test_display.kind.clone();
     // gst_gl_display_create_context (as glbasefilter uses it) reports an error where
     // gst_gl_context_new would return NULL for a display no GL platform matches.
     let context = {
@@ -285,11 +331,10 @@ pub(crate) fn run_in_gl_thread<R: Send>(
         });
         outcome = Some(result);
     });
-    if process_wide {
-        mark_egl_wrapper_as_process_lifetime(&display);
+    if *process_wide {
+        mark_egl_wrapper_as_process_lifetime(display);
     }
     drop(context);
-    drop(display);
     outcome.unwrap_or_else(|| Err("the GL thread did not run".into()))
 }
 

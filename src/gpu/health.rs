@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MPL-2.0
-//! Is CUDA still there for the GL frames? The interop test runs once per process; a GPU can
-//! fall off the bus (Xid 79), be reset, or have its driver unloaded afterwards, and from then on
-//! the encoder that reads the GL frames through CUDA fails. `stromautoconvert` re-asks CUDA, while
+//! Is CUDA still there for the GL frames? The interop test runs once per (GL display, CUDA
+//! device) and process; a GPU can fall off the bus (Xid 79), be reset, or have its driver
+//! unloaded afterwards, and from then on the encoder that reads the GL frames through CUDA fails. `stromautoconvert` re-asks CUDA, while
 //! frames flow, for the devices behind the GL context of its chain (`cuGLGetDevices`, the check
 //! nvcodec makes before it trusts GL memory) and switches to system memory when the answer is
 //! gone. The call needs no CUDA context, so a check costs one GL-thread round trip, not the
@@ -62,11 +62,21 @@ pub struct InteropLost {
     pub(crate) cuda_error: Option<String>,
 }
 
-/// Reads what `cuGLGetDevices` answered: the check fails when the call failed or when `device`
-/// (the one the interop test registered a buffer on) is no longer behind the GL context.
+/// The device a GL path relies on, as the interop test found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WatchedDevice {
+    /// The CUDA ordinal the test registered a buffer on (the consumer's).
+    pub(crate) device: CuDevice,
+    /// Whether it was behind the GL context then. A consumer on another GPU than GL (frames
+    /// crossing GPUs) is only checked for CUDA still answering.
+    pub(crate) behind_gl: bool,
+}
+
+/// Reads what `cuGLGetDevices` answered: the check fails when the call failed, when no device is
+/// behind the GL context any more, or when the watched device was behind it and no longer is.
 pub(crate) fn verdict(
     answer: Result<Vec<CuDevice>, CudaError>,
-    device: Option<CuDevice>,
+    watched: Option<WatchedDevice>,
 ) -> Result<(), InteropLost> {
     match answer {
         Err(err) => Err(InteropLost {
@@ -77,8 +87,11 @@ pub(crate) fn verdict(
             cause: "cuGLGetDevices names no CUDA device behind the GL context any more".into(),
             cuda_error: None,
         }),
-        Ok(devices) => match device {
-            Some(device) if !devices.contains(&device) => Err(InteropLost {
+        Ok(devices) => match watched {
+            Some(WatchedDevice {
+                device,
+                behind_gl: true,
+            }) if !devices.contains(&device) => Err(InteropLost {
                 cause: format!(
                     "CUDA device {device} is no longer behind the GL context (cuGLGetDevices \
                      names {devices:?})"
@@ -93,7 +106,7 @@ pub(crate) fn verdict(
 /// Runs the check in `context`'s GL thread. Blocks the caller for one GL-thread round trip.
 pub fn check_gl_context(
     context: &gst_gl::GLContext,
-    device: Option<CuDevice>,
+    watched: Option<WatchedDevice>,
 ) -> Result<(), InteropLost> {
     let driver = CudaDriver::get().map_err(|err| InteropLost {
         cause: err.to_string(),
@@ -105,7 +118,7 @@ pub fn check_gl_context(
         cause: "the GL thread did not run the CUDA check".into(),
         cuda_error: None,
     })?;
-    verdict(answer, device)
+    verdict(answer, watched)
 }
 
 #[cfg(test)]
@@ -148,19 +161,30 @@ mod tests {
             code: 999,
             name: "CUDA_ERROR_UNKNOWN".into(),
         };
-        let lost = verdict(Err(err), Some(0)).unwrap_err();
+        let lost = verdict(Err(err), Some(watched(0, true))).unwrap_err();
         assert_eq!(lost.cuda_error.as_deref(), Some("CUDA_ERROR_UNKNOWN"));
         assert_eq!(lost.cause, "cuGLGetDevices returned CUDA_ERROR_UNKNOWN");
     }
 
+    fn watched(device: CuDevice, behind_gl: bool) -> WatchedDevice {
+        WatchedDevice { device, behind_gl }
+    }
+
     #[test]
     fn the_tested_device_must_still_be_behind_gl() {
-        assert_eq!(verdict(Ok(vec![0]), Some(0)), Ok(()));
+        assert_eq!(verdict(Ok(vec![0]), Some(watched(0, true))), Ok(()));
         assert_eq!(verdict(Ok(vec![1]), None), Ok(()));
-        let moved = verdict(Ok(vec![1]), Some(0)).unwrap_err();
+        let moved = verdict(Ok(vec![1]), Some(watched(0, true))).unwrap_err();
         assert!(moved.cause.contains("CUDA device 0 is no longer"));
-        let none = verdict(Ok(vec![]), Some(0)).unwrap_err();
+        let none = verdict(Ok(vec![]), Some(watched(0, true))).unwrap_err();
         assert!(none.cause.contains("no CUDA device"));
         assert_eq!(none.cuda_error, None);
+    }
+
+    #[test]
+    fn a_consumer_on_another_gpu_than_gl_is_checked_for_cuda_answering_only() {
+        // The test passed on device 0 while GL ran on device 1: that is not a loss.
+        assert_eq!(verdict(Ok(vec![1]), Some(watched(0, false))), Ok(()));
+        assert!(verdict(Ok(vec![]), Some(watched(0, false))).is_err());
     }
 }

@@ -10,5 +10,6 @@ pub(crate) mod gl;
 pub mod health;
 pub mod interop;
 pub(crate) mod libraries;
+pub(crate) mod loader;
 pub mod nvml;
 pub mod platform;

@@ -20,13 +20,20 @@ pub(crate) const NVIDIA_EGL_VENDOR_FILE: &str = "/usr/share/glvnd/egl_vendor.d/1
 pub const NVIDIA_EGL_VENDOR_JSON: &str = "{\n    \"file_format_version\" : \"1.0.0\",\n    \"ICD\" : {\n        \"library_path\" : \"libEGL_nvidia.so.0\"\n    }\n}\n";
 
 /// True on WSL2: its GPU driver exposes CUDA but no NVIDIA OpenGL/EGL, so interop cannot work.
+/// Detected as Strom does: `WSL_INTEROP` or `WSL_DISTRO_NAME` set (WSL sets both in its shells),
+/// or `/proc/version` naming `microsoft` or `WSL` in any case (the WSL2 kernel's version string,
+/// which a container on WSL2 sees too).
 pub(crate) fn is_wsl() -> bool {
     let proc_version = std::fs::read_to_string("/proc/version").unwrap_or_default();
-    is_wsl_from(&proc_version, std::env::var_os("WSL_DISTRO_NAME").is_some())
+    let env_set = ["WSL_INTEROP", "WSL_DISTRO_NAME"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some());
+    is_wsl_from(&proc_version, env_set)
 }
 
-pub(crate) fn is_wsl_from(proc_version: &str, wsl_distro_name_set: bool) -> bool {
-    wsl_distro_name_set || proc_version.to_ascii_lowercase().contains("microsoft")
+pub(crate) fn is_wsl_from(proc_version: &str, wsl_env_set: bool) -> bool {
+    let version = proc_version.to_ascii_lowercase();
+    wsl_env_set || version.contains("microsoft") || version.contains("wsl")
 }
 
 /// True inside Docker, Podman or Kubernetes.
@@ -191,6 +198,11 @@ mod tests {
             false
         ));
         assert!(is_wsl_from("Linux version 6.1.0-18-amd64", true));
+        assert!(is_wsl_from(
+            "Linux version 5.10.16.3-MICROSOFT-standard",
+            false
+        ));
+        assert!(is_wsl_from("Linux version 6.6.36.3-wsl2-custom", false));
         assert!(!is_wsl_from(
             "Linux version 6.1.0-18-amd64 (debian-kernel@lists.debian.org)",
             false
