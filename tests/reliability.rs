@@ -11,19 +11,20 @@
 mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use gst::prelude::*;
 use proptest::prelude::*;
+use serde::{Deserialize, Serialize};
 
-use common::{field, init, is_child, nvml_stub_dir, run_child, run_to_eos};
+use common::{
+    BusLog, Collector, HANG, LEAKS_TRACER, by_name, child_name, drain_bus, init, is_child, launch,
+    nvml_stub_dir, read_bus, read_bus_polling, report, run_child, run_to_eos, set_state_guarded,
+    wait_for_eos,
+};
 use gststrom::autoconvert::Mode;
 use gststrom::autoconvert::plan::{self, Downstream, Formats, Input, Memory};
-
-/// How long any single wait may take before the test calls it a hang (never a timing assertion:
-/// only a guard so that a deadlock fails the test instead of stalling CI).
-const HANG: Duration = Duration::from_secs(60);
 
 const MODES: [&str; 3] = ["auto", "software", "gl"];
 
@@ -34,118 +35,16 @@ fn soak() -> bool {
     std::env::var_os("STROM_SOAK").is_some_and(|v| v != "0")
 }
 
-fn launch(description: &str) -> gst::Pipeline {
-    init();
-    gst::parse::launch(description)
-        .unwrap_or_else(|e| panic!("cannot parse '{description}': {e}"))
-        .downcast::<gst::Pipeline>()
-        .expect("a pipeline")
+/// Waits for EOS on `pipeline`'s bus, without changing its state.
+fn wait_eos(pipeline: &gst::Pipeline) -> BusLog {
+    common::wait_for_eos(&pipeline.bus().expect("bus"), HANG)
 }
 
-fn by_name(pipeline: &gst::Pipeline, name: &str) -> gst::Element {
-    pipeline
-        .by_name(name)
-        .unwrap_or_else(|| panic!("no element {name}"))
-}
-
-/// Changes state on another thread and fails the test (instead of hanging CI) if it never returns.
-fn set_state_guarded(element: &impl IsA<gst::Element>, state: gst::State) {
-    let element = element.as_ref().clone();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let result = element.set_state(state);
-        // Drop this reference before answering, so callers may check that nothing holds it.
-        drop(element);
-        let _ = tx.send(result);
-    });
-    match rx.recv_timeout(HANG) {
-        Ok(result) => {
-            result.unwrap_or_else(|_| panic!("state change to {state:?} failed"));
-        }
-        Err(_) => panic!("hang: state change to {state:?} did not return"),
-    }
-}
-
-/// Waits for EOS; returns the first error (or a hang) as text.
-fn wait_eos(pipeline: &gst::Pipeline) -> Result<(), String> {
-    wait_eos_collecting(pipeline).0
-}
-
-/// Waits for EOS, keeping the warnings posted meanwhile (the bus drops them at NULL).
-fn wait_eos_collecting(pipeline: &gst::Pipeline) -> (Result<(), String>, Vec<String>) {
-    let bus = pipeline.bus().expect("bus");
-    let mut warnings = Vec::new();
-    loop {
-        let Some(msg) = bus.timed_pop_filtered(
-            gst::ClockTime::from_nseconds(HANG.as_nanos() as u64),
-            &[
-                gst::MessageType::Eos,
-                gst::MessageType::Error,
-                gst::MessageType::Warning,
-            ],
-        ) else {
-            return (Err("hang: no EOS".into()), warnings);
-        };
-        match msg.view() {
-            gst::MessageView::Error(e) => {
-                return (Err(format!("{} ({:?})", e.error(), e.debug())), warnings);
-            }
-            gst::MessageView::Warning(w) => {
-                warnings.push(format!("warning: {} ({:?})", w.error(), w.debug()))
-            }
-            _ => return (Ok(()), warnings),
-        }
-    }
-}
-
-/// Every warning and error on the bus so far, as text.
-fn drain_problems(pipeline: &gst::Pipeline) -> Vec<String> {
-    let bus = pipeline.bus().expect("bus");
-    let mut problems = Vec::new();
-    while let Some(msg) = bus.pop() {
-        match msg.view() {
-            gst::MessageView::Error(e) => {
-                problems.push(format!("error: {} ({:?})", e.error(), e.debug()))
-            }
-            gst::MessageView::Warning(w) => {
-                problems.push(format!("warning: {} ({:?})", w.error(), w.debug()))
-            }
-            _ => {}
-        }
-    }
-    problems
-}
-
-/// Buffer timestamps seen on `pad`, cleared on flush-stop (so only the stream after the latest
-/// flushing seek counts).
-fn record_pts(pad: &gst::Pad) -> Arc<Mutex<Vec<Option<gst::ClockTime>>>> {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let s = seen.clone();
-    pad.add_probe(
-        gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_FLUSH,
-        move |_, info| {
-            match &info.data {
-                Some(gst::PadProbeData::Buffer(b)) => s.lock().unwrap().push(b.pts()),
-                Some(gst::PadProbeData::Event(e)) if e.type_() == gst::EventType::FlushStop => {
-                    s.lock().unwrap().clear()
-                }
-                _ => {}
-            }
-            gst::PadProbeReturn::Ok
-        },
-    );
-    seen
-}
-
-/// Counts buffers reaching `pad`.
-fn count_buffers(pad: &gst::Pad) -> Arc<AtomicUsize> {
-    let count = Arc::new(AtomicUsize::new(0));
-    let c = count.clone();
-    pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
-        c.fetch_add(1, Ordering::SeqCst);
-        gst::PadProbeReturn::Ok
-    });
-    count
+/// Waits for EOS, then sets `pipeline` to NULL; the first error (or a hang) as text.
+fn stop_at_eos(pipeline: &gst::Pipeline) -> Result<(), String> {
+    let eos = wait_eos(pipeline).result();
+    set_state_guarded(pipeline, gst::State::Null);
+    eos
 }
 
 fn sink_pad(pipeline: &gst::Pipeline) -> gst::Pad {
@@ -154,37 +53,8 @@ fn sink_pad(pipeline: &gst::Pipeline) -> gst::Pad {
         .expect("sink pad")
 }
 
-/// Resident set size of this process, from /proc/self/statm.
-fn rss_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .expect("statm resident field");
-    // SAFETY: sysconf has no preconditions.
-    pages * unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64
-}
-
-fn mib(bytes: u64) -> f64 {
-    bytes as f64 / (1024.0 * 1024.0)
-}
-
-/// Prints `KEY=value` for the parent to read (a leading newline: libtest prints the first line
-/// after "test <name> ... ").
-fn report(key: &str, value: impl std::fmt::Display) {
-    println!("\n{key}={value}");
-}
-
-fn child_stdout(name: &str, envs: &[(&str, &str)]) -> String {
-    String::from_utf8_lossy(&run_child(name, envs).stdout).into_owned()
-}
-
-// ---------------------------------------------------------------------------------------------
-// State churn
-
-/// One pipeline of the churn: a source of `frames` frames through the GPU monitor and the bin in
-/// `mode`.
+/// One pipeline of the churn (and of the parallel runs): a source of `frames` frames through the
+/// GPU monitor and the bin in `mode`.
 fn churn_description(mode: &str, consumer: &str, frames: usize) -> String {
     format!(
         "videotestsrc num-buffers={frames} ! video/x-raw,format=I420,width=64,height=48 ! \
@@ -201,6 +71,53 @@ fn both_stubs_path() -> String {
         nvml_stub_dir().display()
     )
 }
+
+/// `appsrc ! stromautoconvert ! NV12 ! fakesink`; `caps` None leaves appsrc without caps.
+fn appsrc_pipeline(
+    mode: &str,
+    caps: Option<&str>,
+    consumer: &str,
+) -> (gst::Pipeline, gst_app::AppSrc) {
+    let pipeline = launch(&format!(
+        "appsrc name=src format=time ! stromautoconvert name=conv mode={mode} ! {consumer} ! \
+         fakesink name=sink sync=false"
+    ));
+    let src = by_name(&pipeline, "src")
+        .downcast::<gst_app::AppSrc>()
+        .unwrap();
+    if let Some(caps) = caps {
+        src.set_caps(Some(&caps.parse::<gst::Caps>().unwrap()));
+    }
+    (pipeline, src)
+}
+
+const SMALL_I420: &str = "video/x-raw,format=I420,width=64,height=48,framerate=30/1";
+const SMALL_I420_SIZE: usize = 64 * 48 * 3 / 2;
+
+/// Frame `n` of a 30 fps stream: `size` bytes of grey.
+fn frame(n: u64, size: usize) -> gst::Buffer {
+    let mut buffer = common::filled(
+        size,
+        gst::ClockTime::from_nseconds(n * 1_000_000_000 / 30),
+        0x80,
+    );
+    buffer
+        .get_mut()
+        .unwrap()
+        .set_duration(gst::ClockTime::from_nseconds(1_000_000_000 / 30));
+    buffer
+}
+
+/// The timestamps of frames `frames` of a 30 fps stream.
+fn pts_at_30fps(frames: std::ops::Range<u64>) -> Vec<Option<gst::ClockTime>> {
+    frames
+        .map(|n| Some(gst::ClockTime::from_nseconds(n * 1_000_000_000 / 30)))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// State churn: NULL→PLAYING→NULL cycles over every mode, with kept and fresh pipelines, and the
+// resident size staying flat.
 
 /// A pipeline kept across cycles, or one built afresh each cycle (as servers do).
 struct ChurnSlot {
@@ -222,21 +139,12 @@ fn churn_cycle(slot: &mut ChurnSlot) {
             &fresh
         }
     };
-    let pad = sink_pad(pipeline);
-    let count = Arc::new(AtomicUsize::new(0));
-    let c = count.clone();
-    let probe = pad
-        .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
-            c.fetch_add(1, Ordering::SeqCst);
-            gst::PadProbeReturn::Ok
-        })
-        .expect("probe");
+    let arrived = Collector::on_pad(&sink_pad(pipeline));
     set_state_guarded(pipeline, gst::State::Playing);
-    let eos = wait_eos(pipeline);
-    set_state_guarded(pipeline, gst::State::Null);
-    pad.remove_probe(probe);
+    let eos = stop_at_eos(pipeline);
+    arrived.detach();
     eos.unwrap_or_else(|e| panic!("{description}: {e}"));
-    assert_eq!(count.load(Ordering::SeqCst), CHURN_FRAMES, "{description}");
+    assert_eq!(arrived.count(), CHURN_FRAMES, "{description}");
     let conv = by_name(pipeline, "conv");
     assert_eq!(
         conv.downcast_ref::<gst::Bin>().unwrap().children().len(),
@@ -289,11 +197,36 @@ fn churn(cycles: usize) -> (u64, u64) {
     (baseline, rss_bytes())
 }
 
+/// Resident set size of this process, from /proc/self/statm.
+fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .expect("statm resident field");
+    // SAFETY: sysconf has no preconditions.
+    pages * unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
 /// Memory may grow by this much between cycle 50 and the last (allocator noise, lazily grown
 /// pools); a leak of one 64x48 frame per cycle (4.5 KiB) exceeds it within 1000 cycles, one GL
 /// context per cycle within a few dozen. Measured: +0.9 MiB after 500 cycles, +4.5 MiB after 5000.
 fn rss_margin(cycles: usize) -> u64 {
     4 * 1024 * 1024 + cycles as u64 * 1024
+}
+
+/// What the churn child measured.
+#[derive(Debug, Serialize, Deserialize)]
+struct ChurnReport {
+    cycles: usize,
+    rss_after_50: u64,
+    rss_at_end: u64,
+    seconds: f64,
 }
 
 #[test]
@@ -307,19 +240,21 @@ fn child_state_churn() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(500);
     let started = Instant::now();
-    let (after_50, at_end) = churn(cycles);
-    report("CYCLES", cycles);
-    report("RSS_AFTER_50", after_50);
-    report("RSS_AT_END", at_end);
-    report("SECONDS", format!("{:.1}", started.elapsed().as_secs_f64()));
+    let (rss_after_50, rss_at_end) = churn(cycles);
+    report(&ChurnReport {
+        cycles,
+        rss_after_50,
+        rss_at_end,
+        seconds: started.elapsed().as_secs_f64(),
+    });
 }
 
 #[test]
 fn state_churn_keeps_memory_flat() {
     // Its own process: other tests' threads would move this one's resident size.
     let cycles = if soak() { 5000 } else { 500 };
-    let out = child_stdout(
-        "child_state_churn",
+    let run: ChurnReport = run_child(
+        &child_name!(child_state_churn),
         &[
             ("STROM_CHURN_CYCLES", &cycles.to_string()),
             // auto takes GL through the interop test; the monitor samples NVML.
@@ -329,14 +264,14 @@ fn state_churn_keeps_memory_flat() {
             // cycles. Two arenas make the baseline after 50 cycles meaningful.
             ("MALLOC_ARENA_MAX", "2"),
         ],
-    );
-    let after_50: u64 = field(&out, "RSS_AFTER_50").parse().unwrap();
-    let at_end: u64 = field(&out, "RSS_AT_END").parse().unwrap();
+    )
+    .report();
+    let (after_50, at_end) = (run.rss_after_50, run.rss_at_end);
     println!(
-        "state churn: {} cycles (auto/software/gl, kept and fresh pipelines) in {} s; \
+        "state churn: {} cycles (auto/software/gl, kept and fresh pipelines) in {:.1} s; \
          RSS after 50 {:.1} MiB, at end {:.1} MiB",
-        field(&out, "CYCLES"),
-        field(&out, "SECONDS"),
+        run.cycles,
+        run.seconds,
         mib(after_50),
         mib(at_end)
     );
@@ -349,14 +284,23 @@ fn state_churn_keeps_memory_flat() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Concurrency
+// Pipelines in parallel threads: every frame arrives, each takes the expected path, and the
+// interop test runs once for all of them.
 
 const PARALLEL_PIPELINES: usize = 16;
 const PARALLEL_FRAMES: usize = 30;
 
-/// Runs `pipelines` pipelines in parallel threads, each to EOS; returns, per pipeline, the mode,
-/// the frames that reached its sink and the path it took.
-fn run_parallel(pipelines: usize, frames: usize) -> Vec<(String, usize, String)> {
+/// What one of the parallel pipelines did.
+struct ParallelRun {
+    pub mode: &'static str,
+    /// Frames that reached its sink.
+    pub frames: usize,
+    /// The path it took.
+    pub path: String,
+}
+
+/// Runs `pipelines` pipelines in parallel threads, each to EOS.
+fn run_parallel(pipelines: usize, frames: usize) -> Vec<ParallelRun> {
     init();
     let handles: Vec<_> = (0..pipelines)
         .map(|i| {
@@ -364,13 +308,16 @@ fn run_parallel(pipelines: usize, frames: usize) -> Vec<(String, usize, String)>
             let mode = ["auto", "auto", "gl", "software"][i % 4];
             std::thread::spawn(move || {
                 let pipeline = launch(&churn_description(mode, BOTH_MEMORIES, frames));
-                let count = count_buffers(&sink_pad(&pipeline));
+                let arrived = Collector::on_pad(&sink_pad(&pipeline));
                 set_state_guarded(&pipeline, gst::State::Playing);
-                let eos = wait_eos(&pipeline);
-                set_state_guarded(&pipeline, gst::State::Null);
+                let eos = stop_at_eos(&pipeline);
                 eos.unwrap_or_else(|e| panic!("pipeline {i} ({mode}): {e}"));
                 let path = by_name(&pipeline, "conv").property::<String>("active-path");
-                (mode.to_owned(), count.load(Ordering::SeqCst), path)
+                ParallelRun {
+                    mode,
+                    frames: arrived.count(),
+                    path,
+                }
             })
         })
         .collect();
@@ -378,6 +325,15 @@ fn run_parallel(pipelines: usize, frames: usize) -> Vec<(String, usize, String)>
         .into_iter()
         .map(|h| h.join().expect("pipeline thread"))
         .collect()
+}
+
+/// What the parallel child saw.
+#[derive(Debug, Serialize, Deserialize)]
+struct ParallelReport {
+    pipelines: usize,
+    frames: usize,
+    interop_runs: usize,
+    seconds: f64,
 }
 
 #[test]
@@ -388,51 +344,45 @@ fn child_parallel_pipelines() {
     }
     let started = Instant::now();
     let results = run_parallel(PARALLEL_PIPELINES, PARALLEL_FRAMES);
-    for (mode, frames, path) in &results {
+    for run in &results {
+        let mode = run.mode;
         assert_eq!(
-            *frames, PARALLEL_FRAMES,
+            run.frames, PARALLEL_FRAMES,
             "{mode}: frames lost or duplicated"
         );
-        let expected = match mode.as_str() {
+        let expected = match mode {
             "software" => "software",
             // The stand-in says interop works, so auto takes GL like gl mode.
             _ => "gl",
         };
-        assert_eq!(path, expected, "{mode}");
+        assert_eq!(run.path, expected, "{mode}");
     }
-    report("PIPELINES", results.len());
-    report("FRAMES", results.iter().map(|(_, f, _)| f).sum::<usize>());
-    report("INTEROP_RUNS", gststrom::gpu::interop::run_count());
-    report("SECONDS", format!("{:.1}", started.elapsed().as_secs_f64()));
+    report(&ParallelReport {
+        pipelines: results.len(),
+        frames: results.iter().map(|r| r.frames).sum(),
+        interop_runs: gststrom::gpu::interop::run_count(),
+        seconds: started.elapsed().as_secs_f64(),
+    });
 }
 
 #[test]
 fn parallel_pipelines_share_one_interop_test() {
-    let out = child_stdout(
-        "child_parallel_pipelines",
+    let run: ParallelReport = run_child(
+        &child_name!(child_parallel_pipelines),
         &[("LD_LIBRARY_PATH", &both_stubs_path())],
-    );
+    )
+    .report();
     println!(
-        "concurrency: {} pipelines, {} frames in {} s, interop test ran {} time(s)",
-        field(&out, "PIPELINES"),
-        field(&out, "FRAMES"),
-        field(&out, "SECONDS"),
-        field(&out, "INTEROP_RUNS")
+        "concurrency: {} pipelines, {} frames in {:.1} s, interop test ran {} time(s)",
+        run.pipelines, run.frames, run.seconds, run.interop_runs
     );
-    assert_eq!(field(&out, "PIPELINES"), PARALLEL_PIPELINES.to_string());
-    assert_eq!(
-        field(&out, "FRAMES"),
-        (PARALLEL_PIPELINES * PARALLEL_FRAMES).to_string()
-    );
-    assert_eq!(
-        field(&out, "INTEROP_RUNS"),
-        "1",
-        "the interop test must run once"
-    );
+    assert_eq!(run.pipelines, PARALLEL_PIPELINES);
+    assert_eq!(run.frames, PARALLEL_PIPELINES * PARALLEL_FRAMES);
+    assert_eq!(run.interop_runs, 1, "the interop test must run once");
 }
 
 // ---------------------------------------------------------------------------------------------
-// Flushing seeks and EOS
+// Flushing seeks and EOS, in PAUSED and PLAYING, and EOS before any caps.
 
 /// An endless source at 30 fps through the bin, for seeking.
 fn seekable(mode: &str) -> gst::Pipeline {
@@ -457,48 +407,27 @@ fn seek_one_second(pipeline: &gst::Pipeline) {
         .expect("seek accepted");
 }
 
-fn expected_second() -> Vec<Option<gst::ClockTime>> {
-    (30..60u64)
-        .map(|n| Some(gst::ClockTime::from_nseconds(n * 1_000_000_000 / 30)))
-        .collect()
-}
-
 fn wait_async_done(pipeline: &gst::Pipeline) {
-    let bus = pipeline.bus().unwrap();
-    let msg = bus.timed_pop_filtered(
-        gst::ClockTime::from_nseconds(HANG.as_nanos() as u64),
-        &[gst::MessageType::AsyncDone, gst::MessageType::Error],
-    );
-    match msg.as_ref().map(|m| m.view()) {
-        Some(gst::MessageView::AsyncDone(_)) => {}
-        Some(gst::MessageView::Error(e)) => panic!("{} ({:?})", e.error(), e.debug()),
-        _ => panic!("hang: no ASYNC_DONE"),
+    let log = read_bus(&pipeline.bus().unwrap(), HANG, |log| log.async_done);
+    if let Some(e) = log.errors.first() {
+        panic!("{e}");
     }
-}
-
-/// Waits until `seen` holds at least `n` buffers (the stream is flowing).
-fn wait_for_buffers(seen: &Mutex<Vec<Option<gst::ClockTime>>>, n: usize) {
-    let started = Instant::now();
-    while seen.lock().unwrap().len() < n {
-        assert!(started.elapsed() < HANG, "hang: no data flowing");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    assert!(log.async_done, "hang: no ASYNC_DONE");
 }
 
 #[test]
 fn flushing_seek_in_paused_gives_exactly_the_requested_frames() {
     for mode in MODES {
         let pipeline = seekable(mode);
-        let seen = record_pts(&sink_pad(&pipeline));
+        let seen = Collector::on_pad(&sink_pad(&pipeline));
         set_state_guarded(&pipeline, gst::State::Paused);
         wait_async_done(&pipeline);
         seek_one_second(&pipeline);
         wait_async_done(&pipeline);
         set_state_guarded(&pipeline, gst::State::Playing);
-        let eos = wait_eos(&pipeline);
-        set_state_guarded(&pipeline, gst::State::Null);
+        let eos = stop_at_eos(&pipeline);
         eos.unwrap_or_else(|e| panic!("{mode}: {e}"));
-        assert_eq!(*seen.lock().unwrap(), expected_second(), "{mode}");
+        assert_eq!(seen.collected().pts, pts_at_30fps(30..60), "{mode}");
     }
 }
 
@@ -506,57 +435,21 @@ fn flushing_seek_in_paused_gives_exactly_the_requested_frames() {
 fn flushing_seek_in_playing_gives_exactly_the_requested_frames() {
     for mode in MODES {
         let pipeline = seekable(mode);
-        let seen = record_pts(&sink_pad(&pipeline));
+        let seen = Collector::on_pad(&sink_pad(&pipeline));
         set_state_guarded(&pipeline, gst::State::Playing);
-        wait_for_buffers(&seen, 10);
+        seen.wait_for(10);
         seek_one_second(&pipeline);
-        let eos = wait_eos(&pipeline);
-        set_state_guarded(&pipeline, gst::State::Null);
+        let eos = stop_at_eos(&pipeline);
         eos.unwrap_or_else(|e| panic!("{mode}: {e}"));
-        assert_eq!(*seen.lock().unwrap(), expected_second(), "{mode}");
+        assert_eq!(seen.collected().pts, pts_at_30fps(30..60), "{mode}");
     }
-}
-
-/// `appsrc ! stromautoconvert ! NV12 ! fakesink`; `caps` None leaves appsrc without caps.
-fn appsrc_pipeline(
-    mode: &str,
-    caps: Option<&str>,
-    consumer: &str,
-) -> (gst::Pipeline, gst_app::AppSrc) {
-    let pipeline = launch(&format!(
-        "appsrc name=src format=time ! stromautoconvert name=conv mode={mode} ! {consumer} ! \
-         fakesink name=sink sync=false"
-    ));
-    let src = by_name(&pipeline, "src")
-        .downcast::<gst_app::AppSrc>()
-        .unwrap();
-    if let Some(caps) = caps {
-        src.set_caps(Some(&caps.parse::<gst::Caps>().unwrap()));
-    }
-    (pipeline, src)
-}
-
-const SMALL_I420: &str = "video/x-raw,format=I420,width=64,height=48,framerate=30/1";
-const SMALL_I420_SIZE: usize = 64 * 48 * 3 / 2;
-
-fn frame(n: u64, size: usize) -> gst::Buffer {
-    let mut buffer = gst::Buffer::with_size(size).unwrap();
-    {
-        let b = buffer.get_mut().unwrap();
-        b.set_pts(gst::ClockTime::from_nseconds(n * 1_000_000_000 / 30));
-        b.set_duration(gst::ClockTime::from_nseconds(1_000_000_000 / 30));
-        if size > 0 {
-            b.map_writable().unwrap().fill(0x80);
-        }
-    }
-    buffer
 }
 
 #[test]
 fn eos_in_paused_then_playing_delivers_every_frame() {
     for mode in MODES {
         let (pipeline, src) = appsrc_pipeline(mode, Some(SMALL_I420), "video/x-raw,format=NV12");
-        let count = count_buffers(&sink_pad(&pipeline));
+        let arrived = Collector::on_pad(&sink_pad(&pipeline));
         set_state_guarded(&pipeline, gst::State::Paused);
         for n in 0..5 {
             src.push_buffer(frame(n, SMALL_I420_SIZE)).unwrap();
@@ -564,10 +457,9 @@ fn eos_in_paused_then_playing_delivers_every_frame() {
         src.end_of_stream().unwrap();
         wait_async_done(&pipeline);
         set_state_guarded(&pipeline, gst::State::Playing);
-        let eos = wait_eos(&pipeline);
-        set_state_guarded(&pipeline, gst::State::Null);
+        let eos = stop_at_eos(&pipeline);
         eos.unwrap_or_else(|e| panic!("{mode}: {e}"));
-        assert_eq!(count.load(Ordering::SeqCst), 5, "{mode}");
+        assert_eq!(arrived.count(), 5, "{mode}");
     }
 }
 
@@ -575,19 +467,15 @@ fn eos_in_paused_then_playing_delivers_every_frame() {
 fn eos_sent_to_a_playing_pipeline_ends_it_cleanly() {
     for mode in MODES {
         let pipeline = seekable(mode);
-        let seen = record_pts(&sink_pad(&pipeline));
+        let seen = Collector::on_pad(&sink_pad(&pipeline));
         set_state_guarded(&pipeline, gst::State::Playing);
-        wait_for_buffers(&seen, 10);
+        seen.wait_for(10);
         assert!(pipeline.send_event(gst::event::Eos::new()));
-        let eos = wait_eos(&pipeline);
-        set_state_guarded(&pipeline, gst::State::Null);
+        let eos = stop_at_eos(&pipeline);
         eos.unwrap_or_else(|e| panic!("{mode}: {e}"));
         // Timestamps are consecutive: nothing dropped or duplicated before EOS.
-        let seen = seen.lock().unwrap();
-        let expected: Vec<_> = (0..seen.len() as u64)
-            .map(|n| Some(gst::ClockTime::from_nseconds(n * 1_000_000_000 / 30)))
-            .collect();
-        assert_eq!(*seen, expected, "{mode}");
+        let seen = seen.collected().pts;
+        assert_eq!(seen, pts_at_30fps(0..seen.len() as u64), "{mode}");
     }
 }
 
@@ -601,8 +489,7 @@ fn eos_before_any_caps_reaches_the_sink() {
         set_state_guarded(&pipeline, gst::State::Paused);
         src.end_of_stream().unwrap();
         set_state_guarded(&pipeline, gst::State::Playing);
-        let eos = wait_eos(&pipeline);
-        set_state_guarded(&pipeline, gst::State::Null);
+        let eos = stop_at_eos(&pipeline);
         println!("{mode}: {eos:?}");
         failures.extend(eos.err().map(|e| format!("{mode}: {e}")));
     }
@@ -610,7 +497,7 @@ fn eos_before_any_caps_reaches_the_sink() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Teardown and element removal
+// Teardown mid-stream, and an element swapped in a running pipeline.
 
 #[test]
 fn pipeline_torn_down_mid_stream_stops_cleanly() {
@@ -621,12 +508,12 @@ fn pipeline_torn_down_mid_stream_stops_cleanly() {
                  stromautoconvert name=conv mode={mode} ! {consumer} ! queue ! \
                  fakesink name=sink sync=false"
             ));
-            let seen = record_pts(&sink_pad(&pipeline));
+            let seen = Collector::on_pad(&sink_pad(&pipeline));
             let weak = pipeline.downgrade();
             let conv = by_name(&pipeline, "conv").downgrade();
             set_state_guarded(&pipeline, gst::State::Playing);
-            wait_for_buffers(&seen, 10);
-            let problems = drain_problems(&pipeline);
+            seen.wait_for(10);
+            let problems = drain_bus(&pipeline.bus().expect("bus")).problems();
             set_state_guarded(&pipeline, gst::State::Null);
             assert!(problems.is_empty(), "{mode}: {problems:?}");
             drop(pipeline);
@@ -642,27 +529,27 @@ fn pipeline_torn_down_mid_stream_stops_cleanly() {
     }
 }
 
-/// Replaces `old` (linked between `before` and `after`) with `new` when the `at`-th buffer leaves
-/// `before`: from that pad's probe in the streaming thread, which holds the buffer, so none is in
-/// flight downstream (the elements in between have no threads of their own). The buffer then goes
-/// to `new`, which gets the sticky events (stream-start, caps, segment) again on relinking.
 /// Polls (never blocks on) the pipeline's state until it is PLAYING with nothing pending: safe
 /// from a streaming thread.
 fn wait_until_playing(pipeline: &gst::Pipeline) {
-    let deadline = std::time::Instant::now() + HANG;
+    let deadline = Instant::now() + HANG;
     loop {
         let (_, current, pending) = pipeline.state(gst::ClockTime::ZERO);
         if current == gst::State::Playing && pending == gst::State::VoidPending {
             return;
         }
         assert!(
-            std::time::Instant::now() < deadline,
+            Instant::now() < deadline,
             "hang: pipeline never reached PLAYING"
         );
         std::thread::sleep(Duration::from_millis(1));
     }
 }
 
+/// Replaces `old` (linked between `before` and `after`) with `new` when the `at`-th buffer leaves
+/// `before`: from that pad's probe in the streaming thread, which holds the buffer, so none is in
+/// flight downstream (the elements in between have no threads of their own). The buffer then goes
+/// to `new`, which gets the sticky events (stream-start, caps, segment) again on relinking.
 fn swap_at_buffer(
     pipeline: &gst::Pipeline,
     at: usize,
@@ -720,7 +607,7 @@ fn element_replaced_in_a_running_pipeline_loses_no_frame() {
              capsfilter name=before ! stromautoconvert name=old mode={from} ! \
              capsfilter name=after caps=video/x-raw,format=NV12 ! fakesink name=sink sync=false"
         ));
-        let seen = record_pts(&sink_pad(&pipeline));
+        let seen = Collector::on_pad(&sink_pad(&pipeline));
         let old = by_name(&pipeline, "old");
         let new = gst::ElementFactory::make("stromautoconvert")
             .property_from_str("mode", to)
@@ -737,14 +624,15 @@ fn element_replaced_in_a_running_pipeline_loses_no_frame() {
         );
         drop(old);
         set_state_guarded(&pipeline, gst::State::Playing);
-        let eos = wait_eos(&pipeline);
+        let eos = wait_eos(&pipeline).result();
         swapped.try_recv().expect("the element was swapped");
         set_state_guarded(&pipeline, gst::State::Null);
         eos.unwrap_or_else(|e| panic!("{from} → {to}: {e}"));
-        let expected: Vec<_> = (0..FRAMES as u64)
-            .map(|n| Some(gst::ClockTime::from_nseconds(n * 1_000_000_000 / 30)))
-            .collect();
-        assert_eq!(*seen.lock().unwrap(), expected, "{from} → {to}");
+        assert_eq!(
+            seen.collected().pts,
+            pts_at_30fps(0..FRAMES as u64),
+            "{from} → {to}"
+        );
         assert_eq!(
             new.property::<String>("active-path"),
             if to == "gl" { "gl" } else { "software" }
@@ -757,7 +645,8 @@ fn element_replaced_in_a_running_pipeline_loses_no_frame() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Input no chain can take, malformed buffers
+// Input no chain can take, a consumer no chain can feed, and malformed buffers: each must give
+// a clear error or warning, never silence.
 
 #[test]
 fn compressed_caps_arriving_on_the_sink_pad_give_a_clear_error() {
@@ -771,8 +660,7 @@ fn compressed_caps_arriving_on_the_sink_pad_give_a_clear_error() {
         set_state_guarded(&pipeline, gst::State::Playing);
         let _ = src.push_buffer(frame(0, 64));
         let _ = src.end_of_stream();
-        let result = wait_eos(&pipeline);
-        set_state_guarded(&pipeline, gst::State::Null);
+        let result = stop_at_eos(&pipeline);
         let error = result.expect_err("compressed input must fail");
         assert!(
             error.contains("not-negotiated")
@@ -794,18 +682,17 @@ fn consumer_no_chain_can_feed_gives_a_clear_error() {
         set_state_guarded(&pipeline, gst::State::Playing);
         let _ = src.push_buffer(frame(0, SMALL_I420_SIZE));
         let _ = src.end_of_stream();
-        let result = wait_eos(&pipeline);
-        set_state_guarded(&pipeline, gst::State::Null);
+        let result = stop_at_eos(&pipeline);
         let error = result.expect_err("CUDA-memory-only consumer must fail");
         assert!(error.contains("memory:CUDAMemory"), "{mode}: {error}");
     }
 }
 
-/// Pushes good frames with a zero-sized and a short one in between; returns frames out and the
-/// warnings/errors posted.
-fn push_malformed(mode: &str, consumer: &str) -> (usize, Vec<String>, Result<(), String>) {
+/// Pushes good frames with a zero-sized and a short one in between; returns the frames out and
+/// every warning, error or hang on the bus.
+fn push_malformed(mode: &str, consumer: &str) -> (usize, Vec<String>) {
     let (pipeline, src) = appsrc_pipeline(mode, Some(SMALL_I420), consumer);
-    let count = count_buffers(&sink_pad(&pipeline));
+    let arrived = Collector::on_pad(&sink_pad(&pipeline));
     set_state_guarded(&pipeline, gst::State::Playing);
     let sizes = [SMALL_I420_SIZE, 0, SMALL_I420_SIZE, 100, SMALL_I420_SIZE];
     for (n, size) in sizes.iter().enumerate() {
@@ -814,19 +701,16 @@ fn push_malformed(mode: &str, consumer: &str) -> (usize, Vec<String>, Result<(),
         }
     }
     let _ = src.end_of_stream();
-    let (eos, mut problems) = wait_eos_collecting(&pipeline);
-    problems.extend(drain_problems(&pipeline));
+    let mut log = wait_eos(&pipeline);
+    log.append(drain_bus(&pipeline.bus().expect("bus")));
     set_state_guarded(&pipeline, gst::State::Null);
-    (count.load(Ordering::SeqCst), problems, eos)
+    (arrived.count(), log.problems())
 }
 
 fn assert_malformed_reported(consumer: &str) {
     let mut silent = Vec::new();
     for mode in MODES {
-        let (frames, mut problems, eos) = push_malformed(mode, consumer);
-        if let Err(e) = eos {
-            problems.push(format!("error: {e}"));
-        }
+        let (frames, problems) = push_malformed(mode, consumer);
         println!("{mode} → {consumer}: {frames} frames out; {problems:?}");
         if problems.is_empty() {
             silent.push(format!("{mode}: {frames} frames out"));
@@ -849,20 +733,22 @@ fn malformed_buffers_in_passthrough_are_reported() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Faults: CUDA failing after a successful interop test
+// Faults: CUDA failing after a successful interop test (each fault test runs in a child
+// process, as the interop verdict and NVML are cached per process)
 
 /// What one pipeline of the CUDA fault test saw.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
 struct CudaFaultRun {
     /// Every frame arrived once, with the timestamp it left the source with.
-    frames_exact: bool,
+    pub frames_exact: bool,
     /// Frames that arrived in GL memory (the rest came in system memory).
-    gl_frames: usize,
+    pub gl_frames: usize,
     /// `strom-autoconvert` messages: path, and the CUDA error when one is named.
-    decisions: Vec<String>,
-    active_path: String,
-    interop_status: String,
-    warnings: Vec<String>,
+    pub decisions: Vec<String>,
+    pub active_path: String,
+    pub interop_status: String,
+    /// The warnings' messages.
+    pub warnings: Vec<String>,
 }
 
 /// A 30 fps source of `frames` frames through the bin in `mode` to a consumer that takes GL or
@@ -895,24 +781,9 @@ fn run_with_cuda_fault(
                 gst::PadProbeReturn::Ok
             });
     }
-    let seen = record_pts(&sink_pad(&pipeline));
-    let gl_frames = Arc::new(AtomicUsize::new(0));
-    let counter = gl_frames.clone();
-    sink_pad(&pipeline).add_probe(gst::PadProbeType::BUFFER, move |_, info| {
-        if let Some(gst::PadProbeData::Buffer(buffer)) = &info.data
-            && buffer
-                .peek_memory(0)
-                .is_memory_type::<gst_gl::GLBaseMemory>()
-        {
-            counter.fetch_add(1, Ordering::SeqCst);
-        }
-        gst::PadProbeReturn::Ok
-    });
-    let result = run_to_eos(
-        &pipeline,
-        gst::ClockTime::from_nseconds(HANG.as_nanos() as u64),
-    );
-    assert_eq!(result.error, None);
+    let seen = Collector::on_pad(&sink_pad(&pipeline));
+    let result = run_to_eos(&pipeline, HANG);
+    assert_eq!(result.error(), None);
     // "path[ cuda-error]" per decision.
     let decisions = result
         .decisions()
@@ -925,18 +796,26 @@ fn run_with_cuda_fault(
             }
         })
         .collect();
-    let expected: Vec<_> = (0..frames as u64)
-        .map(|n| Some(gst::ClockTime::SECOND.mul_div_floor(n, 30).unwrap()))
-        .collect();
-    let frames_exact = *seen.lock().unwrap() == expected;
+    let seen = seen.collected();
     CudaFaultRun {
-        frames_exact,
-        gl_frames: gl_frames.load(Ordering::SeqCst),
+        frames_exact: seen.pts == pts_at_30fps(0..frames as u64),
+        gl_frames: seen.gl_buffers,
         decisions,
         active_path: conv.property("active-path"),
         interop_status: conv.property("interop-status"),
-        warnings: result.warnings,
+        warnings: result.warning_messages(),
     }
+}
+
+/// What the CUDA fault child saw, run by run.
+#[derive(Debug, Serialize, Deserialize)]
+struct CudaFaultReport {
+    healthy: CudaFaultRun,
+    unchecked: CudaFaultRun,
+    broken: CudaFaultRun,
+    after: CudaFaultRun,
+    gl_mode: CudaFaultRun,
+    interop_runs: usize,
 }
 
 #[test]
@@ -947,86 +826,76 @@ fn child_cuda_breaks_after_interop_test() {
     }
     let break_file = std::path::PathBuf::from(std::env::var("STROM_STUB_CUDA_BREAK_FILE").unwrap());
     // Healthy driver: the checks pass and the stream stays on GL.
-    report(
-        "HEALTHY",
-        format!("{:?}", run_with_cuda_fault("auto", 1, 10, None)),
-    );
+    let healthy = run_with_cuda_fault("auto", 1, 10, None);
     // The checks can be turned off: then nothing notices, and the stream stays on GL.
     let unchecked = run_with_cuda_fault("auto", 0, 20, Some((5, &break_file)));
-    report("UNCHECKED", format!("{unchecked:?}"));
     std::fs::remove_file(&break_file).unwrap();
     // CUDA dies in the middle of a stream.
     let broken = run_with_cuda_fault("auto", 1, 20, Some((5, &break_file)));
-    report("BROKEN_FRAMES_EXACT", broken.frames_exact);
-    report("BROKEN_GL_FRAMES", broken.gl_frames);
-    report("BROKEN_DECISIONS", broken.decisions.join(","));
-    report("BROKEN_PATH", &broken.active_path);
-    report("BROKEN_STATUS", &broken.interop_status);
-    report("BROKEN_WARNINGS", broken.warnings.join(" | "));
     // Pipelines started afterwards know without asking CUDA again.
-    report(
-        "AFTER",
-        format!("{:?}", run_with_cuda_fault("auto", 1, 10, None)),
-    );
+    let after = run_with_cuda_fault("auto", 1, 10, None);
     // mode=gl never relied on CUDA: nothing to check, nothing changes.
-    report(
-        "GL_MODE",
-        format!("{:?}", run_with_cuda_fault("gl", 1, 10, None)),
-    );
-    report("INTEROP_RUNS", gststrom::gpu::interop::run_count());
+    let gl_mode = run_with_cuda_fault("gl", 1, 10, None);
+    report(&CudaFaultReport {
+        healthy,
+        unchecked,
+        broken,
+        after,
+        gl_mode,
+        interop_runs: gststrom::gpu::interop::run_count(),
+    });
 }
 
 #[test]
 fn cuda_failing_after_a_successful_interop_test_keeps_pipelines_running() {
     let break_file = std::env::temp_dir().join(format!("strom-cuda-break-{}", std::process::id()));
     let _ = std::fs::remove_file(&break_file);
-    let out = child_stdout(
-        "child_cuda_breaks_after_interop_test",
+    let out: CudaFaultReport = run_child(
+        &child_name!(child_cuda_breaks_after_interop_test),
         &[
             ("LD_LIBRARY_PATH", &both_stubs_path()),
             ("STROM_STUB_CUDA_BREAK_FILE", break_file.to_str().unwrap()),
         ],
-    );
+    )
+    .report();
     let _ = std::fs::remove_file(&break_file);
-    let run = |gl_frames: usize, decision: &str, status: &str| {
-        let path = decision.split(' ').next().unwrap();
-        format!(
-            "CudaFaultRun {{ frames_exact: true, gl_frames: {gl_frames}, decisions: [\"{decision}\"], \
-             active_path: \"{path}\", interop_status: \"{status}\", warnings: [] }}"
-        )
+    let run = |gl_frames: usize, decision: &str, status: &str| CudaFaultRun {
+        frames_exact: true,
+        gl_frames,
+        decisions: vec![decision.to_owned()],
+        active_path: decision.split(' ').next().unwrap().to_owned(),
+        interop_status: status.to_owned(),
+        warnings: vec![],
     };
-    assert_eq!(field(&out, "HEALTHY"), run(10, "gl", "ok"));
-    assert_eq!(field(&out, "UNCHECKED"), run(20, "gl", "ok"));
+    assert_eq!(out.healthy, run(10, "gl", "ok"));
+    assert_eq!(out.unchecked, run(20, "gl", "ok"));
 
     // The frame that met the failed check, and every one after it, went through software: none
     // lost, none twice, timestamps intact, no error.
-    assert_eq!(field(&out, "BROKEN_FRAMES_EXACT"), "true");
-    assert_eq!(field(&out, "BROKEN_GL_FRAMES"), "5");
+    let broken = &out.broken;
+    assert!(broken.frames_exact, "{broken:?}");
+    assert_eq!(broken.gl_frames, 5);
+    assert_eq!(broken.decisions, ["gl", "software CUDA_ERROR_UNKNOWN"]);
+    assert_eq!(broken.active_path, "software");
+    assert_eq!(broken.interop_status, "failed: CUDA_ERROR_UNKNOWN");
     assert_eq!(
-        field(&out, "BROKEN_DECISIONS"),
-        "gl,software CUDA_ERROR_UNKNOWN"
-    );
-    assert_eq!(field(&out, "BROKEN_PATH"), "software");
-    assert_eq!(field(&out, "BROKEN_STATUS"), "failed: CUDA_ERROR_UNKNOWN");
-    assert_eq!(
-        field(&out, "BROKEN_WARNINGS"),
-        "CUDA stopped reaching the GL frames after the interop test had passed (cuGLGetDevices \
-         returned CUDA_ERROR_UNKNOWN); continuing with software conversion"
+        broken.warnings,
+        [
+            "CUDA stopped reaching the GL frames after the interop test had passed (cuGLGetDevices \
+          returned CUDA_ERROR_UNKNOWN); continuing with software conversion"
+        ]
     );
 
     assert_eq!(
-        field(&out, "AFTER"),
+        out.after,
         run(
             0,
             "software CUDA_ERROR_UNKNOWN",
             "failed: CUDA_ERROR_UNKNOWN"
         )
     );
-    assert_eq!(
-        field(&out, "GL_MODE"),
-        run(10, "gl", "failed: CUDA_ERROR_UNKNOWN")
-    );
-    assert_eq!(field(&out, "INTEROP_RUNS"), "1");
+    assert_eq!(out.gl_mode, run(10, "gl", "failed: CUDA_ERROR_UNKNOWN"));
+    assert_eq!(out.interop_runs, 1);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1034,7 +903,8 @@ fn cuda_failing_after_a_successful_interop_test_keeps_pipelines_running() {
 
 /// A live source through the monitor and the bin; runs until `until` holds for the element
 /// messages so far and 5 more frames have arrived since (the stream goes on), then sends EOS and
-/// checks every frame that left the source arrived. Returns the messages and bus warnings.
+/// checks every frame that left the source arrived. Returns the messages and the warnings'
+/// messages.
 fn run_live_until(
     mode: &str,
     until: impl Fn(&[gst::Structure]) -> bool,
@@ -1045,52 +915,58 @@ fn run_live_until(
          stromgpumonitor name=mon interval=100 ! stromautoconvert name=conv mode={mode} ! \
          {BOTH_MEMORIES} ! fakesink name=sink"
     ));
-    let sent = count_buffers(&by_name(&pipeline, "src").static_pad("src").unwrap());
-    let arrived = count_buffers(&sink_pad(&pipeline));
-    let bus = pipeline.bus().unwrap();
+    let sent = Collector::on_pad(&by_name(&pipeline, "src").static_pad("src").unwrap());
+    let arrived = Collector::on_pad(&sink_pad(&pipeline));
     set_state_guarded(&pipeline, gst::State::Playing);
-    let mut messages = Vec::new();
-    let mut warnings = Vec::new();
-    let started = Instant::now();
     let mut arrived_when_met = None;
-    loop {
-        let now = arrived.load(Ordering::SeqCst);
-        assert!(
-            started.elapsed() < HANG,
-            "hang: {now} frames arrived, messages {messages:?}"
-        );
-        match arrived_when_met {
-            None if until(&messages) => arrived_when_met = Some(now),
-            Some(then) if now >= then + 5 => break,
-            _ => {}
-        }
-        let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(20)) else {
-            continue;
-        };
-        match msg.view() {
-            gst::MessageView::Error(e) => panic!("{mode}: {} ({:?})", e.error(), e.debug()),
-            gst::MessageView::Warning(w) => warnings.push(w.error().to_string()),
-            gst::MessageView::Element(e) => {
-                if let Some(s) = e.structure() {
-                    messages.push(s.to_owned());
-                }
+    let log = read_bus_polling(
+        &pipeline.bus().unwrap(),
+        HANG,
+        Duration::from_millis(20),
+        |log| {
+            let now = arrived.count();
+            match arrived_when_met {
+                None if until(&log.element_messages) => arrived_when_met = Some(now),
+                Some(then) => return now >= then + 5,
+                None => {}
             }
-            _ => {}
-        }
+            false
+        },
+    );
+    if let Some(e) = log.errors.first() {
+        panic!("{mode}: {e}");
     }
+    assert!(
+        log.stalled.is_none(),
+        "hang: {} frames arrived, messages {:?}",
+        arrived.count(),
+        log.element_messages
+    );
     assert!(pipeline.send_event(gst::event::Eos::new()));
-    let (eos, more) = wait_eos_collecting(&pipeline);
+    let ended = wait_eos(&pipeline);
     set_state_guarded(&pipeline, gst::State::Null);
-    eos.unwrap_or_else(|e| panic!("{mode}: {e}"));
-    warnings.extend(more);
-    let (sent, arrived) = (sent.load(Ordering::SeqCst), arrived.load(Ordering::SeqCst));
+    ended.result().unwrap_or_else(|e| panic!("{mode}: {e}"));
+    let (sent, arrived) = (sent.count(), arrived.count());
     assert!(sent > 0);
     assert_eq!(arrived, sent, "{mode}: frames lost");
-    (messages, warnings)
+    let mut warnings = log.warning_messages();
+    warnings.extend(ended.warning_messages());
+    (log.element_messages, warnings)
 }
 
 fn is_lost_gpu(s: &gst::Structure) -> bool {
     s.name() == "strom-gpu-stats" && s.get::<bool>("available") == Ok(false)
+}
+
+/// What one mode saw when NVML failed mid-stream.
+#[derive(Debug, Serialize, Deserialize)]
+struct NvmlLoss {
+    mode: String,
+    /// The `reason` of the first `available=false` stats message.
+    lost_reason: String,
+    /// The bin's decided path.
+    path: String,
+    warnings: usize,
 }
 
 #[test]
@@ -1099,6 +975,7 @@ fn child_nvml_fails_mid_stream() {
     if !is_child() {
         return;
     }
+    let mut losses = Vec::new();
     for mode in MODES {
         let (messages, warnings) = run_live_until(mode, |m| m.iter().any(is_lost_gpu));
         let lost = messages.iter().find(|s| is_lost_gpu(s)).unwrap();
@@ -1106,40 +983,53 @@ fn child_nvml_fails_mid_stream() {
             .iter()
             .find(|s| s.name() == "strom-autoconvert")
             .expect("the bin's decision");
-        report(
-            &format!("LOST_{mode}"),
-            lost.get::<String>("reason").unwrap(),
-        );
-        report(
-            &format!("PATH_{mode}"),
-            decision.get::<String>("path").unwrap(),
-        );
-        report(&format!("WARNINGS_{mode}"), warnings.len());
+        losses.push(NvmlLoss {
+            mode: mode.to_owned(),
+            lost_reason: lost.get::<String>("reason").unwrap(),
+            path: decision.get::<String>("path").unwrap(),
+            warnings: warnings.len(),
+        });
     }
+    report(&losses);
 }
 
 #[test]
 fn nvml_failing_mid_stream_keeps_the_pipeline_running() {
     // One GPU whose NVML handle stops working after two look-ups; CUDA interop "works".
-    let out = child_stdout(
-        "child_nvml_fails_mid_stream",
+    let losses: Vec<NvmlLoss> = run_child(
+        &child_name!(child_nvml_fails_mid_stream),
         &[
             ("LD_LIBRARY_PATH", &both_stubs_path()),
             ("STROM_STUB_NVML_DEVICES", "1"),
             ("STROM_STUB_NVML_FAIL_DEVICE", "0"),
             ("STROM_STUB_NVML_FAIL_AFTER", "2"),
         ],
-    );
+    )
+    .report();
     for mode in MODES {
-        let reason = field(&out, &format!("LOST_{mode}"));
+        let loss = losses
+            .iter()
+            .find(|l| l.mode == mode)
+            .unwrap_or_else(|| panic!("{mode}: not reported in {losses:?}"));
         assert!(
-            reason.contains("NVML_ERROR_GPU_IS_LOST"),
-            "{mode}: {reason}"
+            loss.lost_reason.contains("NVML_ERROR_GPU_IS_LOST"),
+            "{mode}: {}",
+            loss.lost_reason
         );
         let expected_path = if mode == "software" { "software" } else { "gl" };
-        assert_eq!(field(&out, &format!("PATH_{mode}")), expected_path);
-        assert_eq!(field(&out, &format!("WARNINGS_{mode}")), "0");
+        assert_eq!(loss.path, expected_path);
+        assert_eq!(loss.warnings, 0);
     }
+}
+
+/// What both elements said with no GPU library to load.
+#[derive(Debug, Serialize, Deserialize)]
+struct AbsentLibraries {
+    nvml_available: bool,
+    nvml_reason: String,
+    path: String,
+    interop: String,
+    warnings: usize,
 }
 
 #[test]
@@ -1154,42 +1044,46 @@ fn child_gpu_libraries_absent() {
     });
     let find = |name: &str| messages.iter().find(|s| s.name() == name).unwrap();
     let (stats, decision) = (find("strom-gpu-stats"), find("strom-autoconvert"));
-    report("NVML_AVAILABLE", stats.get::<bool>("available").unwrap());
-    report(
-        "NVML_REASON",
-        stats.get::<String>("reason").unwrap_or_default(),
-    );
-    report("PATH", decision.get::<String>("path").unwrap());
-    report("INTEROP", decision.get::<String>("interop-status").unwrap());
-    report("WARNINGS", warnings.len());
+    report(&AbsentLibraries {
+        nvml_available: stats.get::<bool>("available").unwrap(),
+        nvml_reason: stats.get::<String>("reason").unwrap_or_default(),
+        path: decision.get::<String>("path").unwrap(),
+        interop: decision.get::<String>("interop-status").unwrap(),
+        warnings: warnings.len(),
+    });
 }
 
 #[test]
 fn absent_gpu_libraries_leave_both_elements_working() {
     let empty = std::env::temp_dir().join("strom-no-gpu-libraries");
     std::fs::create_dir_all(&empty).unwrap();
-    let out = child_stdout(
-        "child_gpu_libraries_absent",
+    let out: AbsentLibraries = run_child(
+        &child_name!(child_gpu_libraries_absent),
         &[("LD_LIBRARY_PATH", empty.to_str().unwrap())],
-    );
-    if field(&out, "NVML_AVAILABLE") == "true" || field(&out, "INTEROP") == "ok" {
+    )
+    .report();
+    if out.nvml_available || out.interop == "ok" {
         return; // A real driver found through ld.so.cache: nothing absent to test.
     }
-    assert_eq!(field(&out, "PATH"), "software");
-    assert_eq!(
-        field(&out, "INTEROP"),
-        "unavailable: libcuda.so.1 not found"
-    );
+    assert_eq!(out.path, "software");
+    assert_eq!(out.interop, "unavailable: libcuda.so.1 not found");
     assert!(
-        field(&out, "NVML_REASON").contains("libnvidia-ml.so.1 not found"),
+        out.nvml_reason.contains("libnvidia-ml.so.1 not found"),
         "{}",
-        field(&out, "NVML_REASON")
+        out.nvml_reason
     );
-    assert_eq!(field(&out, "WARNINGS"), "0");
+    assert_eq!(out.warnings, 0);
 }
 
 // ---------------------------------------------------------------------------------------------
-// Leaks: the pipelines above under the leaks tracer
+// Leaks: the pipelines above under the leaks tracer, in child processes: nothing left
+// alive, no GStreamer-CRITICAL, and a leak made on purpose is seen.
+
+/// Which scenarios a leaks child ran.
+#[derive(Debug, Serialize, Deserialize)]
+struct LeakScenarios {
+    ran: Vec<String>,
+}
 
 #[test]
 #[ignore = "run by leaks_tracer_finds_nothing_alive in its own process"]
@@ -1203,7 +1097,7 @@ fn child_leak_scenarios() {
         }),
         ("parallel", || {
             let parallel = run_parallel(4, 10);
-            assert!(parallel.iter().all(|(_, frames, _)| *frames == 10));
+            assert!(parallel.iter().all(|run| run.frames == 10));
         }),
         (
             "seek-paused",
@@ -1244,9 +1138,11 @@ fn child_leak_scenarios() {
     ];
     // STROM_LEAK_ONLY=name[,name...] runs some of them (to find which one leaks).
     let only = std::env::var("STROM_LEAK_ONLY").unwrap_or_default();
+    let mut ran = Vec::new();
     for &(name, scenario) in scenarios {
         if only.is_empty() || only.split(',').any(|o| o == name) {
             scenario();
+            ran.push(name.to_owned());
         }
     }
     if std::env::var_os("STROM_LEAK_ON_PURPOSE").is_some() {
@@ -1257,7 +1153,7 @@ fn child_leak_scenarios() {
                 .unwrap(),
         );
     }
-    report("SCENARIOS", "done");
+    report(&LeakScenarios { ran });
     // The leaks tracer reports when GStreamer shuts down; everything is dropped by now.
     // SAFETY: no GStreamer object is used after this point and no other thread runs.
     unsafe { gst::deinit() };
@@ -1278,21 +1174,17 @@ fn leak_records(extra: &[(&str, &str)]) -> Vec<String> {
         // The stand-ins make auto take the GL path through the interop test and the monitor
         // sample NVML.
         ("LD_LIBRARY_PATH", path.as_str()),
-        ("GST_TRACERS", "leaks"),
-        ("GST_DEBUG", "GST_TRACER:7"),
-        ("GST_DEBUG_NO_COLOR", "1"),
         // With the default EGL display GStreamer 1.22 itself leaks a GstGLDisplayEGL.
         ("GST_GL_WINDOW", "egl-device"),
         ("GST_GL_PLATFORM", "egl"),
     ];
+    envs.extend_from_slice(&LEAKS_TRACER);
     envs.extend_from_slice(extra);
-    let out = run_child("child_leak_scenarios", &envs);
+    let child = run_child(&child_name!(child_leak_scenarios), &envs);
     let _ = std::fs::remove_file(&break_file);
-    assert_eq!(
-        field(&String::from_utf8_lossy(&out.stdout), "SCENARIOS"),
-        "done"
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let scenarios: LeakScenarios = child.report();
+    assert!(!scenarios.ran.is_empty(), "no scenario ran: {scenarios:?}");
+    let stderr = &child.stderr;
     assert!(
         stderr.contains("GST_TRACER"),
         "the leaks tracer did not run:\n{stderr}"
@@ -1346,6 +1238,12 @@ fn leaks_tracer_check_sees_a_leak_made_on_purpose() {
     );
 }
 
+/// How many pipelines the teardown child tore down.
+#[derive(Debug, Serialize, Deserialize)]
+struct Teardowns {
+    teardowns: usize,
+}
+
 #[test]
 #[ignore = "run by teardown_mid_stream_never_crashes_under_the_leaks_tracer in its own process"]
 fn child_teardown_loop() {
@@ -1357,29 +1255,22 @@ fn child_teardown_loop() {
         pipeline_torn_down_mid_stream_stops_cleanly();
     }
     // Each round tears down one pipeline per mode and consumer.
-    report("TEARDOWNS", ROUNDS * MODES.len() * 2);
+    report(&Teardowns {
+        teardowns: ROUNDS * MODES.len() * 2,
+    });
 }
 
 #[test]
 fn teardown_mid_stream_never_crashes_under_the_leaks_tracer() {
     let path = both_stubs_path();
-    let out = run_child(
-        "child_teardown_loop",
-        &[
-            ("LD_LIBRARY_PATH", path.as_str()),
-            ("GST_TRACERS", "leaks"),
-            ("GST_DEBUG", "GST_TRACER:7"),
-            ("GST_DEBUG_NO_COLOR", "1"),
-        ],
-    );
-    assert_eq!(
-        field(&String::from_utf8_lossy(&out.stdout), "TEARDOWNS"),
-        (20 * MODES.len() * 2).to_string()
-    );
+    let mut envs = vec![("LD_LIBRARY_PATH", path.as_str())];
+    envs.extend_from_slice(&LEAKS_TRACER);
+    let out: Teardowns = run_child(&child_name!(child_teardown_loop), &envs).report();
+    assert_eq!(out.teardowns, 20 * MODES.len() * 2);
 }
 
 // ---------------------------------------------------------------------------------------------
-// Property-based: the plan agrees with what a real pipeline negotiates
+// Property-based: the plan agrees with what a real pipeline negotiates.
 
 const FORMAT_POOL: [&str; 4] = ["I420", "NV12", "RGBA", "BGRx"];
 
@@ -1542,32 +1433,16 @@ fn property_cases() -> u32 {
 /// What the pipeline did: Err(error) or Ok((active-path, chain from the decision message)).
 fn negotiate(case: &Case) -> Result<(String, String), String> {
     let pipeline = launch(&case.pipeline_description());
-    let bus = pipeline.bus().unwrap();
     set_state_guarded(&pipeline, gst::State::Playing);
-    let mut chain = String::new();
-    let mut result = Ok(());
-    loop {
-        let Some(msg) = bus.timed_pop(gst::ClockTime::from_nseconds(HANG.as_nanos() as u64)) else {
-            result = Err("hang: no EOS".to_owned());
-            break;
-        };
-        match msg.view() {
-            gst::MessageView::Eos(_) => break,
-            gst::MessageView::Error(e) => {
-                result = Err(format!("{} ({:?})", e.error(), e.debug()));
-                break;
-            }
-            gst::MessageView::Element(e) => {
-                if let Some(s) = e.structure().filter(|s| s.name() == "strom-autoconvert") {
-                    chain = s.get::<String>("chain").unwrap_or_default();
-                }
-            }
-            _ => {}
-        }
-    }
+    let log = wait_for_eos(&pipeline.bus().unwrap(), HANG);
+    let chain = log
+        .decisions()
+        .last()
+        .map(|s| s.get::<String>("chain").unwrap_or_default())
+        .unwrap_or_default();
     let path = by_name(&pipeline, "conv").property::<String>("active-path");
     set_state_guarded(&pipeline, gst::State::Null);
-    result.map(|()| (path, chain))
+    log.result().map(|()| (path, chain))
 }
 
 proptest! {

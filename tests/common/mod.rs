@@ -1,13 +1,30 @@
 // SPDX-License-Identifier: MPL-2.0
 //! Shared by the integration tests: static plugin registration, test-only stand-in libraries,
-//! child processes (for anything cached once per process), and pipeline runners.
-#![allow(dead_code)]
+//! child processes (for anything cached once per process) and what they report, one way to read a
+//! bus, one buffer collector, and pipeline runners.
+// Each test binary uses a part of this.
+#![allow(dead_code, unused_imports, unused_macros)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::Once;
+pub mod bus;
+pub mod child;
+pub mod collect;
+pub mod stubs;
+
+use std::path::PathBuf;
+use std::sync::{Once, mpsc};
+use std::time::Duration;
 
 use gst::prelude::*;
+
+pub use bus::{BusLog, Problem, drain_bus, read_bus, read_bus_polling, wait_for_eos};
+pub(crate) use child::child_name;
+pub use child::{Child, describe_output, is_child, report, run_child, test_name};
+pub use collect::{Collected, Collector, FirstFrame};
+pub use stubs::{build_stub, cuda_stub_dir, library_path_with, nvml_stub_dir};
+
+/// How long any single wait may take before a test calls it a hang (never a timing assertion:
+/// only a guard so that a deadlock fails the test instead of stalling CI).
+pub const HANG: Duration = Duration::from_secs(60);
 
 /// Initialises GStreamer and registers this crate's elements statically, so the tests do not
 /// depend on `GST_PLUGIN_PATH`.
@@ -30,170 +47,77 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Compiles `tests/stubs/<source>` into a folder holding `<soname>` (and the unversioned name),
-/// for use first on `LD_LIBRARY_PATH`. Stand-ins exercise error branches only; they prove nothing
-/// about real GPUs.
-pub fn build_stub(source: &str, soname: &str) -> PathBuf {
-    // Tests run in parallel threads: build each stand-in once per test process.
-    static BUILT: std::sync::Mutex<Vec<(String, PathBuf)>> = std::sync::Mutex::new(Vec::new());
-    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((_, dir)) = built.iter().find(|(s, _)| s == soname) {
-        return dir.clone();
-    }
-    let dir = compile_stub(source, soname);
-    built.push((soname.to_owned(), dir.clone()));
-    dir
-}
-
-fn compile_stub(source: &str, soname: &str) -> PathBuf {
-    let src = repo_root().join("tests/stubs").join(source);
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("stubs")
-        .join(soname);
-    std::fs::create_dir_all(&dir).expect("stub dir");
-    let lib = dir.join(soname);
-    // Build to a unique name and rename, so parallel tests never load a half-written file.
-    let tmp = dir.join(format!("{soname}.{}.tmp", std::process::id()));
-    let status = Command::new("cc")
-        .args(["-shared", "-fPIC", "-O1", "-Wall"])
-        .arg(format!("-Wl,-soname,{soname}"))
-        .arg("-o")
-        .arg(&tmp)
-        .arg(&src)
-        .status()
-        .expect("cc runs (install gcc)");
-    assert!(status.success(), "compiling {source} failed");
-    std::fs::rename(&tmp, &lib).expect("install stub");
-    let unversioned = soname.split(".so").next().unwrap_or(soname).to_owned() + ".so";
-    let link = dir.join(unversioned);
-    if !link.exists() {
-        let _ = std::os::unix::fs::symlink(soname, &link);
-    }
-    dir
-}
-
-/// The `libcuda.so.1` stand-in's folder.
-pub fn cuda_stub_dir() -> PathBuf {
-    build_stub("libcuda_stub.c", "libcuda.so.1")
-}
-
-/// The `libnvidia-ml.so.1` stand-in's folder.
-pub fn nvml_stub_dir() -> PathBuf {
-    build_stub("libnvidia_ml_stub.c", "libnvidia-ml.so.1")
-}
-
-/// The value of the `KEY=value` line a child printed (empty when there is none).
-pub fn field(stdout: &str, key: &str) -> String {
-    stdout
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}=")))
-        .unwrap_or_default()
-        .to_owned()
-}
-
 /// Environment for GL on the CPU: an llvmpipe context through EGL, no X server.
 pub const HEADLESS_GL: [(&str, &str); 2] =
     [("GST_GL_WINDOW", "egl-device"), ("GST_GL_PLATFORM", "egl")];
 
-/// Runs test `name` of the current test binary in a fresh process with `envs`, and returns its
-/// output. The child is marked `#[ignore]` and checks `STROM_TEST_CHILD` so it only runs here.
-pub fn run_child(name: &str, envs: &[(&str, &str)]) -> Output {
-    let exe = std::env::current_exe().expect("test binary path");
-    let mut cmd = Command::new(exe);
-    cmd.args([
-        name,
-        "--exact",
-        "--ignored",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env("STROM_TEST_CHILD", "1");
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("child test runs");
-    assert!(
-        out.status.success(),
-        "child {name} failed:\n--- stdout\n{}\n--- stderr\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+/// Environment for the leaks tracer, its records on stderr without colour codes.
+pub const LEAKS_TRACER: [(&str, &str); 3] = [
+    ("GST_TRACERS", "leaks"),
+    ("GST_DEBUG", "GST_TRACER:7"),
+    ("GST_DEBUG_NO_COLOR", "1"),
+];
+
+/// Parses a gst-launch style description into a pipeline (in NULL).
+pub fn launch(description: &str) -> gst::Pipeline {
+    init();
+    gst::parse::launch(description)
+        .unwrap_or_else(|e| panic!("cannot parse '{description}': {e}"))
+        .downcast::<gst::Pipeline>()
+        .expect("a pipeline")
 }
 
-/// True inside a child started by [`run_child`]; children return early otherwise.
-pub fn is_child() -> bool {
-    std::env::var_os("STROM_TEST_CHILD").is_some()
-}
-
-/// What a pipeline run produced.
-#[derive(Debug, Default)]
-pub struct RunResult {
-    /// The first error, with its debug text.
-    pub error: Option<String>,
-    /// The warnings' messages.
-    pub warnings: Vec<String>,
-    pub element_messages: Vec<gst::Structure>,
-}
-
-impl RunResult {
-    /// The `strom-autoconvert` messages, in order.
-    pub fn decisions(&self) -> Vec<&gst::Structure> {
-        self.element_messages
-            .iter()
-            .filter(|s| s.name() == "strom-autoconvert")
-            .collect()
-    }
-}
-
-/// Plays `pipeline` to EOS (or error, or `timeout`), collecting messages, then sets it to NULL.
-pub fn run_to_eos(pipeline: &gst::Pipeline, timeout: gst::ClockTime) -> RunResult {
-    let bus = pipeline.bus().expect("pipeline bus");
-    let mut result = RunResult::default();
-    if pipeline.set_state(gst::State::Playing).is_err() {
-        result.error = Some("failed to go to PLAYING".into());
-    }
-    while result.error.is_none() {
-        let Some(msg) = bus.timed_pop(timeout) else {
-            result.error = Some(format!("timed out after {timeout}"));
-            break;
-        };
-        match msg.view() {
-            gst::MessageView::Eos(_) => break,
-            gst::MessageView::Error(e) => {
-                result.error = Some(format!("{} ({:?})", e.error(), e.debug()));
-            }
-            gst::MessageView::Warning(w) => result.warnings.push(w.error().to_string()),
-            gst::MessageView::Element(e) => {
-                if let Some(s) = e.structure() {
-                    result.element_messages.push(s.to_owned());
-                }
-            }
-            _ => {}
-        }
-    }
-    // Drain what was posted before EOS but not yet read (decisions are posted during caps).
-    while let Some(msg) = bus.pop() {
-        if let gst::MessageView::Element(e) = msg.view()
-            && let Some(s) = e.structure()
-        {
-            result.element_messages.push(s.to_owned());
-        }
-    }
+/// The element called `name` in `pipeline`.
+pub fn by_name(pipeline: &gst::Pipeline, name: &str) -> gst::Element {
     pipeline
-        .set_state(gst::State::Null)
-        .expect("pipeline goes to NULL");
-    result
+        .by_name(name)
+        .unwrap_or_else(|| panic!("no element {name}"))
+}
+
+/// Changes state on another thread and fails the test (instead of hanging CI) if it never
+/// returns; returns what the state change returned.
+pub fn try_set_state_guarded(
+    element: &impl IsA<gst::Element>,
+    state: gst::State,
+) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
+    let element = element.as_ref().clone();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let result = element.set_state(state);
+        // Drop this reference before answering, so callers may check that nothing holds it.
+        drop(element);
+        let _ = tx.send(result);
+    });
+    rx.recv_timeout(HANG)
+        .unwrap_or_else(|_| panic!("hang: state change to {state:?} did not return"))
+}
+
+/// [`try_set_state_guarded`] for state changes that must succeed.
+pub fn set_state_guarded(element: &impl IsA<gst::Element>, state: gst::State) {
+    try_set_state_guarded(element, state)
+        .unwrap_or_else(|_| panic!("state change to {state:?} failed"));
+}
+
+/// Plays `pipeline` to EOS (or error, or `patience` in all), collecting messages, then sets it to
+/// NULL.
+pub fn run_to_eos(pipeline: &gst::Pipeline, patience: Duration) -> BusLog {
+    let bus = pipeline.bus().expect("pipeline bus");
+    let mut log = if try_set_state_guarded(pipeline, gst::State::Playing).is_err() {
+        BusLog::not_started("failed to go to PLAYING")
+    } else {
+        wait_for_eos(&bus, patience)
+    };
+    // Drain what was posted before EOS but not yet read (decisions are posted during caps).
+    log.element_messages
+        .extend(drain_bus(&bus).element_messages);
+    set_state_guarded(pipeline, gst::State::Null);
+    log
 }
 
 /// Parses and runs a gst-launch style description.
-pub fn run_launch(description: &str) -> (gst::Pipeline, RunResult) {
-    init();
-    let pipeline = gst::parse::launch(description)
-        .unwrap_or_else(|e| panic!("cannot parse '{description}': {e}"))
-        .downcast::<gst::Pipeline>()
-        .expect("a pipeline");
-    let result = run_to_eos(&pipeline, gst::ClockTime::from_seconds(60));
+pub fn run_launch(description: &str) -> (gst::Pipeline, BusLog) {
+    let pipeline = launch(description);
+    let result = run_to_eos(&pipeline, HANG);
     (pipeline, result)
 }
 
@@ -203,6 +127,28 @@ pub struct AppChain {
     pub src: gst_app::AppSrc,
     pub conv: gst::Element,
     pub sink: gst_app::AppSink,
+}
+
+impl AppChain {
+    /// Waits for EOS (after the caller ended the stream), then sets the pipeline to NULL.
+    pub fn wait_and_stop(&self, patience: Duration) -> BusLog {
+        let log = wait_for_eos(&self.pipeline.bus().expect("pipeline bus"), patience);
+        set_state_guarded(&self.pipeline, gst::State::Null);
+        log
+    }
+}
+
+/// A buffer of `size` bytes of `fill`, at `pts`.
+pub fn filled(size: usize, pts: gst::ClockTime, fill: u8) -> gst::Buffer {
+    let mut buffer = gst::Buffer::with_size(size).expect("a buffer");
+    {
+        let b = buffer.get_mut().expect("a new buffer is writable");
+        b.set_pts(pts);
+        if size > 0 {
+            b.map_writable().expect("a new buffer maps").fill(fill);
+        }
+    }
+    buffer
 }
 
 /// An [`AppChain`] with the bin in `mode` and the capsfilter set to `consumer`; the appsrc is in
