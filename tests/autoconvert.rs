@@ -5,66 +5,32 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
-
 use gst::prelude::*;
+use serde::{Deserialize, Serialize};
 
-use common::{HEADLESS_GL, field, init, is_child, run_child, run_launch};
+use common::{
+    BusLog, Collected, Collector, FirstFrame, HANG, HEADLESS_GL, by_name, child_name, init,
+    is_child, launch, read_bus, report, run_child, run_launch,
+};
 
-/// What came out of an appsink: buffer count, the caps of every buffer's segment, first payload.
-#[derive(Default)]
-struct Collected {
-    buffers: usize,
-    caps: Vec<gst::Caps>,
-    first: Option<Vec<u8>>,
-    pts: Vec<Option<gst::ClockTime>>,
+/// Runs `description`, which ends in an appsink called `sink`, to EOS and collects what the
+/// appsink got (with the first frame's bytes).
+fn run_collecting(description: &str) -> (Collected, BusLog, gst::Pipeline) {
+    let pipeline = launch(description);
+    let appsink = by_name(&pipeline, "sink")
+        .downcast::<gst_app::AppSink>()
+        .unwrap();
+    let collector = Collector::on_appsink(&appsink, FirstFrame::Copy);
+    let result = common::run_to_eos(&pipeline, HANG);
+    (collector.collected(), result, pipeline)
 }
 
 /// Runs `<source> ! stromautoconvert <props> ! <out_caps> ! appsink` and collects the output.
-fn convert(
-    source: &str,
-    props: &str,
-    out_caps: &str,
-) -> (Collected, common::RunResult, gst::Element) {
-    init();
-    let description = format!(
+fn convert(source: &str, props: &str, out_caps: &str) -> (Collected, BusLog, gst::Element) {
+    let (collected, result, pipeline) = run_collecting(&format!(
         "{source} ! stromautoconvert name=conv {props} ! {out_caps} ! appsink name=sink sync=false"
-    );
-    let pipeline = gst::parse::launch(&description)
-        .unwrap_or_else(|e| panic!("cannot parse '{description}': {e}"))
-        .downcast::<gst::Pipeline>()
-        .unwrap();
-    let collected = Arc::new(Mutex::new(Collected::default()));
-    let sink = pipeline.by_name("sink").unwrap();
-    let appsink = sink.clone().downcast::<gst_app::AppSink>().unwrap();
-    let c = collected.clone();
-    appsink.set_callbacks(
-        gst_app::AppSinkCallbacks::builder()
-            .new_sample(move |sink| {
-                let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                let mut c = c.lock().unwrap();
-                c.buffers += 1;
-                if let Some(caps) = sample.caps()
-                    && c.caps.last().map(|l| l.as_ref()) != Some(caps)
-                {
-                    c.caps.push(caps.to_owned());
-                }
-                if let Some(buffer) = sample.buffer() {
-                    c.pts.push(buffer.pts());
-                    if c.first.is_none()
-                        && let Ok(map) = buffer.map_readable()
-                    {
-                        c.first = Some(map.to_vec());
-                    }
-                }
-                Ok(gst::FlowSuccess::Ok)
-            })
-            .build(),
-    );
-    let conv = pipeline.by_name("conv").unwrap();
-    let result = common::run_to_eos(&pipeline, gst::ClockTime::from_seconds(60));
-    let collected = std::mem::take(&mut *collected.lock().unwrap());
-    (collected, result, conv)
+    ));
+    (collected, result, by_name(&pipeline, "conv"))
 }
 
 fn format_of(caps: &gst::Caps) -> String {
@@ -86,8 +52,8 @@ fn assert_converted(
     format: &str,
 ) -> gst::Element {
     let (out, result, conv) = convert(source, props, out_caps);
-    assert!(result.error.is_none(), "{props}: {:?}", result.error);
-    assert_eq!(out.buffers, frames, "{props}: output buffer count");
+    assert!(result.error().is_none(), "{props}: {:?}", result.error());
+    assert_eq!(out.buffers(), frames, "{props}: output buffer count");
     assert_eq!(format_of(&out.caps[0]), format, "{props}: output format");
     conv
 }
@@ -128,8 +94,8 @@ fn software_path_handles_1080p() {
         "mode=software n-threads=2",
         "video/x-raw,format=NV12",
     );
-    assert!(result.error.is_none(), "{:?}", result.error);
-    assert_eq!(out.buffers, 5);
+    assert!(result.error().is_none(), "{:?}", result.error());
+    assert_eq!(out.buffers(), 5);
     let s = out.caps[0].structure(0).unwrap();
     assert_eq!(s.get::<i32>("width").unwrap(), 1920);
     assert_eq!(s.get::<i32>("height").unwrap(), 1080);
@@ -143,8 +109,8 @@ fn nv12_to_nv12_is_passthrough_on_the_software_path() {
         "mode=software",
         "video/x-raw,format=NV12",
     );
-    assert!(result.error.is_none());
-    assert_eq!(out.buffers, 3);
+    assert!(result.error().is_none());
+    assert_eq!(out.buffers(), 3);
     let (reference, _, _) = convert(
         "videotestsrc num-buffers=3 pattern=ball ! video/x-raw,format=NV12,width=64,height=48",
         "mode=software",
@@ -166,8 +132,8 @@ fn gl_path_outputs_gl_memory_nv12_from_i420_and_rgba() {
             "mode=gl",
             "video/x-raw(memory:GLMemory),format=NV12",
         );
-        assert!(result.error.is_none(), "{input}: {:?}", result.error);
-        assert_eq!(out.buffers, 5, "{input}");
+        assert!(result.error().is_none(), "{input}: {:?}", result.error());
+        assert_eq!(out.buffers(), 5, "{input}");
         assert!(is_gl_memory(&out.caps[0]), "{input}: {}", out.caps[0]);
         assert_eq!(format_of(&out.caps[0]), "NV12");
         assert_eq!(conv.property::<String>("active-path"), "gl");
@@ -207,7 +173,7 @@ fn gl_and_software_outputs_agree_on_colour_bars() {
         "videotestsrc num-buffers=1 pattern=smpte ! video/x-raw,format=I420,width=320,height=240";
     let (software, r1, _) = convert(source, "mode=software", "video/x-raw,format=NV12");
     let (gl, r2, _) = convert(source, "mode=gl", "video/x-raw,format=NV12");
-    assert!(r1.error.is_none() && r2.error.is_none());
+    assert!(r1.error().is_none() && r2.error().is_none());
     let (software, gl) = (software.first.unwrap(), gl.first.unwrap());
     assert_eq!(software.len(), gl.len());
     // The upper two thirds: the in-gamut colour bars. The bottom strip holds -I/+Q and
@@ -228,8 +194,8 @@ fn auto_picks_software_for_system_memory_consumers() {
         "",
         "video/x-raw,format=NV12",
     );
-    assert!(result.error.is_none());
-    assert_eq!(out.buffers, 5);
+    assert!(result.error().is_none());
+    assert_eq!(out.buffers(), 5);
     assert_eq!(conv.property::<String>("active-path"), "software");
     let decision = result.decisions()[0].clone();
     assert_eq!(decision.get::<String>("path").unwrap(), "software");
@@ -246,7 +212,7 @@ fn auto_picks_software_for_x264enc() {
         "videotestsrc num-buffers=5 ! video/x-raw,format=I420,width=320,height=240 ! \
          stromautoconvert ! x264enc speed-preset=ultrafast ! fakesink",
     );
-    assert!(result.error.is_none(), "{:?}", result.error);
+    assert!(result.error().is_none(), "{:?}", result.error());
     assert_eq!(
         result.decisions()[0].get::<String>("path").unwrap(),
         "software"
@@ -260,8 +226,8 @@ fn auto_picks_gl_for_gl_only_consumers() {
         "",
         "video/x-raw(memory:GLMemory),format=NV12",
     );
-    assert!(result.error.is_none(), "{:?}", result.error);
-    assert_eq!(out.buffers, 5);
+    assert!(result.error().is_none(), "{:?}", result.error());
+    assert_eq!(out.buffers(), 5);
     assert!(is_gl_memory(&out.caps[0]));
     assert_eq!(conv.property::<String>("active-path"), "gl");
 }
@@ -275,8 +241,8 @@ fn auto_with_a_consumer_taking_both_follows_the_interop_test() {
         "",
         BOTH_MEMORIES,
     );
-    assert!(result.error.is_none(), "{:?}", result.error);
-    assert_eq!(out.buffers, 5);
+    assert!(result.error().is_none(), "{:?}", result.error());
+    assert_eq!(out.buffers(), 5);
     let status = conv.property::<String>("interop-status");
     let path = conv.property::<String>("active-path");
     // No GPU here: the test says why and the software path is taken. (Where interop works, the
@@ -294,20 +260,21 @@ fn auto_with_a_consumer_taking_both_follows_the_interop_test() {
     assert!(decision.get::<String>("reason").unwrap().contains(&status));
 }
 
-/// Runs the both-memories pipeline in this (child) process and prints what it decided.
-fn decide_for_both_consumer() -> (String, String, gst::Structure) {
-    let (out, result, conv) = convert(
-        "videotestsrc num-buffers=3 ! video/x-raw,format=I420,width=320,height=240",
-        "",
-        BOTH_MEMORIES,
-    );
-    assert!(result.error.is_none(), "{:?}", result.error);
-    assert_eq!(out.buffers, 3);
-    (
-        conv.property::<String>("active-path"),
-        conv.property::<String>("interop-status"),
-        result.decisions()[0].clone(),
-    )
+/// What the both-memories pipeline decided in a child process.
+#[derive(Debug, Serialize, Deserialize)]
+struct InteropDecision {
+    path: String,
+    status: String,
+    /// The first `strom-autoconvert` message, serialised.
+    decision: String,
+    /// See [`stub_outstanding`].
+    stub_outstanding: i32,
+}
+
+impl InteropDecision {
+    fn decision(&self) -> gst::Structure {
+        self.decision.parse().expect("decision structure")
+    }
 }
 
 #[test]
@@ -316,12 +283,19 @@ fn child_interop_decision() {
     if !is_child() {
         return;
     }
-    let (path, status, decision) = decide_for_both_consumer();
-    // A leading newline: libtest prints the first line after "test <name> ... ".
-    println!("\nPATH={path}");
-    println!("STATUS={status}");
-    println!("DECISION={decision}");
-    println!("STUB_OUTSTANDING={}", stub_outstanding());
+    let (out, result, conv) = convert(
+        "videotestsrc num-buffers=3 ! video/x-raw,format=I420,width=320,height=240",
+        "",
+        BOTH_MEMORIES,
+    );
+    assert!(result.error().is_none(), "{:?}", result.error());
+    assert_eq!(out.buffers(), 3);
+    report(&InteropDecision {
+        path: conv.property::<String>("active-path"),
+        status: conv.property::<String>("interop-status"),
+        decision: result.decisions()[0].to_string(),
+        stub_outstanding: stub_outstanding(),
+    });
 }
 
 /// How many contexts/resources the stand-in still holds (0: the probe released everything).
@@ -348,15 +322,17 @@ unsafe fn libloading_open() -> Option<extern "C" fn() -> i32> {
         .then(|| unsafe { std::mem::transmute::<*mut libc::c_void, extern "C" fn() -> i32>(sym) })
 }
 
-/// The interop child's stdout with the `libcuda` stand-in first on the library path and `extra`.
-fn stub_child_stdout(extra: &[(&str, &str)]) -> String {
+/// The interop child's decision with the `libcuda` stand-in first on the library path and
+/// `extra`.
+fn stub_child_decision(extra: &[(&str, &str)]) -> InteropDecision {
     let stub = common::cuda_stub_dir();
     let mut envs = vec![("LD_LIBRARY_PATH", stub.to_str().unwrap())];
     envs.extend_from_slice(extra);
-    String::from_utf8_lossy(&run_child("child_interop_decision", &envs).stdout).into_owned()
+    run_child(&child_name!(child_interop_decision), &envs).report()
 }
 
-fn run_with_stub(extra: &[(&str, &str)]) -> (String, String, String, String) {
+/// As [`stub_child_decision`], with the bin's INFO log: the decision and the child's stderr.
+fn run_with_stub(extra: &[(&str, &str)]) -> (InteropDecision, String) {
     let stub = common::cuda_stub_dir();
     let stub = stub.to_str().unwrap();
     let mut envs: Vec<(&str, &str)> = vec![
@@ -365,15 +341,8 @@ fn run_with_stub(extra: &[(&str, &str)]) -> (String, String, String, String) {
         ("GST_DEBUG_NO_COLOR", "1"),
     ];
     envs.extend_from_slice(extra);
-    let out = run_child("child_interop_decision", &envs);
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    (
-        field(&stdout, "PATH"),
-        field(&stdout, "STATUS"),
-        field(&stdout, "DECISION"),
-        stderr,
-    )
+    let child = run_child(&child_name!(child_interop_decision), &envs);
+    (child.report(), child.stderr)
 }
 
 #[test]
@@ -381,35 +350,32 @@ fn interop_branches_with_the_cuda_stand_in() {
     // No library at all.
     let empty = std::env::temp_dir().join("strom-no-cuda");
     std::fs::create_dir_all(&empty).unwrap();
-    let out = run_child(
-        "child_interop_decision",
+    let out: InteropDecision = run_child(
+        &child_name!(child_interop_decision),
         &[("LD_LIBRARY_PATH", empty.to_str().unwrap())],
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    if field(&stdout, "STATUS") != "ok" {
+    )
+    .report();
+    if out.status != "ok" {
         // (A machine with a real driver would find it through ld.so.cache.)
-        assert_eq!(
-            field(&stdout, "STATUS"),
-            "unavailable: libcuda.so.1 not found"
-        );
-        assert_eq!(field(&stdout, "PATH"), "software");
+        assert_eq!(out.status, "unavailable: libcuda.so.1 not found");
+        assert_eq!(out.path, "software");
     }
 
-    let (path, status, _, _) = run_with_stub(&[("STROM_STUB_CUDA_INIT", "3")]);
+    let (out, _) = run_with_stub(&[("STROM_STUB_CUDA_INIT", "3")]);
     assert_eq!(
-        (path.as_str(), status.as_str()),
+        (out.path.as_str(), out.status.as_str()),
         ("software", "unavailable: CUDA_ERROR_NOT_INITIALIZED")
     );
 
-    let (path, status, _, _) = run_with_stub(&[("STROM_STUB_CUDA_DEVICES", "0")]);
+    let (out, _) = run_with_stub(&[("STROM_STUB_CUDA_DEVICES", "0")]);
     assert_eq!(
-        (path.as_str(), status.as_str()),
+        (out.path.as_str(), out.status.as_str()),
         ("software", "unavailable: no CUDA device")
     );
 
-    let (path, status, decision, stderr) = run_with_stub(&[("STROM_STUB_CUDA_REGISTER", "304")]);
-    assert_eq!(path, "software");
-    assert_eq!(status, "failed: CUDA_ERROR_OPERATING_SYSTEM");
+    let (out, stderr) = run_with_stub(&[("STROM_STUB_CUDA_REGISTER", "304")]);
+    assert_eq!(out.path, "software");
+    assert_eq!(out.status, "failed: CUDA_ERROR_OPERATING_SYSTEM");
     assert!(
         stderr.contains(
             "CUDA-GL interop failed: cuGraphicsGLRegisterBuffer returned CUDA_ERROR_OPERATING_SYSTEM"
@@ -417,7 +383,7 @@ fn interop_branches_with_the_cuda_stand_in() {
         "WARN line missing:\n{stderr}"
     );
     assert!(stderr.contains("WARN"), "{stderr}");
-    let decision: gst::Structure = decision.parse().expect("decision structure");
+    let decision = out.decision();
     assert_eq!(
         decision.get::<String>("cuda-error").unwrap(),
         "CUDA_ERROR_OPERATING_SYSTEM"
@@ -426,67 +392,49 @@ fn interop_branches_with_the_cuda_stand_in() {
     assert!(decision.get::<String>("gl-renderer").is_ok());
     assert!(decision.get::<f64>("probe-ms").unwrap() > 0.0);
 
-    let (path, status, decision, stderr) = run_with_stub(&[]);
-    assert_eq!((path.as_str(), status.as_str()), ("gl", "ok"));
+    let (out, stderr) = run_with_stub(&[]);
+    assert_eq!((out.path.as_str(), out.status.as_str()), ("gl", "ok"));
     assert!(stderr.contains("CUDA-GL interop works - using GPU-accelerated video conversion"));
-    let decision: gst::Structure = decision.parse().unwrap();
+    let decision = out.decision();
     assert!(decision.get::<bool>("interop").unwrap());
     assert!(decision.get::<String>("cuda-error").is_err());
 }
 
+/// A child started by a name that matches no test would "pass" with 0 tests run: the runner
+/// must say so instead.
+#[test]
+#[should_panic(expected = "did not run (no test of that name?)")]
+fn a_child_that_does_not_exist_fails_loudly() {
+    run_child("child_interop_decision_renamed", &[]);
+}
+
 #[test]
 fn interop_test_releases_everything_it_registers() {
-    let stdout = stub_child_stdout(&[("STROM_STUB_CUDA_MAP", "999")]);
-    assert_eq!(field(&stdout, "STATUS"), "failed: CUDA_ERROR_UNKNOWN");
-    assert_eq!(
-        field(&stdout, "STUB_OUTSTANDING"),
-        "0",
-        "leaked a context or resource"
-    );
+    let out = stub_child_decision(&[("STROM_STUB_CUDA_MAP", "999")]);
+    assert_eq!(out.status, "failed: CUDA_ERROR_UNKNOWN");
+    assert_eq!(out.stub_outstanding, 0, "leaked a context or resource");
 }
 
 #[test]
 fn gl_context_not_on_the_gpu_is_skipped_with_the_reason() {
-    let stdout = stub_child_stdout(&[("STROM_STUB_CUDA_GL_DEVICES", "0")]);
-    assert_eq!(field(&stdout, "STATUS"), "skipped: GL is Mesa llvmpipe");
-    assert_eq!(field(&stdout, "PATH"), "software");
+    let out = stub_child_decision(&[("STROM_STUB_CUDA_GL_DEVICES", "0")]);
+    assert_eq!(out.status, "skipped: GL is Mesa llvmpipe");
+    assert_eq!(out.path, "software");
 }
 
 #[test]
 fn wsl2_is_skipped_before_touching_cuda() {
-    let stdout = stub_child_stdout(&[("WSL_DISTRO_NAME", "Ubuntu")]);
-    assert_eq!(field(&stdout, "STATUS"), "skipped: WSL2");
-    assert!(field(&stdout, "DECISION").contains("WSL2"));
+    let out = stub_child_decision(&[("WSL_DISTRO_NAME", "Ubuntu")]);
+    assert_eq!(out.status, "skipped: WSL2");
+    assert!(out.decision.contains("WSL2"));
 }
 
 /// Pushes frames whose caps change every `every` buffers through the bin, and returns what the
 /// appsink saw.
 fn renegotiate(mode: &str, out_caps: &str, steps: &[(&str, i32, i32)], every: usize) -> Collected {
-    let common::AppChain {
-        pipeline,
-        src,
-        sink,
-        ..
-    } = common::app_chain(mode, out_caps);
-    let collected = Arc::new(Mutex::new(Collected::default()));
-    let c = collected.clone();
-    sink.set_callbacks(
-        gst_app::AppSinkCallbacks::builder()
-            .new_sample(move |sink| {
-                let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                let mut c = c.lock().unwrap();
-                c.buffers += 1;
-                c.pts.push(sample.buffer().and_then(|b| b.pts()));
-                if let Some(caps) = sample.caps()
-                    && c.caps.last().map(|l| l.as_ref()) != Some(caps)
-                {
-                    c.caps.push(caps.to_owned());
-                }
-                Ok(gst::FlowSuccess::Ok)
-            })
-            .build(),
-    );
-    pipeline.set_state(gst::State::Playing).unwrap();
+    let chain = common::app_chain(mode, out_caps);
+    let collector = Collector::on_appsink(&chain.sink, FirstFrame::Skip);
+    chain.pipeline.set_state(gst::State::Playing).unwrap();
     let mut n = 0u64;
     for (format, width, height) in steps {
         let info =
@@ -494,31 +442,20 @@ fn renegotiate(mode: &str, out_caps: &str, steps: &[(&str, i32, i32)], every: us
                 .fps(gst::Fraction::new(30, 1))
                 .build()
                 .unwrap();
-        src.set_caps(Some(&info.to_caps().unwrap()));
+        chain.src.set_caps(Some(&info.to_caps().unwrap()));
         for _ in 0..every {
-            let mut buffer = gst::Buffer::with_size(info.size()).unwrap();
-            {
-                let b = buffer.get_mut().unwrap();
-                b.set_pts(gst::ClockTime::from_mseconds(n * 33));
-                b.map_writable().unwrap().fill(0x80);
-            }
-            src.push_buffer(buffer).unwrap();
+            let pts = gst::ClockTime::from_mseconds(n * 33);
+            chain
+                .src
+                .push_buffer(common::filled(info.size(), pts, 0x80))
+                .unwrap();
             n += 1;
         }
     }
-    src.end_of_stream().unwrap();
-    let bus = pipeline.bus().unwrap();
-    let msg = bus
-        .timed_pop_filtered(
-            gst::ClockTime::from_seconds(60),
-            &[gst::MessageType::Eos, gst::MessageType::Error],
-        )
-        .expect("EOS or error");
-    if let gst::MessageView::Error(e) = msg.view() {
-        panic!("{mode}: {} ({:?})", e.error(), e.debug());
-    }
-    pipeline.set_state(gst::State::Null).unwrap();
-    std::mem::take(&mut *collected.lock().unwrap())
+    chain.src.end_of_stream().unwrap();
+    let log = chain.wait_and_stop(HANG);
+    log.result().unwrap_or_else(|e| panic!("{mode}: {e}"));
+    collector.collected()
 }
 
 #[test]
@@ -537,7 +474,7 @@ fn caps_changes_midstream_are_followed_without_losing_frames() {
         ("auto", "video/x-raw(memory:GLMemory),format=NV12"),
     ] {
         let got = renegotiate(mode, out, &steps, 4);
-        assert_eq!(got.buffers, 16, "{mode} → {out}: frames lost");
+        assert_eq!(got.buffers(), 16, "{mode} → {out}: frames lost");
         let sizes: Vec<(i32, i32)> = got
             .caps
             .iter()
@@ -561,18 +498,12 @@ fn caps_changes_midstream_are_followed_without_losing_frames() {
 
 #[test]
 fn repeated_state_changes_are_clean() {
-    init();
     for mode in ["auto", "software", "gl"] {
-        let pipeline = gst::parse::launch(&format!(
+        let pipeline = launch(&format!(
             "videotestsrc is-live=false ! video/x-raw,format=I420,width=160,height=120 ! \
              stromautoconvert name=conv mode={mode} ! video/x-raw,format=NV12 ! fakesink"
-        ))
-        .unwrap();
-        let conv = pipeline
-            .downcast_ref::<gst::Bin>()
-            .unwrap()
-            .by_name("conv")
-            .unwrap();
+        ));
+        let conv = by_name(&pipeline, "conv");
         for _ in 0..10 {
             pipeline.set_state(gst::State::Playing).unwrap();
             let (res, state, _) = pipeline.state(gst::ClockTime::from_seconds(10));
@@ -590,15 +521,11 @@ fn repeated_state_changes_are_clean() {
 
 #[test]
 fn mode_cannot_change_while_playing() {
-    init();
-    let pipeline = gst::parse::launch(
+    let pipeline = launch(
         "videotestsrc ! video/x-raw,format=I420,width=64,height=48 ! stromautoconvert name=conv \
          mode=software ! fakesink",
-    )
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    let conv = pipeline.by_name("conv").unwrap();
+    );
+    let conv = by_name(&pipeline, "conv");
     pipeline.set_state(gst::State::Playing).unwrap();
     let _ = pipeline.state(gst::ClockTime::from_seconds(10));
     conv.set_property_from_str("mode", "gl");
@@ -608,20 +535,17 @@ fn mode_cannot_change_while_playing() {
             .unwrap(),
         gststrom::autoconvert::Mode::Software
     );
-    let bus = pipeline.bus().unwrap();
-    let warning = bus.timed_pop_filtered(
-        gst::ClockTime::from_seconds(5),
-        &[gst::MessageType::Warning],
+    let log = read_bus(
+        &pipeline.bus().unwrap(),
+        std::time::Duration::from_secs(5),
+        |log| !log.warnings.is_empty(),
     );
     pipeline.set_state(gst::State::Null).unwrap();
-    let warning = warning.expect("a warning");
-    let gst::MessageView::Warning(w) = warning.view() else {
-        unreachable!()
-    };
+    let warning = log.warnings.first().expect("a warning");
     assert!(
-        w.error().to_string().contains("NULL or READY"),
+        warning.message.contains("NULL or READY"),
         "{}",
-        w.error()
+        warning.message
     );
 }
 
@@ -643,18 +567,26 @@ fn software_mode_with_a_gl_only_consumer_names_the_fix() {
         "mode=software",
         "video/x-raw(memory:GLMemory),format=NV12",
     );
-    let error = result.error.expect("must fail");
+    let error = result.error().expect("must fail");
     assert!(error.contains("mode=auto or mode=gl"), "{error}");
 }
 
-/// Runs a small stream through `mode=gl` and prints the pipeline's error as `ERROR=…`.
-fn print_gl_mode_error() {
+/// The pipeline's error in a gl-mode child.
+#[derive(Debug, Serialize, Deserialize)]
+struct GlModeError {
+    error: String,
+}
+
+/// Runs a small stream through `mode=gl` and reports the pipeline's error.
+fn report_gl_mode_error() {
     let (_, result, _) = convert(
         "videotestsrc num-buffers=2 ! video/x-raw,format=I420,width=64,height=48",
         "mode=gl",
         "video/x-raw,format=NV12",
     );
-    println!("\nERROR={}", result.error.unwrap_or_default());
+    report(&GlModeError {
+        error: result.error().unwrap_or_default(),
+    });
 }
 
 #[test]
@@ -668,13 +600,13 @@ fn child_gl_mode_without_gl_plugin() {
     if let Some(plugin) = registry.find_plugin("opengl") {
         registry.remove_plugin(&plugin);
     }
-    print_gl_mode_error();
+    report_gl_mode_error();
 }
 
 #[test]
 fn missing_gl_elements_are_named_with_the_package() {
-    let out = run_child("child_gl_mode_without_gl_plugin", &[]);
-    let error = field(&String::from_utf8_lossy(&out.stdout), "ERROR");
+    let GlModeError { error } =
+        run_child(&child_name!(child_gl_mode_without_gl_plugin), &[]).report();
     assert!(
         error.contains("glupload") && error.contains("apt-get install gstreamer1.0-gl"),
         "{error}"
@@ -687,21 +619,21 @@ fn child_gl_mode_without_gl_context() {
     if !is_child() {
         return;
     }
-    print_gl_mode_error();
+    report_gl_mode_error();
 }
 
 #[test]
 fn no_gl_context_names_the_headless_settings() {
     // An X11 window system with no X server: no GL context can be made.
-    let out = run_child(
-        "child_gl_mode_without_gl_context",
+    let GlModeError { error } = run_child(
+        &child_name!(child_gl_mode_without_gl_context),
         &[
             ("GST_GL_WINDOW", "x11"),
             ("GST_GL_PLATFORM", "glx"),
             ("DISPLAY", ":99"),
         ],
-    );
-    let error = field(&String::from_utf8_lossy(&out.stdout), "ERROR");
+    )
+    .report();
     assert!(
         error.contains("no GL context")
             && error.contains("GST_GL_WINDOW=egl-device GST_GL_PLATFORM=egl"),
@@ -719,23 +651,11 @@ fn headless_gl_environment_is_what_the_tests_use() {
 
 /// The first output frame of `source` through plain `videoconvert`, the reference.
 fn through_videoconvert(source: &str, out_caps: &str) -> Vec<u8> {
-    init();
-    let pipeline = gst::parse::launch(&format!(
+    let (collected, result, _) = run_collecting(&format!(
         "{source} ! videoconvert ! {out_caps} ! appsink name=sink sync=false"
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    let sink = pipeline
-        .by_name("sink")
-        .unwrap()
-        .downcast::<gst_app::AppSink>()
-        .unwrap();
-    pipeline.set_state(gst::State::Playing).unwrap();
-    let sample = sink.pull_sample().expect("a frame");
-    let bytes = sample.buffer().unwrap().map_readable().unwrap().to_vec();
-    pipeline.set_state(gst::State::Null).unwrap();
-    bytes
+    ));
+    assert!(result.error().is_none(), "{:?}", result.error());
+    collected.first.expect("a frame")
 }
 
 /// The picture's samples plane by plane, without the padding at the end of each row.
@@ -766,13 +686,13 @@ fn i420_nv12_layout_swaps_are_bit_exact_with_videoconvert() {
             );
             let out_caps = format!("video/x-raw,format={to}");
             let (ours, result, _) = convert(&source, "mode=software", &out_caps);
-            assert!(result.error.is_none(), "{:?}", result.error);
+            assert!(result.error().is_none(), "{:?}", result.error());
             let chain = result.decisions()[0].get::<String>("chain").unwrap();
             assert_eq!(
                 chain, "stromfastconvert",
                 "{from}->{to}: the plane copy is used"
             );
-            assert_eq!(ours.buffers, 2);
+            assert_eq!(ours.buffers(), 2);
             let reference = through_videoconvert(&source, &out_caps);
             let info = gst_video::VideoInfo::from_caps(&ours.caps[0]).unwrap();
             assert_eq!(

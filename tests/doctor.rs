@@ -8,6 +8,7 @@ mod common;
 
 use std::process::{Command, Output};
 
+use common::describe_output;
 use gststrom::doctor::Tier;
 use serde_json::Value;
 
@@ -24,21 +25,12 @@ fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn describe(out: &Output) -> String {
-    format!(
-        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status.code(),
-        stdout(out),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 /// Runs `strom-doctor --json` and returns the parsed document.
 fn doctor_json(envs: &[(&str, &str)]) -> Value {
     let out = doctor(&["--json"], envs);
-    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", describe_output(&out));
     serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|err| panic!("--json is not JSON ({err}):\n{}", describe(&out)))
+        .unwrap_or_else(|err| panic!("--json is not JSON ({err}):\n{}", describe_output(&out)))
 }
 
 /// True where a real NVIDIA driver loads: the no-GPU expectations below then do not apply.
@@ -58,7 +50,7 @@ fn check<'a>(doc: &'a Value, name: &str) -> &'a Value {
 #[test]
 fn prints_the_table_and_verdict_without_a_gpu() {
     let out = doctor(&[], &common::HEADLESS_GL);
-    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", describe_output(&out));
     let text = stdout(&out);
     assert!(text.starts_with("CHECK "), "{text}");
     assert!(text.lines().next().unwrap().ends_with("RESULT  DETAIL"));
@@ -129,18 +121,28 @@ fn require_gates_on_the_tier() {
         assert_eq!(tier, Tier::Software);
     }
     let ok = doctor(&["--require", "software"], &[]);
-    assert_eq!(ok.status.code(), Some(0), "{}", describe(&ok));
+    assert_eq!(ok.status.code(), Some(0), "{}", describe_output(&ok));
 
     let interop = doctor(&["--require", "gpu-interop"], &[]);
     if tier < Tier::GpuInterop {
-        assert_eq!(interop.status.code(), Some(1), "{}", describe(&interop));
+        assert_eq!(
+            interop.status.code(),
+            Some(1),
+            "{}",
+            describe_output(&interop)
+        );
         let stderr = String::from_utf8_lossy(&interop.stderr);
         assert!(
             stderr.contains("below the required gpu-interop"),
             "{stderr}"
         );
     } else {
-        assert_eq!(interop.status.code(), Some(0), "{}", describe(&interop));
+        assert_eq!(
+            interop.status.code(),
+            Some(0),
+            "{}",
+            describe_output(&interop)
+        );
     }
 
     let nvenc = doctor(&["--json", "--require=software-convert-nvenc"], &[]);
@@ -149,7 +151,12 @@ fn require_gates_on_the_tier() {
     } else {
         0
     };
-    assert_eq!(nvenc.status.code(), Some(expected), "{}", describe(&nvenc));
+    assert_eq!(
+        nvenc.status.code(),
+        Some(expected),
+        "{}",
+        describe_output(&nvenc)
+    );
     serde_json::from_slice::<Value>(&nvenc.stdout).expect("prints its JSON either way");
 }
 
@@ -160,24 +167,15 @@ fn usage_errors_and_help() {
     assert!(stdout(&help).starts_with("Usage: strom-doctor"));
 
     let bad = doctor(&["--require", "fast"], &[]);
-    assert_eq!(bad.status.code(), Some(2), "{}", describe(&bad));
+    assert_eq!(bad.status.code(), Some(2), "{}", describe_output(&bad));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown tier 'fast'"));
     assert_eq!(doctor(&["--frobnicate"], &[]).status.code(), Some(2));
     assert_eq!(doctor(&["--require"], &[]).status.code(), Some(2));
 }
 
-/// `LD_LIBRARY_PATH` with the libcuda stand-in first.
-fn stub_library_path() -> String {
-    let stub = common::cuda_stub_dir();
-    match std::env::var("LD_LIBRARY_PATH") {
-        Ok(rest) if !rest.is_empty() => format!("{}:{rest}", stub.display()),
-        _ => stub.display().to_string(),
-    }
-}
-
 #[test]
 fn interop_failure_names_the_cuda_error() {
-    let library_path = stub_library_path();
+    let library_path = common::library_path_with(&common::cuda_stub_dir());
     let doc = doctor_json(&[
         ("LD_LIBRARY_PATH", library_path.as_str()),
         ("STROM_STUB_CUDA_REGISTER", "304"),
@@ -369,7 +367,7 @@ fn the_stub_as_libcuda_so_1_fails_cuinit_with_the_stub_fix() {
 
 #[test]
 fn multi_gpu_rows_show_the_gl_devices_and_device_0() {
-    let path = stub_library_path();
+    let path = common::library_path_with(&common::cuda_stub_dir());
     let doc = doctor_json(&[
         ("LD_LIBRARY_PATH", path.as_str()),
         ("STROM_STUB_CUDA_DEVICES", "2"),

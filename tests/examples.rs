@@ -8,16 +8,9 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const FRAMES: &str = "10";
+use common::describe_output;
 
-fn describe(out: &Output) -> String {
-    format!(
-        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+const FRAMES: &str = "10";
 
 fn output_path(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("examples");
@@ -28,20 +21,20 @@ fn output_path(name: &str) -> PathBuf {
 }
 
 fn assert_transcoded(out: &Output, mp4: &Path) {
-    assert!(out.status.success(), "{}", describe(out));
+    assert!(out.status.success(), "{}", describe_output(out));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("encoder: "), "{}", describe(out));
+    assert!(stdout.contains("encoder: "), "{}", describe_output(out));
     assert!(
         stdout.contains("strom-autoconvert:\n  path: "),
         "{}",
-        describe(out)
+        describe_output(out)
     );
     let size = std::fs::metadata(mp4).map(|m| m.len()).unwrap_or(0);
     assert!(
         size > 0,
         "{} is missing or empty\n{}",
         mp4.display(),
-        describe(out)
+        describe_output(out)
     );
     let _ = std::fs::remove_file(mp4);
 }

@@ -12,12 +12,16 @@ mod common;
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{init, is_child, nvml_stub_dir, repo_root, run_child, run_launch};
+use common::{
+    Child, child_name, describe_output, drain_bus, init, is_child, launch, library_path_with,
+    nvml_stub_dir, read_bus, repo_root, report, run_child, run_launch,
+};
 use gst::prelude::*;
+use serde::{Deserialize, Serialize};
 
 const MESSAGE: &str = "strom-gpu-stats";
 /// How long to wait for a message that must come (a hang guard, not a timing assertion).
@@ -50,16 +54,8 @@ const ALL_FIELDS: [&str; 22] = [
     "reason",
 ];
 
-/// `LD_LIBRARY_PATH` with `dir` first.
-fn library_path_with(dir: &Path) -> String {
-    match std::env::var("LD_LIBRARY_PATH") {
-        Ok(old) if !old.is_empty() => format!("{}:{old}", dir.display()),
-        _ => dir.display().to_string(),
-    }
-}
-
 /// Runs child test `name` with the NVML stand-in first on `LD_LIBRARY_PATH` plus `envs`.
-fn run_with_stub(name: &str, envs: &[(&str, &str)]) -> Output {
+fn run_with_stub(name: &str, envs: &[(&str, &str)]) -> Child {
     let path = library_path_with(&nvml_stub_dir());
     let mut all = vec![
         ("LD_LIBRARY_PATH", path.as_str()),
@@ -68,10 +64,6 @@ fn run_with_stub(name: &str, envs: &[(&str, &str)]) -> Output {
     ];
     all.extend_from_slice(envs);
     run_child(name, &all)
-}
-
-fn stderr_of(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// Whether this machine has a working NVML (then the "without NVML" tests have nothing to test).
@@ -95,41 +87,21 @@ fn monitor_harness(props: &[(&str, glib::Value)], caps: &str) -> (gst_check::Har
     (harness, bus)
 }
 
-/// Waits for the next `strom-gpu-stats` message (panics after [`PATIENCE`]).
+/// Waits for the next `strom-gpu-stats` message (panics after [`PATIENCE`], or at an error).
 fn next_stats(bus: &gst::Bus) -> gst::Structure {
-    let deadline = Instant::now() + Duration::from(PATIENCE);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let msg = bus
-            .timed_pop_filtered(
-                gst::ClockTime::try_from(left).ok(),
-                &[gst::MessageType::Element],
-            )
-            .expect("a strom-gpu-stats message");
-        if let Some(s) = msg.structure().filter(|s| s.name() == MESSAGE) {
-            return s.to_owned();
-        }
+    let log = read_bus(bus, PATIENCE.into(), |log| !log.named(MESSAGE).is_empty());
+    match log.named(MESSAGE).first() {
+        Some(stats) => (*stats).to_owned(),
+        None => panic!("a strom-gpu-stats message: {:?}", log.error()),
     }
 }
 
 /// Messages already on the bus: (stats structures, errors, warnings).
 fn drain(bus: &gst::Bus) -> (Vec<gst::Structure>, Vec<String>, Vec<String>) {
-    let (mut stats, mut errors, mut warnings) = (vec![], vec![], vec![]);
-    while let Some(msg) = bus.pop() {
-        match msg.view() {
-            gst::MessageView::Element(e) => {
-                if let Some(s) = e.structure().filter(|s| s.name() == MESSAGE) {
-                    stats.push(s.to_owned());
-                }
-            }
-            gst::MessageView::Error(e) => errors.push(format!("{} ({:?})", e.error(), e.debug())),
-            gst::MessageView::Warning(w) => {
-                warnings.push(format!("{} ({:?})", w.error(), w.debug()))
-            }
-            _ => {}
-        }
-    }
-    (stats, errors, warnings)
+    let log = drain_bus(bus);
+    let text = |problems: &[common::Problem]| problems.iter().map(|p| p.to_string()).collect();
+    let stats = log.named(MESSAGE).into_iter().cloned().collect();
+    (stats, text(&log.errors), text(&log.warnings))
 }
 
 /// Lets the sampler take one sample: the test clock releases its pending wait (even the first,
@@ -244,7 +216,7 @@ fn without_nvml_pipeline_runs_to_eos_without_error() {
         "videotestsrc num-buffers=30 ! video/x-raw,width=64,height=48 ! \
          stromgpumonitor interval=100 ! fakesink",
     );
-    assert_eq!(result.error, None);
+    assert_eq!(result.error(), None);
     let stats: Vec<_> = result
         .element_messages
         .iter()
@@ -283,8 +255,7 @@ fn properties_have_documented_defaults() {
 
 #[test]
 fn stub_two_gpus_map_every_field() {
-    let out = run_with_stub("child_two_gpus_map_every_field", &[]);
-    let log = stderr_of(&out);
+    let log = run_with_stub(&child_name!(child_two_gpus_map_every_field), &[]).stderr;
     assert!(
         log.contains("✓ NVML initialized successfully - found 2 GPU(s)"),
         "INFO line missing:\n{log}"
@@ -366,7 +337,7 @@ fn child_two_gpus_map_every_field() {
 #[test]
 fn stub_unsupported_metrics_are_left_out() {
     run_with_stub(
-        "child_unsupported_metrics_are_left_out",
+        &child_name!(child_unsupported_metrics_are_left_out),
         &[(
             "STROM_STUB_NVML_UNSUPPORTED",
             "utilization,encoder-util,decoder-util,memory,temperature,power,graphics-clock,\
@@ -402,7 +373,7 @@ fn child_unsupported_metrics_are_left_out() {
 
 #[test]
 fn stub_device_1_selects_one_gpu() {
-    run_with_stub("child_device_1_selects_one_gpu", &[]);
+    run_with_stub(&child_name!(child_device_1_selects_one_gpu), &[]);
 }
 
 #[test]
@@ -426,7 +397,7 @@ fn child_device_1_selects_one_gpu() {
 
 #[test]
 fn stub_device_beyond_count_warns_at_start() {
-    run_with_stub("child_device_beyond_count_warns_at_start", &[]);
+    run_with_stub(&child_name!(child_device_beyond_count_warns_at_start), &[]);
 }
 
 #[test]
@@ -453,14 +424,14 @@ fn child_device_beyond_count_warns_at_start() {
 
 #[test]
 fn stub_device_lost_mid_run_others_go_on() {
-    let out = run_with_stub(
-        "child_device_lost_mid_run_others_go_on",
+    let log = run_with_stub(
+        &child_name!(child_device_lost_mid_run_others_go_on),
         &[
             ("STROM_STUB_NVML_FAIL_DEVICE", "1"),
             ("STROM_STUB_NVML_FAIL_AFTER", "2"),
         ],
-    );
-    let log = stderr_of(&out);
+    )
+    .stderr;
     let warns: Vec<_> = log
         .lines()
         .filter(|l| l.contains("WARN") && l.contains("GPU 1 stopped answering NVML"))
@@ -521,7 +492,7 @@ fn child_device_lost_mid_run_others_go_on() {
 #[test]
 fn stub_nvml_init_failure_reported_once() {
     run_with_stub(
-        "child_nvml_init_failure_reported_once",
+        &child_name!(child_nvml_init_failure_reported_once),
         &[("STROM_STUB_NVML_INIT", "9")],
     );
 }
@@ -560,7 +531,7 @@ fn library_without_nvml_symbols_is_an_error_not_a_crash() {
     std::fs::rename(&tmp, dir.join("libnvidia-ml.so.1")).unwrap();
     let path = library_path_with(&dir);
     run_child(
-        "child_library_without_nvml_symbols",
+        &child_name!(child_library_without_nvml_symbols),
         &[("LD_LIBRARY_PATH", path.as_str())],
     );
 }
@@ -586,25 +557,36 @@ fn child_library_without_nvml_symbols() {
 
 /// A pipeline in which no buffer ever flows: a live `appsrc` nobody feeds.
 fn idle_pipeline(props: &str) -> (gst::Pipeline, gst::Bus) {
-    init();
-    let pipeline = gst::parse::launch(&format!(
+    let pipeline = launch(&format!(
         "appsrc is-live=true ! stromgpumonitor {props} ! fakesink async=false"
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
+    ));
     let bus = pipeline.bus().unwrap();
     (pipeline, bus)
 }
 
+/// How many messages one interval gave in the interval child.
+#[derive(Debug, Serialize, Deserialize)]
+struct IntervalCount {
+    interval_ms: u32,
+    messages: usize,
+    elapsed_ms: u128,
+    /// One sample at start, then one per interval.
+    most: usize,
+}
+
 #[test]
 fn stub_interval_honoured_over_three_seconds() {
-    let out = run_with_stub("child_interval_honoured_over_three_seconds", &[]);
-    // The child prints its counts; show them in the parent's output.
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        if let Some(at) = line.find("interval=") {
-            println!("{}", &line[at..]);
-        }
+    let counts: Vec<IntervalCount> = run_with_stub(
+        &child_name!(child_interval_honoured_over_three_seconds),
+        &[],
+    )
+    .report();
+    // Show the child's counts in the parent's output.
+    for c in &counts {
+        println!(
+            "interval={} ms: {} messages in {} ms (at most {} possible)",
+            c.interval_ms, c.messages, c.elapsed_ms, c.most
+        );
     }
 }
 
@@ -633,6 +615,7 @@ fn child_interval_honoured_over_three_seconds() {
         pipeline.set_state(gst::State::Paused).unwrap();
     }
     let elapsed = started.elapsed();
+    let mut counts = Vec::new();
     for (interval, (pipeline, bus)) in &runs {
         let (stats, errors, _) = drain(bus);
         pipeline.set_state(gst::State::Null).unwrap();
@@ -640,24 +623,34 @@ fn child_interval_honoured_over_three_seconds() {
         // One sample at start, then one per interval: never more than that, and no less than
         // half of it even on a loaded machine (late ticks are caught up, not skipped).
         let most = elapsed.as_millis() as usize / *interval as usize + 1;
-        println!(
-            "interval={interval} ms: {} messages in {} ms (at most {most} possible)",
-            stats.len(),
-            elapsed.as_millis()
+        counts.push(IntervalCount {
+            interval_ms: *interval,
+            messages: stats.len(),
+            elapsed_ms: elapsed.as_millis(),
+            most,
+        });
+        assert!(
+            stats.len() <= most,
+            "{} > {most} in {elapsed:?}",
+            stats.len()
         );
-        assert!(stats.len() <= most, "{} > {most}", stats.len());
-        assert!(stats.len() * 2 >= most, "{} < {most}/2", stats.len());
+        assert!(
+            stats.len() * 2 >= most,
+            "{} < {most}/2 in {elapsed:?}",
+            stats.len()
+        );
         let times: Vec<u64> = stats
             .iter()
             .map(|s| s.get("running-time").unwrap())
             .collect();
         assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
     }
+    report(&counts);
 }
 
 #[test]
 fn stub_no_messages_after_leaving_playing() {
-    run_with_stub("child_no_messages_after_leaving_playing", &[]);
+    run_with_stub(&child_name!(child_no_messages_after_leaving_playing), &[]);
 }
 
 #[test]
@@ -694,15 +687,9 @@ fn child_no_messages_after_leaving_playing() {
 // ---------------------------------------------------------------------------------------------
 // From the outside: gst-inspect, gst-launch with the leaks tracer, Python GI, the examples.
 
-/// `target/<profile>`, where `libgststrom.so` and `examples/` are built.
-fn build_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().and_then(Path::parent).unwrap().to_path_buf()
-}
-
 /// A command with the built plugin on `GST_PLUGIN_PATH` and a registry of its own.
 fn outside(program: impl AsRef<std::ffi::OsStr>) -> Command {
-    let plugin = build_dir().join("libgststrom.so");
+    let plugin = built::profile_dir().join("libgststrom.so");
     assert!(
         plugin.exists(),
         "{} missing: build the plugin (cargo build) first",
@@ -710,7 +697,7 @@ fn outside(program: impl AsRef<std::ffi::OsStr>) -> Command {
     );
     let mut cmd = Command::new(program);
     cmd.current_dir(repo_root())
-        .env("GST_PLUGIN_PATH", build_dir())
+        .env("GST_PLUGIN_PATH", built::profile_dir())
         .env(
             "GST_REGISTRY",
             Path::new(env!("CARGO_TARGET_TMPDIR")).join("gpumonitor-registry.bin"),
@@ -725,16 +712,15 @@ fn with_stub(cmd: &mut Command) -> &mut Command {
 
 fn succeed(cmd: &mut Command) -> (String, String) {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    );
     assert!(
         out.status.success(),
-        "{cmd:?} failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        out.status
+        "{cmd:?} failed: {}",
+        describe_output(&out)
     );
-    (stdout, stderr)
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -752,9 +738,7 @@ fn gst_inspect_shows_the_properties() {
 fn gst_launch_with_stub_posts_stats_and_leaks_nothing() {
     let (stdout, stderr) = succeed(
         with_stub(&mut outside("gst-launch-1.0"))
-            .env("GST_TRACERS", "leaks")
-            .env("GST_DEBUG", "GST_TRACER:7")
-            .env("GST_DEBUG_NO_COLOR", "1")
+            .envs(common::LEAKS_TRACER)
             .args([
                 "-m",
                 "videotestsrc",

@@ -18,7 +18,9 @@ use std::sync::{Arc, Mutex};
 
 use gst::prelude::*;
 
-use common::{field, is_child, run_child};
+use serde::{Deserialize, Serialize};
+
+use common::{child_name, is_child, run_child};
 
 /// The consumer's caps as a capsfilter: takes both memories, has no `cuda-device-id`.
 const BOTH_MEMORIES: &str = "video/x-raw(memory:GLMemory),format=NV12;video/x-raw,format=NV12";
@@ -51,18 +53,55 @@ fn child_pipelines() {
     let touch_after: Option<usize> = std::env::var("STROM_TEST_TOUCH_AFTER")
         .ok()
         .and_then(|v| v.parse().ok());
-    let mut out = String::from("\n");
-    for (i, description) in descriptions.split('|').enumerate() {
-        let touch = touch_after.filter(|_| i == 0);
-        out.push_str(&run_one(i, description.trim(), touch));
-    }
-    out.push_str(&format!("RUNS={}\n", gststrom::gpu::interop::run_count()));
-    out.push_str(&format!("TRACE={}\n", common::stub_trace()));
-    out.push_str(&format!("OUTSTANDING={}\n", common::stub_outstanding()));
-    // What a loader that tries `libcuda.so` first would have got (done last: loading the stub
-    // could shadow the driver for later lookups).
-    out.push_str(&format!("DEV_NAME_CUINIT={}\n", dev_name_cuinit()));
-    print!("{out}");
+    let runs = descriptions
+        .split('|')
+        .enumerate()
+        .map(|(i, description)| run_one(description.trim(), touch_after.filter(|_| i == 0)))
+        .collect();
+    let report = Report {
+        runs,
+        interop_runs: gststrom::gpu::interop::run_count(),
+        trace: common::stub_trace(),
+        outstanding: common::stub_outstanding(),
+        // What a loader that tries `libcuda.so` first would have got (done last: loading the
+        // stub could shadow the driver for later lookups).
+        dev_name_cuinit: dev_name_cuinit(),
+    };
+    common::report(&report);
+}
+
+/// What the child saw, for the parent.
+#[derive(Debug, Serialize, Deserialize)]
+struct Report {
+    runs: Vec<Run>,
+    /// How many interop tests the process ran.
+    interop_runs: usize,
+    /// The calls the stand-in saw, in order.
+    trace: String,
+    /// Contexts, pushes, resources and maps the stand-in still holds.
+    outstanding: i32,
+    /// cuInit's answer from whatever `dlopen("libcuda.so")` opens, or `none`.
+    dev_name_cuinit: String,
+}
+
+/// One pipeline's run.
+#[derive(Debug, Serialize, Deserialize)]
+struct Run {
+    error: Option<String>,
+    warnings: Vec<String>,
+    /// The `strom-autoconvert` messages, serialised.
+    decisions: Vec<String>,
+    /// The sink's buffers' timestamps in ms (-1: none).
+    pts: Vec<i64>,
+    /// What `stromtestconsumer` counted, when the pipeline has one.
+    consumer: Option<Consumer>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Consumer {
+    refused: u32,
+    accepted_gl: u32,
+    accepted_system: u32,
 }
 
 /// cuInit of whatever `dlopen("libcuda.so")` opens, or `none`.
@@ -82,7 +121,7 @@ fn dev_name_cuinit() -> String {
     }
 }
 
-fn run_one(i: usize, description: &str, touch_after: Option<usize>) -> String {
+fn run_one(description: &str, touch_after: Option<usize>) -> Run {
     let pipeline = gst::parse::launch(description)
         .unwrap_or_else(|e| panic!("cannot parse '{description}': {e}"))
         .downcast::<gst::Pipeline>()
@@ -107,49 +146,58 @@ fn run_one(i: usize, description: &str, touch_after: Option<usize>) -> String {
             }
             gst::PadProbeReturn::Ok
         });
-    let result = common::run_to_eos(&pipeline, gst::ClockTime::from_seconds(60));
-    let mut text = format!(
-        "P{i}_ERROR={}\nP{i}_WARNINGS={}\n",
-        result.error.clone().unwrap_or_default(),
-        result.warnings.join(" | ")
-    );
-    for (j, decision) in result.decisions().iter().enumerate() {
-        text.push_str(&format!("P{i}_DECISION{j}={decision}\n"));
+    let result = common::run_to_eos(&pipeline, common::HANG);
+    let consumer = pipeline.by_name("c").map(|c| Consumer {
+        refused: c.property("refused"),
+        accepted_gl: c.property("accepted-gl"),
+        accepted_system: c.property("accepted-system"),
+    });
+    let pts = std::mem::take(&mut *pts.lock().unwrap());
+    Run {
+        error: result.error(),
+        warnings: result.warning_messages(),
+        decisions: result.decisions().iter().map(|d| d.to_string()).collect(),
+        pts,
+        consumer,
     }
-    let pts: Vec<String> = pts.lock().unwrap().iter().map(i64::to_string).collect();
-    text.push_str(&format!("P{i}_PTS={}\n", pts.join(",")));
-    if let Some(c) = pipeline.by_name("c") {
-        for name in ["refused", "accepted-gl", "accepted-system"] {
-            text.push_str(&format!(
-                "P{i}_{}={}\n",
-                name.to_ascii_uppercase().replace('-', "_"),
-                c.property::<u32>(name)
-            ));
-        }
-    }
-    text
 }
 
-/// What one child run printed, with helpers to read it.
-struct Child(String);
+/// What one child run reported, with helpers to read it.
+struct Child(Report);
 
 impl Child {
-    fn get(&self, key: &str) -> String {
-        field(&self.0, key)
+    fn run(&self, pipeline: usize) -> &Run {
+        &self.0.runs[pipeline]
+    }
+
+    fn consumer(&self, pipeline: usize) -> &Consumer {
+        self.run(pipeline)
+            .consumer
+            .as_ref()
+            .unwrap_or_else(|| panic!("pipeline {pipeline} has no stromtestconsumer"))
+    }
+
+    fn warnings(&self, pipeline: usize) -> String {
+        self.run(pipeline).warnings.join(" | ")
+    }
+
+    fn pts(&self, pipeline: usize) -> String {
+        let pts: Vec<String> = self.run(pipeline).pts.iter().map(i64::to_string).collect();
+        pts.join(",")
     }
 
     fn decision(&self, pipeline: usize, n: usize) -> gst::Structure {
-        let text = self.get(&format!("P{pipeline}_DECISION{n}"));
-        text.parse()
-            .unwrap_or_else(|_| panic!("no decision {n} of pipeline {pipeline} in:\n{}", self.0))
+        self.decisions(pipeline)
+            .get(n)
+            .cloned()
+            .unwrap_or_else(|| panic!("no decision {n} of pipeline {pipeline} in {:?}", self.0))
     }
 
     fn decisions(&self, pipeline: usize) -> Vec<gst::Structure> {
-        (0..)
-            .map_while(|n| {
-                let text = self.get(&format!("P{pipeline}_DECISION{n}"));
-                (!text.is_empty()).then(|| text.parse().unwrap())
-            })
+        self.run(pipeline)
+            .decisions
+            .iter()
+            .map(|d| d.parse().expect("a decision structure"))
             .collect()
     }
 
@@ -177,8 +225,7 @@ fn run(pipelines: &[String], library_path: &[PathBuf], envs: &[(&str, &str)]) ->
         ("STROM_TEST_PIPELINES", &joined),
     ];
     all.extend_from_slice(envs);
-    let out = run_child("child_pipelines", &all);
-    Child(String::from_utf8_lossy(&out.stdout).into_owned())
+    Child(run_child(&child_name!(child_pipelines), &all).report())
 }
 
 fn stand_in() -> PathBuf {
@@ -203,7 +250,7 @@ fn a_stub_libcuda_so_first_on_the_path_is_reported_but_does_not_decide() {
         &[],
     );
     // A loader trying libcuda.so first gets the stub: what cudarc's did.
-    assert_eq!(child.get("DEV_NAME_CUINIT"), "34", "{}", child.0);
+    assert_eq!(child.0.dev_name_cuinit, "34", "{:?}", child.0);
     let decision = child.decision(0, 0);
     assert_eq!(s(&decision, "path"), "gl", "{decision}");
     assert_eq!(s(&decision, "interop-status"), "ok");
@@ -274,11 +321,11 @@ fn the_test_runs_on_the_consumers_device_in_nvcodec_order() {
     assert_eq!(s(&decision, "path"), "gl", "{decision}");
     assert_eq!(decision.get::<i32>("cuda-device").unwrap(), 1);
     assert_eq!(s(&decision, "gl-devices"), "1");
-    assert_eq!(child.get("P0_ACCEPTED_GL"), "12");
-    assert_eq!(child.get("P0_PTS"), expected_pts());
+    assert_eq!(child.consumer(0).accepted_gl, 12);
+    assert_eq!(child.pts(0), expected_pts());
     // gstcudacontext.c: cuCtxCreate on the device, popped; gstnvbaseenc.c, in the GL thread:
     // pushed, registered without flags, mapped read-only, pointer, unmapped, unregistered.
-    let trace = child.get("TRACE");
+    let trace = child.0.trace;
     let probe: Vec<&str> = trace
         .split(' ')
         .skip_while(|c| *c != "cuGLGetDevices")
@@ -305,11 +352,7 @@ fn the_test_runs_on_the_consumers_device_in_nvcodec_order() {
         "{trace}"
     );
     assert!(trace.starts_with("cuInit cuDeviceGetCount"), "{trace}");
-    assert_eq!(
-        child.get("OUTSTANDING"),
-        "0",
-        "a context or resource leaked"
-    );
+    assert_eq!(child.0.outstanding, 0, "a context or resource leaked");
 }
 
 #[test]
@@ -325,7 +368,7 @@ fn without_a_cuda_device_id_the_first_device_behind_gl_is_tested() {
     let decision = child.decision(0, 0);
     assert_eq!(decision.get::<i32>("cuda-device").unwrap(), 2);
     assert_eq!(s(&decision, "gl-devices"), "2,0");
-    assert!(child.get("TRACE").contains("cuCtxCreate(2)"));
+    assert!(child.0.trace.contains("cuCtxCreate(2)"));
 }
 
 #[test]
@@ -348,7 +391,7 @@ fn a_consumer_on_another_gpu_than_gl_is_tested_on_its_own_device() {
     );
     assert_eq!(decision.get::<i32>("cuda-device").unwrap(), 0);
     assert_eq!(s(&decision, "gl-devices"), "1");
-    assert_eq!(child.get("P0_ACCEPTED_SYSTEM"), "12");
+    assert_eq!(child.consumer(0).accepted_system, 12);
 
     // The same hosts with the failure on the GL GPU instead: the encoder's device decides.
     let child = run(
@@ -427,7 +470,7 @@ fn each_device_gets_its_own_test_and_the_same_device_reuses_it() {
     assert_eq!(devices, [0, 1, 0, 0, 1]);
     assert!(probe_ms[0] > 0.0 && probe_ms[1] > 0.0, "{probe_ms:?}");
     assert_eq!(&probe_ms[2..], [0.0, 0.0, 0.0], "{probe_ms:?}");
-    assert_eq!(child.get("RUNS"), "2");
+    assert_eq!(child.0.interop_runs, 2);
     for i in 0..5 {
         assert_eq!(child.paths(i), ["gl"], "pipeline {i}");
     }
@@ -458,22 +501,22 @@ fn cuda_lost_on_one_device_revokes_that_device_only() {
         ],
     );
     let _ = std::fs::remove_file(&break_file);
-    assert_eq!(child.paths(0), ["gl", "software"], "{}", child.0);
+    assert_eq!(child.paths(0), ["gl", "software"], "{:?}", child.0);
     // A live source stamps running time: 12 frames, each once, in order.
     let pts: Vec<i64> = child
-        .get("P0_PTS")
+        .pts(0)
         .split(',')
         .map(|t| t.parse().unwrap())
         .collect();
     assert_eq!(pts.len(), 12, "frames lost or duplicated: {pts:?}");
     assert!(pts.windows(2).all(|w| w[1] > w[0]), "{pts:?}");
-    assert_eq!(child.get("P0_ERROR"), "");
+    assert_eq!(child.run(0).error, None);
     assert!(
         child
-            .get("P0_WARNINGS")
+            .warnings(0)
             .contains("CUDA device 0 is no longer behind the GL context"),
         "{}",
-        child.get("P0_WARNINGS")
+        child.warnings(0)
     );
     // Device 0 is known to be lost: software at once, without a new test.
     let after = child.decision(1, 0);
@@ -486,7 +529,7 @@ fn cuda_lost_on_one_device_revokes_that_device_only() {
     let other = child.decision(2, 0);
     assert_eq!(s(&other, "path"), "gl", "{other}");
     assert_eq!(other.get::<i32>("cuda-device").unwrap(), 1);
-    assert_eq!(child.get("RUNS"), "2");
+    assert_eq!(child.0.interop_runs, 2);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -509,16 +552,12 @@ fn a_consumer_refusing_gl_memory_gets_software_without_losing_a_frame() {
             ("STROM_STUB_CUDA_GL_DEVICES", "2"),
         ],
     );
-    assert_eq!(child.get("P0_ERROR"), "", "{}", child.0);
+    assert_eq!(child.run(0).error, None, "{:?}", child.0);
     assert_eq!(child.paths(0), ["gl", "software"]);
-    assert_eq!(
-        child.get("P0_PTS"),
-        expected_pts(),
-        "frames lost or duplicated"
-    );
-    assert_eq!(child.get("P0_REFUSED"), "1");
-    assert_eq!(child.get("P0_ACCEPTED_GL"), "0");
-    assert_eq!(child.get("P0_ACCEPTED_SYSTEM"), "12");
+    assert_eq!(child.pts(0), expected_pts(), "frames lost or duplicated");
+    assert_eq!(child.consumer(0).refused, 1);
+    assert_eq!(child.consumer(0).accepted_gl, 0);
+    assert_eq!(child.consumer(0).accepted_system, 12);
     let switched = child.decision(0, 1);
     let reason = s(&switched, "reason");
     assert!(
@@ -532,14 +571,12 @@ fn a_consumer_refusing_gl_memory_gets_software_without_losing_a_frame() {
     );
     assert!(!switched.get::<bool>("interop").unwrap());
     assert!(
-        child
-            .get("P0_WARNINGS")
-            .contains("refused the first GL frame")
+        child.warnings(0).contains("refused the first GL frame")
             && child
-                .get("P0_WARNINGS")
+                .warnings(0)
                 .contains("continuing with software conversion"),
         "{}",
-        child.get("P0_WARNINGS")
+        child.warnings(0)
     );
 
     let again = child.decision(1, 0);
@@ -549,11 +586,11 @@ fn a_consumer_refusing_gl_memory_gets_software_without_losing_a_frame() {
         s(&again, "interop-status"),
         "failed: stromtestconsumer refused GL memory"
     );
-    assert_eq!(child.get("P1_REFUSED"), "0");
+    assert_eq!(child.consumer(1).refused, 0);
 
     assert_eq!(child.paths(2), ["gl"]);
-    assert_eq!(child.get("P2_ACCEPTED_GL"), "12");
-    assert_eq!(child.get("RUNS"), "2");
+    assert_eq!(child.consumer(2).accepted_gl, 12);
+    assert_eq!(child.0.interop_runs, 2);
 }
 
 #[test]
@@ -563,7 +600,7 @@ fn gl_mode_with_a_refusing_consumer_fails_loudly() {
         &[stand_in()],
         &[],
     );
-    let error = child.get("P0_ERROR");
+    let error = child.run(0).error.clone().unwrap_or_default();
     assert!(
         error.contains(
             "c (stromtestconsumer) refused GL memory (GST_FLOW_ERROR on the first GL frame)"
@@ -579,8 +616,8 @@ fn a_refusal_after_gl_frames_were_accepted_is_not_a_verdict() {
     // goes upstream as it is (here it never fails, so every frame is GL).
     let child = run(&[pipeline("", &consumer_on(0, false))], &[stand_in()], &[]);
     assert_eq!(child.paths(0), ["gl"]);
-    assert_eq!(child.get("P0_ACCEPTED_GL"), "12");
-    assert_eq!(child.get("P0_REFUSED"), "0");
+    assert_eq!(child.consumer(0).accepted_gl, 12);
+    assert_eq!(child.consumer(0).refused, 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -597,7 +634,7 @@ fn wsl_interop_marks_wsl2() {
     assert_eq!(s(&decision, "interop-status"), "skipped: WSL2");
     assert_eq!(s(&decision, "path"), "software");
     assert!(
-        !child.get("TRACE").contains("cuInit"),
+        !child.0.trace.contains("cuInit"),
         "WSL2 is detected before CUDA is touched"
     );
 }
