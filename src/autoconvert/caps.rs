@@ -71,13 +71,61 @@ pub(crate) fn input_from_caps(caps: &gst::CapsRef) -> Result<Input, String> {
     let format = s
         .get::<&str>("format")
         .map_err(|_| "caps have no fixed format".to_owned())?;
+    let is_yuv = !bayer && formats::is_yuv(format);
+    let colorimetry = (!bayer)
+        .then(|| gst_video::VideoInfo::from_caps(caps).ok())
+        .flatten()
+        .map(|info| info.colorimetry());
     Ok(Input {
         memory: memory_of(features),
         format: format.to_owned(),
-        is_yuv: !bayer && formats::is_yuv(format),
+        is_yuv,
         bayer,
         features: non_memory_features(features),
+        colorimetry: colorimetry.map_or_else(String::new, |c| c.to_string()),
+        gl_misreads_colour: is_yuv && colorimetry.is_some_and(|c| !gl_reads(&c)),
     })
+}
+
+/// Whether GStreamer 1.22's glcolorconvert reads YUV of colorimetry `c` with the right matrix
+/// and range: it takes BT.709 when the caps say exactly `bt709`, and BT.601 limited range for
+/// everything else.
+fn gl_reads(c: &gst_video::VideoColorimetry) -> bool {
+    use gst_video::{VideoColorMatrix, VideoColorRange};
+    let bt709: gst_video::VideoColorimetry = "bt709".parse().expect("bt709 is a colorimetry");
+    *c == bt709
+        || (c.matrix() == VideoColorMatrix::Bt601 && c.range() == VideoColorRange::Range16_235)
+}
+
+/// What the last glcolorconvert of a GL chain may write: YUV labelled BT.601 (GStreamer 1.22
+/// writes YUV from RGB only so, whatever the caps would otherwise say), or any other format,
+/// in any memory. `pin` adds a fixed size and pixel-aspect-ratio to both.
+pub(crate) fn gl_written_caps(pin: Option<(i32, i32, gst::Fraction)>) -> gst::Caps {
+    static GL_FORMATS: std::sync::LazyLock<(Vec<String>, Vec<String>)> =
+        std::sync::LazyLock::new(|| {
+            let all = formats::GL_CONVERT_FORMATS.iter().map(|f| f.to_string());
+            all.partition(|f| formats::is_yuv(f))
+        });
+    let (yuv, other) = &*GL_FORMATS;
+    let with = |formats: &[String], bt601: bool| {
+        let mut s = gst::Structure::builder(RAW_VIDEO)
+            .field("format", gst::List::new(formats.iter().map(String::as_str)))
+            .build();
+        if bt601 {
+            s.set("colorimetry", "bt601");
+        }
+        if let Some((width, height, par)) = pin {
+            s.set("width", width);
+            s.set("height", height);
+            s.set("pixel-aspect-ratio", par);
+        }
+        s
+    };
+    let mut caps = gst::Caps::new_empty();
+    let caps_mut = caps.get_mut().expect("a new caps is writable");
+    caps_mut.append_structure_full(with(yuv, true), Some(gst::CapsFeatures::new_any()));
+    caps_mut.append_structure_full(with(other, false), Some(gst::CapsFeatures::new_any()));
+    caps
 }
 
 /// Whether downstream takes the fixed `input` caps exactly as they are.
@@ -128,6 +176,7 @@ pub(crate) fn direct_target(input: &gst::CapsRef, downstream: &gst::CapsRef) -> 
 pub(crate) fn downstream_from_caps(caps: &gst::CapsRef) -> Downstream {
     let mut down = Downstream {
         any: caps.is_any(),
+        refuses_gl_colour: !caps.is_any() && !caps.can_intersect(&gl_written_caps(None)),
         ..Default::default()
     };
     for (s, features) in caps.iter_with_features() {

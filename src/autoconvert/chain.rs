@@ -55,6 +55,13 @@ impl AutoConvert {
         let output_size = pins_output_size(&plan.shape)
             .then(|| fixate::like_videoconvertscale(caps, &downstream_caps))
             .flatten();
+        if let Some(size) = &output_size {
+            gst::debug!(
+                CAT,
+                imp = self,
+                "GL scaling to {size:?}, as videoconvertscale would"
+            );
+        }
         let current = self.chain.shape();
         if current == Some(plan.shape) {
             gst::debug!(CAT, imp = self, "current chain carries {caps}");
@@ -120,9 +127,9 @@ impl AutoConvert {
             .chain
             .elements()
             .iter()
-            .find(|e| e.name().as_str() == OUTPUT_SIZE_PIN)
+            .find(|e| e.name().as_str() == OUTPUT_PIN)
         {
-            pin.set_property("caps", output_size.caps());
+            pin.set_property("caps", output_pin_caps(Some(output_size)));
         }
     }
 
@@ -164,12 +171,18 @@ pub(super) fn threads_for(n_threads: u32) -> u32 {
     }
 }
 
-/// The name of the capsfilter that pins a GL scaling chain's output size.
-const OUTPUT_SIZE_PIN: &str = "strom-output-size";
+/// The name of the capsfilter at the end of a GL chain that may write YUV from RGB.
+const OUTPUT_PIN: &str = "strom-output-caps";
 
 /// A GL chain that scales: glcolorscale would choose another size than videoconvertscale.
 fn pins_output_size(shape: &ChainShape) -> bool {
-    shape.scale && shape.path == ConvertPath::Gl && !shape.passthrough
+    shape.scale && shape.pin_output
+}
+
+/// What the output pin lets through: YUV labelled as the BT.601 it is, or RGB, at the size
+/// videoconvertscale would choose when the chain scales.
+fn output_pin_caps(size: Option<&OutputSize>) -> gst::Caps {
+    caps::gl_written_caps(size.map(|s| (s.width, s.height, s.par)))
 }
 
 /// How to make each element of `shape`; `output_size` pins a GL scaling chain's size.
@@ -178,6 +191,8 @@ fn specs_for(
     n_threads: u32,
     output_size: Option<&OutputSize>,
 ) -> Vec<ElementSpec> {
+    // The first capsfilter of a chain with the RGBA hop is the hop; any other is the pin.
+    let mut hop_left = shape.rgba_hop && !shape.scale;
     shape
         .factories()
         .into_iter()
@@ -189,12 +204,9 @@ fn specs_for(
                 ElementSpec::new(factory).property("n-threads", n_threads)
             }
             "identity" => ElementSpec::new("identity").property("silent", true),
-            "capsfilter" if shape.scale => ElementSpec::new("capsfilter")
-                .property("name", OUTPUT_SIZE_PIN)
-                .property(
-                    "caps",
-                    output_size.map_or_else(gst::Caps::new_any, OutputSize::caps),
-                ),
+            "capsfilter" if !std::mem::take(&mut hop_left) => ElementSpec::new("capsfilter")
+                .property("name", OUTPUT_PIN)
+                .property("caps", output_pin_caps(output_size)),
             "capsfilter" => ElementSpec::new("capsfilter").property(
                 "caps",
                 gst::Caps::builder("video/x-raw")

@@ -4,7 +4,7 @@
 //! here and no GStreamer object does, so every branch is unit-tested.
 
 use super::Mode;
-use crate::formats::is_gl_rgb_format;
+use crate::formats::{is_gl_rgb_format, is_yuv};
 use crate::gpu::interop::InteropReport;
 
 /// The two conversion paths the bin can build.
@@ -84,6 +84,11 @@ pub struct Input {
     /// Caps features that are not memory types (`format:Interlaced`, `meta:...`): only
     /// `videoconvert(scale)` carries them, as it does for itself.
     pub features: Vec<String>,
+    /// The input's colorimetry as caps write it (for messages).
+    pub colorimetry: String,
+    /// YUV whose matrix or range GStreamer 1.22's glcolorconvert reads wrongly: it knows only
+    /// BT.709 (when the caps say exactly `bt709`) and BT.601, both limited range.
+    pub gl_misreads_colour: bool,
 }
 
 impl Input {
@@ -95,6 +100,8 @@ impl Input {
             is_yuv,
             bayer: false,
             features: Vec::new(),
+            colorimetry: String::new(),
+            gl_misreads_colour: false,
         }
     }
 
@@ -119,6 +126,9 @@ pub struct Downstream {
     pub other_features: Vec<String>,
     /// `video/x-bayer` patterns downstream takes (made by `rgb2bayer`).
     pub bayer: Option<Formats>,
+    /// Downstream takes neither RGB nor YUV labelled BT.601, the only YUV GStreamer 1.22's
+    /// glcolorconvert writes from RGB (e.g. it asks for `colorimetry=bt709`).
+    pub refuses_gl_colour: bool,
 }
 
 impl Downstream {
@@ -214,6 +224,12 @@ pub struct ChainShape {
     /// The chain scales too: `videoconvertscale`, or `glcolorscale` between two
     /// `glcolorconvert`s (it works in RGBA, which also serves as the YUV→YUV hop).
     pub scale: bool,
+    /// GL chain whose last glcolorconvert may write YUV from RGB: a capsfilter after it says
+    /// what that YUV is (BT.601, see [`Downstream::refuses_gl_colour`]) and, when scaling, pins
+    /// the size videoconvertscale would choose.
+    pub pin_output: bool,
+    /// Software conversion for a consumer that takes GL memory only: `glupload` last.
+    pub upload_output: bool,
 }
 
 impl ChainShape {
@@ -229,6 +245,8 @@ impl ChainShape {
             bayer_output: false,
             passthrough: false,
             scale: false,
+            pin_output: false,
+            upload_output: false,
         }
     }
 
@@ -256,14 +274,19 @@ impl ChainShape {
                 if self.bayer_output {
                     f.push("rgb2bayer");
                 }
+                if self.upload_output {
+                    f.push("glupload");
+                }
             }
             ConvertPath::Gl => {
                 f.extend(["glupload", "glcolorconvert"]);
                 if self.scale {
-                    // The capsfilter pins the size videoconvertscale would choose.
-                    f.extend(["glcolorscale", "capsfilter", "glcolorconvert"]);
+                    f.extend(["glcolorscale", "glcolorconvert"]);
                 } else if self.rgba_hop {
                     f.extend(["capsfilter", "glcolorconvert"]);
+                }
+                if self.pin_output {
+                    f.push("capsfilter");
                 }
                 if self.download_output {
                     f.push("gldownload");
@@ -275,11 +298,17 @@ impl ChainShape {
 
     /// `glupload ! glcolorconvert ! ...` for messages and logs.
     pub fn describe(&self) -> String {
+        let mut hop_left = self.rgba_hop && !self.scale;
         self.factories()
             .iter()
             .map(|f| match *f {
-                "capsfilter" if self.scale => "video/x-raw,<size as videoconvertscale>",
-                "capsfilter" => "video/x-raw(memory:GLMemory),format=RGBA",
+                "capsfilter" if std::mem::take(&mut hop_left) => {
+                    "video/x-raw(memory:GLMemory),format=RGBA"
+                }
+                "capsfilter" if self.scale => {
+                    "video/x-raw,<size as videoconvertscale>,<YUV as bt601>"
+                }
+                "capsfilter" => "video/x-raw,<YUV as bt601>",
                 f => f,
             })
             .collect::<Vec<_>>()
@@ -335,14 +364,71 @@ pub fn plan(request: &Request) -> Result<ChainPlan, PlanError> {
             bayer_output: downstream.wants_bayer(),
             ..ChainShape::software()
         },
-        ConvertPath::Gl => gl_shape(&converted, downstream),
+        ConvertPath::Gl => gl_shape(&converted, downstream, request.scale),
     };
     shape.bayer_input = input.bayer;
     shape.scale = request.scale;
+    if path == ConvertPath::Gl
+        && let Some(problem) = gl_colour_problem(&converted, downstream, &shape)
+    {
+        return software_for_colour(request, &problem);
+    }
     Ok(ChainPlan {
         shape,
         reason,
         decided_by_interop,
+    })
+}
+
+/// Why the GL chain `shape` would give wrong colours, if it would: GStreamer 1.22's
+/// glcolorconvert reads YUV only as BT.601 or BT.709 limited range, and writes YUV from RGB only
+/// as BT.601 limited range (the chain then says so in its caps, which downstream may refuse).
+fn gl_colour_problem(input: &Input, downstream: &Downstream, shape: &ChainShape) -> Option<String> {
+    let targets = if shape.download_output {
+        downstream.system.as_ref()
+    } else {
+        downstream.gl.as_ref()
+    };
+    let converts =
+        shape.rgba_hop || shape.scale || targets.is_some_and(|t| !t.contains(&input.format));
+    if input.is_yuv && converts && input.gl_misreads_colour {
+        return Some(format!(
+            "glcolorconvert (GStreamer 1.22) reads YUV as BT.601 or BT.709 limited range only, \
+             and the input is {}",
+            input.colorimetry
+        ));
+    }
+    if shape.pin_output && downstream.refuses_gl_colour {
+        return Some(
+            "glcolorconvert (GStreamer 1.22) writes YUV from RGB as BT.601 limited range only, \
+             and downstream takes neither that nor RGB"
+                .into(),
+        );
+    }
+    None
+}
+
+/// The GL chain would get the colours wrong: auto mode converts on the CPU instead (uploading
+/// the result for a consumer that takes GL memory only); mode=gl says why it cannot.
+fn software_for_colour(request: &Request, problem: &str) -> Result<ChainPlan, PlanError> {
+    let downstream = &request.downstream;
+    if request.effective_mode() == Mode::Gl {
+        return Err(PlanError(format!(
+            "mode=gl cannot convert these colours correctly: {problem}; use mode=auto or mode=software"
+        )));
+    }
+    let converted = request.input.after_demosaic();
+    let upload_output = downstream.system.is_none() && !downstream.any;
+    Ok(ChainPlan {
+        shape: ChainShape {
+            download_input: converted.memory == Memory::Gl,
+            bayer_input: request.input.bayer,
+            scale: request.scale,
+            upload_output,
+            ..ChainShape::software()
+        },
+        reason: format!("{problem}: converting in software"),
+        decided_by_interop: false,
     })
 }
 
@@ -465,7 +551,7 @@ fn neither_memory(downstream: &Downstream) -> PlanError {
 }
 
 /// Shape of the GL chain for this input and consumer.
-fn gl_shape(input: &Input, downstream: &Downstream) -> ChainShape {
+fn gl_shape(input: &Input, downstream: &Downstream, scale: bool) -> ChainShape {
     // Output in GL memory when downstream takes it (or takes anything), else download.
     let download_output = downstream.gl.is_none() && !downstream.any;
     let targets = if download_output {
@@ -473,10 +559,13 @@ fn gl_shape(input: &Input, downstream: &Downstream) -> ChainShape {
     } else {
         downstream.gl.clone().unwrap_or_default()
     };
+    let rgba_hop = needs_rgba_hop(input, &targets);
     ChainShape {
         path: ConvertPath::Gl,
-        rgba_hop: needs_rgba_hop(input, &targets),
+        rgba_hop,
         download_output,
+        // Whenever RGB may become YUV in the last glcolorconvert.
+        pin_output: rgba_hop || scale || (!input.is_yuv && targets.any_matches(is_yuv)),
         ..ChainShape::software()
     }
 }
@@ -608,6 +697,7 @@ mod tests {
                 "glcolorconvert",
                 "capsfilter",
                 "glcolorconvert",
+                "capsfilter",
                 "gldownload"
             ]
         );
@@ -797,7 +887,13 @@ mod tests {
         let p = plan(&request(Mode::Gl, &bayer, &system(&["NV12"]))).unwrap();
         assert_eq!(
             p.shape.factories(),
-            ["bayer2rgb", "glupload", "glcolorconvert", "gldownload"]
+            [
+                "bayer2rgb",
+                "glupload",
+                "glcolorconvert",
+                "capsfilter",
+                "gldownload"
+            ]
         );
 
         let bayer_out = Downstream {
@@ -859,7 +955,8 @@ mod tests {
                 "glupload",
                 "glcolorconvert",
                 "glcolorscale",
-                "glcolorconvert"
+                "glcolorconvert",
+                "capsfilter"
             ]
         );
         assert_eq!(
@@ -868,10 +965,97 @@ mod tests {
                 "glupload",
                 "glcolorconvert",
                 "glcolorscale",
-                "capsfilter",
                 "glcolorconvert",
+                "capsfilter",
                 "gldownload"
             ]
+        );
+    }
+
+    #[test]
+    fn the_gl_path_is_left_where_glcolorconvert_gets_colours_wrong() {
+        let bt2020 = Input {
+            colorimetry: "bt2020".into(),
+            gl_misreads_colour: true,
+            ..input("I420", true)
+        };
+        // Converting it in GL would read it as BT.601: software, for either consumer.
+        let p = plan(&Request {
+            interop: Some(works()),
+            ..request(Mode::Auto, &bt2020, &both(&["NV12"]))
+        })
+        .unwrap();
+        assert_eq!(p.shape.factories(), ["videoconvert"]);
+        assert!(p.reason.contains("bt2020") && p.reason.ends_with("converting in software"));
+        let gl_only = Downstream {
+            gl: only(&["NV12"]),
+            ..Default::default()
+        };
+        let p = plan(&request(Mode::Auto, &bt2020, &gl_only)).unwrap();
+        assert_eq!(p.shape.factories(), ["videoconvert", "glupload"]);
+        assert_eq!(p.shape.path, ConvertPath::Software);
+        let err = plan(&request(Mode::Gl, &bt2020, &gl_only)).unwrap_err();
+        assert!(
+            err.0.contains("mode=gl cannot convert these colours"),
+            "{}",
+            err.0
+        );
+        // Passed through untouched (the consumer takes the input format): nothing is misread.
+        let same = Downstream {
+            gl: only(&["I420"]),
+            ..Default::default()
+        };
+        let p = plan(&request(Mode::Auto, &bt2020, &same)).unwrap();
+        assert_eq!(p.shape.factories(), ["glupload", "glcolorconvert"]);
+
+        // YUV written from RGB is BT.601: the chain says so, unless downstream refuses it.
+        let rgb = input("BGRx", false);
+        let p = plan(&request(Mode::Auto, &rgb, &gl_only)).unwrap();
+        assert_eq!(
+            p.shape.factories(),
+            ["glupload", "glcolorconvert", "capsfilter"]
+        );
+        assert!(p.shape.pin_output);
+        let refuses = Downstream {
+            refuses_gl_colour: true,
+            ..gl_only.clone()
+        };
+        let p = plan(&request(Mode::Auto, &rgb, &refuses)).unwrap();
+        assert_eq!(p.shape.factories(), ["videoconvert", "glupload"]);
+        assert!(p.reason.contains("writes YUV from RGB as BT.601"));
+        // RGB to RGB never needs the pin.
+        let rgba_only = Downstream {
+            gl: only(&["RGBA"]),
+            refuses_gl_colour: true,
+            ..Default::default()
+        };
+        let p = plan(&request(Mode::Auto, &rgb, &rgba_only)).unwrap();
+        assert_eq!(p.shape.factories(), ["glupload", "glcolorconvert"]);
+    }
+
+    #[test]
+    fn pins_are_described_for_people() {
+        let shape = ChainShape {
+            path: ConvertPath::Gl,
+            rgba_hop: true,
+            pin_output: true,
+            ..ChainShape::software()
+        };
+        assert_eq!(
+            shape.describe(),
+            "glupload ! glcolorconvert ! video/x-raw(memory:GLMemory),format=RGBA ! glcolorconvert \
+             ! video/x-raw,<YUV as bt601>"
+        );
+        let scaling = ChainShape {
+            path: ConvertPath::Gl,
+            scale: true,
+            pin_output: true,
+            ..ChainShape::software()
+        };
+        assert_eq!(
+            scaling.describe(),
+            "glupload ! glcolorconvert ! glcolorscale ! glcolorconvert \
+             ! video/x-raw,<size as videoconvertscale>,<YUV as bt601>"
         );
     }
 }
