@@ -321,10 +321,17 @@ fn videoconvert_suite_videometa_layout_changes() {
             [&[6, 6], &[12, 20]],
         ),
     ];
-    for element in ELEMENTS {
+    for (element, mode) in ELEMENTS
+        .iter()
+        .flat_map(|e| ["auto", "gl"].map(|m| (*e, m)))
+    {
         for (format, to, w, h, offsets, strides) in cases {
             init();
             let mut harness = Harness::new(element);
+            harness
+                .element()
+                .unwrap()
+                .set_property_from_str("mode", mode);
             let from = format.to_str();
             harness.set_src_caps_str(&format!(
                 "video/x-raw,format={from},width={w},height={h},framerate=30/1"
@@ -346,7 +353,7 @@ fn videoconvert_suite_videometa_layout_changes() {
             assert_eq!(
                 visible(&info, &first),
                 visible(&info, &second),
-                "{element}: {from} -> {to}: the layout change changed the pixels"
+                "{element} mode={mode}: {from} -> {to}: the layout change changed the pixels"
             );
         }
     }

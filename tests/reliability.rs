@@ -1489,8 +1489,10 @@ impl Case {
             } else {
                 Memory::System
             },
-            format: self.input_format.to_owned(),
-            is_yuv: matches!(self.input_format, "I420" | "NV12"),
+            ..Input::raw(
+                self.input_format,
+                matches!(self.input_format, "I420" | "NV12"),
+            )
         }
     }
 
@@ -1530,6 +1532,7 @@ impl Case {
                 } else {
                     vec![]
                 },
+                ..Default::default()
             },
         }
     }
@@ -1587,6 +1590,8 @@ proptest! {
             direct_target: case.direct_target(),
             gl_failed: None,
             interop: None,
+            passthrough: false,
+            scale: false,
         };
         if request.needs_interop() {
             let (report, _) = gststrom::gpu::interop::probe_cached(None);

@@ -78,7 +78,7 @@ fn threads_in_child(wrapper: &[&str]) -> Vec<u32> {
     );
     let threads: Vec<u32> = stdout
         .lines()
-        .filter_map(|l| l.strip_prefix("THREADS "))
+        .filter_map(|l| l.split("THREADS ").nth(1))
         .filter_map(|l| l.split_whitespace().nth(1)?.parse().ok())
         .collect();
     assert_eq!(threads.len(), 2, "both elements reported:\n{stdout}");
