@@ -27,6 +27,56 @@ pub(crate) fn is_yuv(format: &str) -> bool {
         && gst_video::VideoFormatInfo::from_format(video_format).is_yuv()
 }
 
+/// The formats GStreamer 1.22's `glcolorconvert` converts between (its pad templates).
+pub(crate) const GL_CONVERT_FORMATS: &[&str] = &[
+    "RGBA",
+    "RGB",
+    "RGBx",
+    "BGR",
+    "BGRx",
+    "BGRA",
+    "xRGB",
+    "xBGR",
+    "ARGB",
+    "ABGR",
+    "GBRA",
+    "GBR",
+    "RGBP",
+    "BGRP",
+    "Y444",
+    "I420",
+    "YV12",
+    "Y42B",
+    "Y41B",
+    "NV12",
+    "NV21",
+    "NV16",
+    "NV61",
+    "YUY2",
+    "UYVY",
+    "Y210",
+    "AYUV",
+    "VUYA",
+    "Y410",
+    "GRAY8",
+    "GRAY16_LE",
+    "GRAY16_BE",
+    "RGB16",
+    "BGR16",
+    "ARGB64",
+    "A420",
+    "AV12",
+    "NV12_16L32S",
+    "NV12_4L4",
+    "BGR10A2_LE",
+    "RGB10A2_LE",
+    "P010_10LE",
+    "P012_LE",
+    "P016_LE",
+    "Y212_LE",
+    "Y412_LE",
+];
+
 /// RGB formats `glcolorconvert` (1.22) can produce from YUV.
 pub(crate) fn is_gl_rgb_format(format: &str) -> bool {
     matches!(

@@ -8,6 +8,7 @@
 pub mod autoconvert;
 mod chainbin;
 mod convert;
+mod cpus;
 #[cfg(feature = "doctor")]
 pub mod doctor;
 mod formats;

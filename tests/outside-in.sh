@@ -51,6 +51,29 @@ expect_output "zero-copy GL caps from gst-launch" 'path=\(string\)gl' timeout 60
 expect_output "x264enc consumer gets software" 'path=\(string\)software' timeout 60 gst-launch-1.0 -m \
   videotestsrc num-buffers=3 ! video/x-raw,format=I420 ! stromautoconvert ! x264enc ! fakesink
 
+# --- drop-in: what autovideoconvert/videoconvert pipelines do, stromautoconvert(scale) does
+for element in stromautoconvert stromautoconvertscale; do
+  expect_output "$element: ARGB -> video/x-bayer (autovideoconvert.c)" '' launch videotestsrc num-buffers=1 \
+    ! video/x-raw,format=ARGB,width=100,height=100,framerate=10/1 ! "$element" \
+    ! video/x-bayer,width=100,height=100,format=bggr,framerate=10/1 ! fakesink
+  expect_output "$element: video/x-bayer -> I420" '' launch videotestsrc num-buffers=2 \
+    ! video/x-raw,format=ARGB,width=64,height=48 ! rgb2bayer ! "$element" ! video/x-raw,format=I420 ! fakesink
+  expect_output "$element: bt601 I420 -> bt709 NV12" '' launch videotestsrc num-buffers=2 \
+    ! video/x-raw,format=I420,colorimetry=bt601 ! "$element" ! video/x-raw,format=NV12,colorimetry=bt709 ! fakesink
+done
+inspect_scale="$(gst-inspect-1.0 stromautoconvertscale 2>&1)"
+for want in 'Filter/Converter/Video/Scaler' 'mode +: ' 'n-threads +: ' 'strom-autoconvert' 'video/x-bayer'; do
+  if grep -qE -- "$want" <<<"$inspect_scale"; then pass "gst-inspect stromautoconvertscale shows $want"; else fail "gst-inspect stromautoconvertscale shows $want" "$inspect_scale"; fi
+done
+for mode in auto software gl; do
+  expect_output "stromautoconvertscale 1080p -> 720p, mode=$mode" 'width=\(int\)1280, height=\(int\)720' \
+    timeout 60 gst-launch-1.0 -v videotestsrc num-buffers=3 ! video/x-raw,format=I420,width=1920,height=1080 \
+    ! stromautoconvertscale mode="$mode" ! video/x-raw,format=NV12,width=1280,height=720 ! fakesink
+done
+expect_output "stromautoconvertscale into x264enc and mp4mux" '' launch videotestsrc num-buffers=30 \
+  ! video/x-raw,format=I420,width=1280,height=720 ! stromautoconvertscale ! video/x-raw,width=640,height=360 \
+  ! x264enc ! mp4mux ! filesink location="$tmp/360p.mp4"
+
 # --- strom-doctor and the Python example, as users run them
 doctor="$root/target/release/strom-doctor"
 expect_output "strom-doctor prints the verdict" '^Verdict: software' "$doctor"
@@ -84,11 +107,13 @@ expect_failure "software mode into GL-only consumer names the fix" 'mode=auto or
   videotestsrc num-buffers=1 ! stromautoconvert mode=software ! 'video/x-raw(memory:GLMemory)' ! fakesink
 
 # --- the leaks tracer finds nothing alive after the pipelines are disposed
-for mode in auto software gl; do
+for mode in auto software gl scale-auto scale-gl; do
   log="$tmp/leaks-$mode.log"
+  element=stromautoconvert out_size=
+  case $mode in scale-*) element=stromautoconvertscale out_size=",width=160,height=120" ;; esac
   GST_TRACERS=leaks GST_DEBUG=GST_TRACER:7 GST_DEBUG_NO_COLOR=1 timeout 60 gst-launch-1.0 -q \
     videotestsrc num-buffers=30 ! video/x-raw,format=I420,width=320,height=240 \
-    ! stromautoconvert mode="$mode" ! video/x-raw,format=NV12 ! fakesink >"$log" 2>&1
+    ! "$element" mode="${mode#scale-}" ! "video/x-raw,format=NV12$out_size" ! fakesink >"$log" 2>&1
   rc=$?
   alive=$(grep -c 'object-alive, type-name=(string)[A-Za-z]' "$log")
   if [ "$rc" -eq 0 ] && [ "$alive" -eq 0 ] && ! grep -q 'Leaks detected' "$log"; then

@@ -9,19 +9,44 @@ use crate::formats;
 pub(crate) const GL_MEMORY: &str = "memory:GLMemory";
 const SYSTEM_MEMORY: &str = "memory:SystemMemory";
 const RAW_VIDEO: &str = "video/x-raw";
+const BAYER: &str = "video/x-bayer";
 
+/// Where the frames live: the one `memory:` feature, system memory when there is none (caps
+/// features such as `format:Interlaced` alone describe system memory).
 fn memory_of(features: &gst::CapsFeaturesRef) -> Memory {
-    if features.contains(GL_MEMORY) {
-        Memory::Gl
-    } else if features.is_empty() || features.contains(SYSTEM_MEMORY) {
-        Memory::System
+    match features
+        .iter()
+        .find(|f| f.starts_with("memory:"))
+        .map(|f| f.as_str())
+    {
+        None => Memory::System,
+        Some(SYSTEM_MEMORY) => Memory::System,
+        Some(GL_MEMORY) => Memory::Gl,
+        Some(other) => Memory::Other(other.to_string()),
+    }
+}
+
+/// The caps features that are not memory types (`format:Interlaced`, `meta:...`).
+fn non_memory_features(features: &gst::CapsFeaturesRef) -> Vec<String> {
+    features
+        .iter()
+        .filter(|f| !f.starts_with("memory:"))
+        .map(|f| f.to_string())
+        .collect()
+}
+
+/// `features` with the memory feature replaced by `memory` (None: system memory, which caps
+/// leave unsaid when nothing else is there).
+fn with_memory(features: &gst::CapsFeaturesRef, memory: Option<&str>) -> gst::CapsFeatures {
+    let others = non_memory_features(features);
+    let all: Vec<&str> = memory
+        .into_iter()
+        .chain(others.iter().map(String::as_str))
+        .collect();
+    if all.is_empty() {
+        gst::CapsFeatures::new_empty()
     } else {
-        Memory::Other(
-            features
-                .iter()
-                .next()
-                .map_or_else(|| "unknown".to_owned(), |f| f.to_string()),
-        )
+        gst::CapsFeatures::new(all)
     }
 }
 
@@ -35,9 +60,10 @@ pub(crate) fn input_from_caps(caps: &gst::CapsRef) -> Result<Input, String> {
         .iter_with_features()
         .next()
         .ok_or_else(|| "empty caps".to_owned())?;
-    if s.name() != RAW_VIDEO {
+    let bayer = s.name() == BAYER;
+    if s.name() != RAW_VIDEO && !bayer {
         return Err(format!(
-            "{} is not raw video; stromautoconvert converts video/x-raw only \
+            "{} is not raw video; stromautoconvert converts video/x-raw and video/x-bayer only \
              (decode it first, e.g. with decodebin)",
             s.name()
         ));
@@ -45,11 +71,66 @@ pub(crate) fn input_from_caps(caps: &gst::CapsRef) -> Result<Input, String> {
     let format = s
         .get::<&str>("format")
         .map_err(|_| "caps have no fixed format".to_owned())?;
+    let is_yuv = !bayer && formats::is_yuv(format);
+    let colorimetry = (!bayer)
+        .then(|| gst_video::VideoInfo::from_caps(caps).ok())
+        .flatten()
+        .map(|info| info.colorimetry());
     Ok(Input {
         memory: memory_of(features),
         format: format.to_owned(),
-        is_yuv: formats::is_yuv(format),
+        is_yuv,
+        bayer,
+        features: non_memory_features(features),
+        colorimetry: colorimetry.map_or_else(String::new, |c| c.to_string()),
+        gl_misreads_colour: is_yuv && colorimetry.is_some_and(|c| !gl_reads(&c)),
     })
+}
+
+/// Whether GStreamer 1.22's glcolorconvert reads YUV of colorimetry `c` with the right matrix
+/// and range: it takes BT.709 when the caps say exactly `bt709`, and BT.601 limited range for
+/// everything else.
+fn gl_reads(c: &gst_video::VideoColorimetry) -> bool {
+    use gst_video::{VideoColorMatrix, VideoColorRange};
+    let bt709: gst_video::VideoColorimetry = "bt709".parse().expect("bt709 is a colorimetry");
+    *c == bt709
+        || (c.matrix() == VideoColorMatrix::Bt601 && c.range() == VideoColorRange::Range16_235)
+}
+
+/// What the last glcolorconvert of a GL chain may write: YUV labelled BT.601 (GStreamer 1.22
+/// writes YUV from RGB only so, whatever the caps would otherwise say), or any other format,
+/// in any memory. `pin` adds a fixed size and pixel-aspect-ratio to both.
+pub(crate) fn gl_written_caps(pin: Option<(i32, i32, gst::Fraction)>) -> gst::Caps {
+    static GL_FORMATS: std::sync::LazyLock<(Vec<String>, Vec<String>)> =
+        std::sync::LazyLock::new(|| {
+            let all = formats::GL_CONVERT_FORMATS.iter().map(|f| f.to_string());
+            all.partition(|f| formats::is_yuv(f))
+        });
+    let (yuv, other) = &*GL_FORMATS;
+    let with = |formats: &[String], bt601: bool| {
+        let mut s = gst::Structure::builder(RAW_VIDEO)
+            .field("format", gst::List::new(formats.iter().map(String::as_str)))
+            .build();
+        if bt601 {
+            s.set("colorimetry", "bt601");
+        }
+        if let Some((width, height, par)) = pin {
+            s.set("width", width);
+            s.set("height", height);
+            s.set("pixel-aspect-ratio", par);
+        }
+        s
+    };
+    let mut caps = gst::Caps::new_empty();
+    let caps_mut = caps.get_mut().expect("a new caps is writable");
+    caps_mut.append_structure_full(with(yuv, true), Some(gst::CapsFeatures::new_any()));
+    caps_mut.append_structure_full(with(other, false), Some(gst::CapsFeatures::new_any()));
+    caps
+}
+
+/// Whether downstream takes the fixed `input` caps exactly as they are.
+pub(crate) fn takes_as_is(input: &gst::CapsRef, downstream: &gst::CapsRef) -> bool {
+    input.can_intersect(downstream)
 }
 
 /// A format the internal fast converter makes from the fixed `input` caps that `downstream`
@@ -61,9 +142,11 @@ pub(crate) fn input_from_caps(caps: &gst::CapsRef) -> Result<Input, String> {
 /// range is `videoconvert`'s work.
 pub(crate) fn direct_target(input: &gst::CapsRef, downstream: &gst::CapsRef) -> Option<String> {
     let (s, features) = input.iter_with_features().next()?;
-    if memory_of(features) != Memory::System
+    // The converter's caps carry no features besides system memory (videoconvert passes those).
+    if s.name() != RAW_VIDEO
+        || !features.iter().all(|f| f == SYSTEM_MEMORY)
         || downstream.is_any()
-        || input.can_intersect(downstream)
+        || takes_as_is(input, downstream)
     {
         return None;
     }
@@ -93,11 +176,19 @@ pub(crate) fn direct_target(input: &gst::CapsRef, downstream: &gst::CapsRef) -> 
 pub(crate) fn downstream_from_caps(caps: &gst::CapsRef) -> Downstream {
     let mut down = Downstream {
         any: caps.is_any(),
+        refuses_gl_colour: !caps.is_any() && !caps.can_intersect(&gl_written_caps(None)),
         ..Default::default()
     };
     for (s, features) in caps.iter_with_features() {
         if features.is_any() {
             down.any = true;
+            continue;
+        }
+        if s.name() == BAYER {
+            match &mut down.bayer {
+                Some(formats) => formats.merge(formats_of(s)),
+                None => down.bayer = Some(formats_of(s)),
+            }
             continue;
         }
         if s.name() != RAW_VIDEO {
@@ -122,37 +213,72 @@ pub(crate) fn downstream_from_caps(caps: &gst::CapsRef) -> Downstream {
 }
 
 /// What the bin can take before a chain exists: whatever downstream takes, first (so that upstream
-/// can pick passthrough), then the same sizes and rates in any format, in system or GL memory.
-pub(crate) fn sink_caps_without_chain(downstream: &gst::CapsRef) -> gst::Caps {
+/// can pick passthrough), then the same sizes and rates (any size for a scaling bin) in any
+/// format, in system or GL memory, and as Bayer.
+pub(crate) fn sink_caps_without_chain(downstream: &gst::CapsRef, scale: bool) -> gst::Caps {
     if downstream.is_any() || downstream.is_empty() {
         return template_caps();
     }
-    let raw: Vec<(&gst::StructureRef, &gst::CapsFeaturesRef)> = downstream
+    let usable: Vec<(&gst::StructureRef, &gst::CapsFeaturesRef)> = downstream
         .iter_with_features()
-        .filter(|(s, f)| s.name() == RAW_VIDEO && !f.is_any())
+        .filter(|(s, f)| (s.name() == RAW_VIDEO || s.name() == BAYER) && !f.is_any())
         .filter(|(_, f)| matches!(memory_of(f), Memory::System | Memory::Gl))
         .collect();
-    if raw.is_empty() {
+    if usable.is_empty() {
         return template_caps();
     }
     let mut caps = gst::Caps::new_empty();
-    for &(s, features) in &raw {
+    for &(s, features) in &usable {
         caps.merge_structure_full(s.to_owned(), Some(features.to_owned()));
     }
     // Then the same sizes and rates in any format and either memory. merge (not simplify) keeps
-    // the exact downstream structures first, so upstream can still pick passthrough.
-    for &(s, _) in &raw {
-        let mut open = s.to_owned();
-        open.remove_fields(["format", "colorimetry", "chroma-site"]);
-        caps.merge_structure_full(open.clone(), Some(gst::CapsFeatures::new_empty()));
-        caps.merge_structure_full(open, Some(gst::CapsFeatures::new([GL_MEMORY])));
+    // the exact downstream structures first, so upstream can still pick passthrough. Caps
+    // features other than memory stay: videoconvert neither adds nor removes them.
+    for &(s, features) in &usable {
+        let open = open_structure(s, RAW_VIDEO, scale);
+        caps.merge_structure_full(open.clone(), Some(with_memory(features, None)));
+        if non_memory_features(features).is_empty() {
+            caps.merge_structure_full(open.clone(), Some(gst::CapsFeatures::new([GL_MEMORY])));
+            // Bayer in: bayer2rgb demosaics it into system memory.
+            caps.merge_structure_full(
+                open_structure(s, BAYER, scale),
+                Some(gst::CapsFeatures::new_empty()),
+            );
+        }
     }
     caps
 }
 
-/// `video/x-raw(ANY)`: both ghost pads' template.
+/// `s` renamed to `name`, without what a conversion (and, for a scaling bin, a scale) changes.
+fn open_structure(s: &gst::StructureRef, name: &str, scale: bool) -> gst::Structure {
+    let mut open = s.to_owned();
+    open.set_name(name);
+    open.remove_fields(["format", "colorimetry", "chroma-site"]);
+    if name == BAYER {
+        // Bayer caps carry none of raw video's description fields.
+        open.remove_fields(["interlace-mode", "multiview-mode", "multiview-flags"]);
+    }
+    if scale {
+        open.set("width", gst::IntRange::new(1, i32::MAX));
+        open.set("height", gst::IntRange::new(1, i32::MAX));
+        if open.has_field("pixel-aspect-ratio") {
+            open.set(
+                "pixel-aspect-ratio",
+                gst::FractionRange::new(
+                    gst::Fraction::new(1, i32::MAX),
+                    gst::Fraction::new(i32::MAX, 1),
+                ),
+            );
+        }
+    }
+    open
+}
+
+/// `video/x-raw(ANY); video/x-bayer`: both ghost pads' template.
 pub(crate) fn template_caps() -> gst::Caps {
-    gst::Caps::builder(RAW_VIDEO).any_features().build()
+    let mut caps = gst::Caps::builder(RAW_VIDEO).any_features().build();
+    caps.merge(gst::Caps::builder(BAYER).build());
+    caps
 }
 
 #[cfg(test)]
@@ -274,7 +400,7 @@ mod tests {
         let down: gst::Caps = "video/x-raw,format=NV12,width=1920,height=1080"
             .parse()
             .unwrap();
-        let offered = sink_caps_without_chain(&down);
+        let offered = sink_caps_without_chain(&down, false);
         let first = offered.structure(0).unwrap();
         assert_eq!(first.get::<&str>("format").unwrap(), "NV12");
         let i420: gst::Caps = "video/x-raw,format=I420,width=1920,height=1080"
@@ -289,5 +415,92 @@ mod tests {
             .parse()
             .unwrap();
         assert!(!offered.can_intersect(&other_size));
+    }
+
+    fn caps(s: &str) -> gst::Caps {
+        init();
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn caps_features_that_are_not_memory_types_describe_system_memory() {
+        let input = input_from_caps(&caps(
+            "video/x-raw(format:Interlaced),format=AYUV,interlace-mode=alternate",
+        ))
+        .unwrap();
+        assert_eq!(input.memory, Memory::System);
+        assert_eq!(input.features, vec!["format:Interlaced".to_owned()]);
+        let input = input_from_caps(&caps(
+            "video/x-raw(memory:GLMemory, meta:GstVideoOverlayComposition),format=RGBA",
+        ))
+        .unwrap();
+        assert_eq!(input.memory, Memory::Gl);
+        assert_eq!(
+            input.features,
+            vec!["meta:GstVideoOverlayComposition".to_owned()]
+        );
+        let down = downstream_from_caps(&caps("video/x-raw(format:Interlaced),format=ARGB"));
+        assert_eq!(down.system, Some(Formats::Only(vec!["ARGB".into()])));
+        assert!(down.other_features.is_empty());
+    }
+
+    #[test]
+    fn the_offer_keeps_caps_features_that_videoconvert_keeps() {
+        let down = caps("video/x-raw(format:Interlaced),format=ARGB,width=1,height=1");
+        let offered = sink_caps_without_chain(&down, false);
+        assert!(offered.can_intersect(&caps(
+            "video/x-raw(format:Interlaced),format=AYUV,width=1,height=1"
+        )));
+        // videoconvert neither adds nor removes a caps feature.
+        assert!(!offered.can_intersect(&caps("video/x-raw,format=AYUV,width=1,height=1")));
+        let plain =
+            sink_caps_without_chain(&caps("video/x-raw,format=ARGB,width=1,height=1"), false);
+        assert!(!plain.can_intersect(&caps(
+            "video/x-raw(format:Interlaced),format=AYUV,width=1,height=1"
+        )));
+    }
+
+    #[test]
+    fn bayer_is_read_and_offered_both_ways() {
+        let input =
+            input_from_caps(&caps("video/x-bayer,format=bggr,width=100,height=100")).unwrap();
+        assert!(input.bayer && !input.is_yuv);
+        assert_eq!(input.format, "bggr");
+        let down = downstream_from_caps(&caps("video/x-bayer,format={ bggr, rggb }"));
+        assert_eq!(
+            down.bayer,
+            Some(Formats::Only(vec!["bggr".into(), "rggb".into()]))
+        );
+        assert!(down.system.is_none() && down.gl.is_none());
+        // Raw downstream: Bayer of the same size may come in (bayer2rgb), and the reverse.
+        let offered =
+            sink_caps_without_chain(&caps("video/x-raw,format=BGR,width=100,height=100"), false);
+        assert!(offered.can_intersect(&caps("video/x-bayer,format=grbg,width=100,height=100")));
+        let offered = sink_caps_without_chain(
+            &caps("video/x-bayer,format=bggr,width=100,height=100"),
+            false,
+        );
+        assert!(offered.can_intersect(&caps("video/x-raw,format=ARGB,width=100,height=100")));
+        assert!(offered.can_intersect(&caps("video/x-bayer,format=rggb,width=100,height=100")));
+        assert!(template_caps().can_intersect(&caps("video/x-bayer,format=bggr")));
+    }
+
+    #[test]
+    fn a_scaling_bin_offers_any_size() {
+        let down = caps("video/x-raw,format=NV12,width=1280,height=720,pixel-aspect-ratio=1/1");
+        let full_hd = caps("video/x-raw,format=I420,width=1920,height=1080,pixel-aspect-ratio=1/1");
+        assert!(!sink_caps_without_chain(&down, false).can_intersect(&full_hd));
+        assert!(sink_caps_without_chain(&down, true).can_intersect(&full_hd));
+        let anamorphic =
+            caps("video/x-raw,format=I420,width=720,height=576,pixel-aspect-ratio=16/15");
+        assert!(sink_caps_without_chain(&down, true).can_intersect(&anamorphic));
+    }
+
+    #[test]
+    fn takes_as_is_compares_the_whole_caps() {
+        let input = caps("video/x-bayer,format=bggr,width=100,height=100");
+        assert!(takes_as_is(&input, &caps("video/x-bayer")));
+        assert!(!takes_as_is(&input, &caps("video/x-bayer,format=rggb")));
+        assert!(!takes_as_is(&input, &caps("video/x-bayer,width=50")));
     }
 }

@@ -7,6 +7,7 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 
 use super::caps;
+use super::fixate::{self, OutputSize};
 use super::imp::{AutoConvert, CAT};
 use super::plan::{self, ChainPlan, ChainShape, ConvertPath, InteropVerdict, Request};
 use super::recovery::watch_for;
@@ -24,7 +25,7 @@ impl AutoConvert {
         &self,
         caps: &gst::Caps,
         gl_failed: Option<&str>,
-    ) -> Result<(Request, Option<InteropUse>), ChainError> {
+    ) -> Result<(Request, Option<InteropUse>, gst::Caps), ChainError> {
         let input = caps::input_from_caps(caps).map_err(ChainError::NotConvertible)?;
         let downstream_caps = self.srcpad.peer_query_caps(None);
         let gl_failed = gl_failed
@@ -37,6 +38,8 @@ impl AutoConvert {
             direct_target: caps::direct_target(caps, &downstream_caps),
             gl_failed,
             interop: None,
+            passthrough: caps::takes_as_is(caps, &downstream_caps),
+            scale: self.scales(),
         };
         let interop = request.needs_interop().then(|| {
             let consumer = consumer::find(self.srcpad.upcast_ref());
@@ -51,16 +54,27 @@ impl AutoConvert {
             InteropUse { report, ran_now }
         });
         request.interop = interop.as_ref().map(|i| InteropVerdict::from(&*i.report));
-        Ok((request, interop))
+        Ok((request, interop, downstream_caps))
     }
 
     /// Decides for these caps and builds the chain if the current one cannot carry them.
     pub(super) fn ensure_chain_for(&self, caps: &gst::Caps) -> Result<(), ChainError> {
-        let (request, interop) = self.request_for(caps, None)?;
+        let (request, interop, downstream_caps) = self.request_for(caps, None)?;
         let plan = plan::plan(&request).map_err(|err| ChainError::NotConvertible(err.0))?;
+        let output_size = pins_output_size(&plan.shape)
+            .then(|| fixate::like_videoconvertscale(caps, &downstream_caps))
+            .flatten();
+        if let Some(size) = &output_size {
+            gst::debug!(
+                CAT,
+                imp = self,
+                "GL scaling to {size:?}, as videoconvertscale would"
+            );
+        }
         let current = self.chain.shape();
         if current == Some(plan.shape) {
             gst::debug!(CAT, imp = self, "current chain carries {caps}");
+            self.repin_output_size(output_size.as_ref());
             return Ok(());
         }
         let gl_info = self.check_gl_for(&plan, interop.as_ref())?;
@@ -76,7 +90,7 @@ impl AutoConvert {
             plan.shape.describe(),
             plan.reason
         );
-        self.install(&plan)?;
+        self.install(&plan, output_size.as_ref())?;
         self.state().cuda_watch = watch_for(&plan, interop.as_ref(), &self.settings());
         self.judge
             .arm(plan.shape.path == ConvertPath::Gl && !plan.shape.download_output);
@@ -91,21 +105,45 @@ impl AutoConvert {
             .sinkpad
             .current_caps()
             .ok_or_else(|| "no caps negotiated yet".to_owned())?;
-        let (request, _) = self
+        let (request, _, _) = self
             .request_for(&caps, Some(why))
             .map_err(|e| e.to_string())?;
         let plan = plan::plan(&request).map_err(|e| e.0)?;
-        self.install(&plan).map_err(|e| e.to_string())?;
+        self.install(&plan, None).map_err(|e| e.to_string())?;
         self.judge
             .arm(plan.shape.path == ConvertPath::Gl && !plan.shape.download_output);
         Ok(plan)
     }
 
-    fn install(&self, plan: &ChainPlan) -> Result<(), ChainError> {
-        let specs = specs_for(&plan.shape, self.settings().n_threads);
+    fn install(
+        &self,
+        plan: &ChainPlan,
+        output_size: Option<&OutputSize>,
+    ) -> Result<(), ChainError> {
+        let specs = specs_for(
+            &plan.shape,
+            threads_for(self.settings().n_threads),
+            output_size,
+        );
         self.chain
             .build_and_install(self.obj().upcast_ref(), plan.shape, &specs)
             .map_err(ChainError::Build)
+    }
+
+    /// New input caps on a GL scaling chain that stays: the size videoconvertscale would now
+    /// choose replaces the old one before the caps reach the chain.
+    fn repin_output_size(&self, output_size: Option<&OutputSize>) {
+        let Some(output_size) = output_size else {
+            return;
+        };
+        if let Some(pin) = self
+            .chain
+            .elements()
+            .iter()
+            .find(|e| e.name().as_str() == OUTPUT_PIN)
+        {
+            pin.set_property("caps", output_pin_caps(Some(output_size)));
+        }
     }
 
     /// Before building a GL chain, make sure GL elements exist and a GL context can be made, so
@@ -136,8 +174,38 @@ impl AutoConvert {
     }
 }
 
-/// How to make each element of `shape`.
-fn specs_for(shape: &ChainShape, n_threads: u32) -> Vec<ElementSpec> {
+/// The threads `n-threads` gives the software converter: 0 means one per CPU this process may
+/// use (its affinity and cgroup CPU quota, so a container limited to 2 CPUs gets 2 threads on a
+/// 64-core host), not one per core of the host.
+pub(super) fn threads_for(n_threads: u32) -> u32 {
+    match n_threads {
+        0 => crate::cpus::usable(),
+        n => n,
+    }
+}
+
+/// The name of the capsfilter at the end of a GL chain that may write YUV from RGB.
+const OUTPUT_PIN: &str = "strom-output-caps";
+
+/// A GL chain that scales: glcolorscale would choose another size than videoconvertscale.
+fn pins_output_size(shape: &ChainShape) -> bool {
+    shape.scale && shape.pin_output
+}
+
+/// What the output pin lets through: YUV labelled as the BT.601 it is, or RGB, at the size
+/// videoconvertscale would choose when the chain scales.
+fn output_pin_caps(size: Option<&OutputSize>) -> gst::Caps {
+    caps::gl_written_caps(size.map(|s| (s.width, s.height, s.par)))
+}
+
+/// How to make each element of `shape`; `output_size` pins a GL scaling chain's size.
+fn specs_for(
+    shape: &ChainShape,
+    n_threads: u32,
+    output_size: Option<&OutputSize>,
+) -> Vec<ElementSpec> {
+    // The first capsfilter of a chain with the RGBA hop is the hop; any other is the pin.
+    let mut hop_left = shape.rgba_hop && !shape.scale;
     shape
         .factories()
         .into_iter()
@@ -145,7 +213,13 @@ fn specs_for(shape: &ChainShape, n_threads: u32) -> Vec<ElementSpec> {
             crate::convert::ELEMENT_NAME => {
                 ElementSpec::internal(crate::convert::ELEMENT_NAME, crate::convert::make)
             }
-            "videoconvert" => ElementSpec::new("videoconvert").property("n-threads", n_threads),
+            "videoconvert" | "videoconvertscale" => {
+                ElementSpec::new(factory).property("n-threads", n_threads)
+            }
+            "identity" => ElementSpec::new("identity").property("silent", true),
+            "capsfilter" if !std::mem::take(&mut hop_left) => ElementSpec::new("capsfilter")
+                .property("name", OUTPUT_PIN)
+                .property("caps", output_pin_caps(output_size)),
             "capsfilter" => ElementSpec::new("capsfilter").property(
                 "caps",
                 gst::Caps::builder("video/x-raw")
@@ -165,27 +239,48 @@ mod tests {
     #[test]
     fn every_factory_of_a_shape_gets_a_spec_that_builds() {
         gst::init().unwrap();
-        for (path, download_input, rgba_hop, download_output, fast_convert) in [
-            (ConvertPath::Software, false, false, false, false),
-            (ConvertPath::Software, true, false, false, false),
-            (ConvertPath::Software, false, false, false, true),
-            (ConvertPath::Gl, false, true, true, false),
+        let software = ChainShape::software();
+        for shape in [
+            software,
+            ChainShape {
+                download_input: true,
+                ..software
+            },
+            ChainShape {
+                fast_convert: true,
+                ..software
+            },
+            ChainShape {
+                scale: true,
+                bayer_input: true,
+                bayer_output: true,
+                ..software
+            },
+            ChainShape {
+                passthrough: true,
+                ..software
+            },
+            ChainShape {
+                path: ConvertPath::Gl,
+                rgba_hop: true,
+                download_output: true,
+                ..software
+            },
+            ChainShape {
+                path: ConvertPath::Gl,
+                scale: true,
+                bayer_input: true,
+                ..software
+            },
         ] {
-            let shape = ChainShape {
-                path,
-                download_input,
-                rgba_hop,
-                download_output,
-                fast_convert,
-            };
-            let specs = specs_for(&shape, 2);
+            let specs = specs_for(&shape, 2, None);
             let names: Vec<&str> = specs.iter().map(|s| s.factory).collect();
             assert_eq!(names, shape.factories());
             let elements = crate::chainbin::chain::build(&specs).expect("builds");
-            if let Some(vc) = elements
-                .iter()
-                .find(|e| e.factory().is_some_and(|f| f.name() == "videoconvert"))
-            {
+            if let Some(vc) = elements.iter().find(|e| {
+                e.factory()
+                    .is_some_and(|f| f.name().starts_with("videoconvert"))
+            }) {
                 assert_eq!(vc.property::<u32>("n-threads"), 2);
             }
         }

@@ -239,7 +239,14 @@ impl AutoConvert {
     }
 
     fn sink_caps_without_chain(&self) -> gst::Caps {
-        caps::sink_caps_without_chain(&self.srcpad.peer_query_caps(None))
+        caps::sink_caps_without_chain(&self.srcpad.peer_query_caps(None), self.scales())
+    }
+
+    /// Whether this is the scaling variant, `stromautoconvertscale`.
+    pub(super) fn scales(&self) -> bool {
+        self.obj()
+            .type_()
+            .is_a(super::AutoConvertScale::static_type())
     }
 
     /// Every buffer leaving the bin passes here (the src ghost pad's inside), so downstream's
@@ -371,8 +378,9 @@ impl ObjectImpl for AutoConvert {
                 glib::ParamSpecUInt::builder("n-threads")
                     .nick("Threads")
                     .blurb(
-                        "Threads of the internal videoconvert on the software path; \
-                         0 = one per CPU core",
+                        "Threads of the internal videoconvert(scale) on the software path; \
+                         0 = one per CPU this process may use (its CPU affinity and cgroup CPU \
+                         quota, so a container limited to 2 CPUs gets 2)",
                     )
                     .default_value(DEFAULT_N_THREADS)
                     // Bounded so that a wrapped "-1" from gst-launch is refused, not obeyed.
@@ -432,13 +440,11 @@ impl ObjectImpl for AutoConvert {
                 let n_threads = value.get::<u32>().expect("type checked upstream");
                 lock(&self.settings).n_threads = n_threads;
                 // Applies from the next caps; videoconvert reads it when it (re)configures.
-                for converter in self
-                    .chain
-                    .elements()
-                    .iter()
-                    .filter(|e| e.factory().is_some_and(|f| f.name() == "videoconvert"))
-                {
-                    converter.set_property("n-threads", n_threads);
+                for converter in self.chain.elements().iter().filter(|e| {
+                    e.factory()
+                        .is_some_and(|f| f.name().starts_with("videoconvert"))
+                }) {
+                    converter.set_property("n-threads", super::chain::threads_for(n_threads));
                 }
             }
             "cuda-check-interval" => {

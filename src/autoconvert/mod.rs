@@ -11,11 +11,13 @@ use gst::prelude::*;
 
 mod caps;
 mod chain;
+mod fixate;
 mod imp;
 // Public for the property-based test that checks every rule against real negotiation.
 pub mod plan;
 mod recovery;
 mod report;
+mod scale;
 
 /// Name of the element message posted when a path is chosen.
 pub(crate) const MESSAGE_NAME: &str = "strom-autoconvert";
@@ -44,11 +46,35 @@ glib::wrapper! {
     pub struct AutoConvert(ObjectSubclass<imp::AutoConvert>) @extends gst::Bin, gst::Element, gst::Object, @implements gst::ChildProxy;
 }
 
+glib::wrapper! {
+    /// `stromautoconvertscale`: the same bin, whose chains scale as well as convert.
+    pub struct AutoConvertScale(ObjectSubclass<scale::AutoConvertScale>) @extends AutoConvert, gst::Bin, gst::Element, gst::Object, @implements gst::ChildProxy;
+}
+
+/// Subclasses of [`AutoConvert`]: today only [`AutoConvertScale`], which changes nothing but
+/// its metadata; the bin asks its own type whether its chains scale.
+pub trait AutoConvertImpl: gst::subclass::prelude::BinImpl
+where
+    <Self as glib::subclass::types::ObjectSubclass>::Type: IsA<AutoConvert>,
+{
+}
+
+unsafe impl<T: AutoConvertImpl> glib::subclass::types::IsSubclassable<T> for AutoConvert where
+    <T as glib::subclass::types::ObjectSubclass>::Type: IsA<AutoConvert>
+{
+}
+
 pub(crate) fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     gst::Element::register(
         Some(plugin),
         "stromautoconvert",
         gst::Rank::NONE,
         AutoConvert::static_type(),
+    )?;
+    gst::Element::register(
+        Some(plugin),
+        "stromautoconvertscale",
+        gst::Rank::NONE,
+        AutoConvertScale::static_type(),
     )
 }

@@ -4,7 +4,7 @@
 //! here and no GStreamer object does, so every branch is unit-tested.
 
 use super::Mode;
-use crate::formats::is_gl_rgb_format;
+use crate::formats::{is_gl_rgb_format, is_yuv};
 use crate::gpu::interop::InteropReport;
 
 /// The two conversion paths the bin can build.
@@ -75,9 +75,44 @@ impl Formats {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Input {
     pub memory: Memory,
+    /// The raw video format, or the Bayer pattern (`bggr`, ...) of `video/x-bayer`.
     pub format: String,
     /// Whether `format` is a YUV format (glcolorconvert cannot convert YUV to another YUV).
     pub is_yuv: bool,
+    /// `video/x-bayer`: demosaiced by `bayer2rgb` before anything else.
+    pub bayer: bool,
+    /// Caps features that are not memory types (`format:Interlaced`, `meta:...`): only
+    /// `videoconvert(scale)` carries them, as it does for itself.
+    pub features: Vec<String>,
+    /// The input's colorimetry as caps write it (for messages).
+    pub colorimetry: String,
+    /// YUV whose matrix or range GStreamer 1.22's glcolorconvert reads wrongly: it knows only
+    /// BT.709 (when the caps say exactly `bt709`) and BT.601, both limited range.
+    pub gl_misreads_colour: bool,
+}
+
+impl Input {
+    /// Raw video in system memory without other caps features.
+    pub fn raw(format: &str, is_yuv: bool) -> Input {
+        Input {
+            memory: Memory::System,
+            format: format.to_owned(),
+            is_yuv,
+            bayer: false,
+            features: Vec::new(),
+            colorimetry: String::new(),
+            gl_misreads_colour: false,
+        }
+    }
+
+    /// What the rest of the chain sees: after `bayer2rgb`, 32-bit RGB in system memory.
+    fn after_demosaic(&self) -> Input {
+        if self.bayer {
+            Input::raw("RGBA", false)
+        } else {
+            self.clone()
+        }
+    }
 }
 
 /// What downstream's caps allow, per memory type. `None`: that memory is not accepted.
@@ -89,11 +124,21 @@ pub struct Downstream {
     pub any: bool,
     /// Caps features downstream asked for that neither chain produces.
     pub other_features: Vec<String>,
+    /// `video/x-bayer` patterns downstream takes (made by `rgb2bayer`).
+    pub bayer: Option<Formats>,
+    /// Downstream takes neither RGB nor YUV labelled BT.601, the only YUV GStreamer 1.22's
+    /// glcolorconvert writes from RGB (e.g. it asks for `colorimetry=bt709`).
+    pub refuses_gl_colour: bool,
 }
 
 impl Downstream {
     fn accepts_both(&self) -> bool {
         self.system.is_some() && self.gl.is_some()
+    }
+
+    /// Downstream takes Bayer and no raw video: the chain must end in `rgb2bayer`.
+    fn wants_bayer(&self) -> bool {
+        self.bayer.is_some() && self.system.is_none() && self.gl.is_none() && !self.any
     }
 }
 
@@ -127,6 +172,10 @@ pub struct Request {
     pub gl_failed: Option<String>,
     /// The interop test's answer; must be given when [`Request::needs_interop`] says so.
     pub interop: Option<InteropVerdict>,
+    /// Downstream takes the input caps exactly as they are (size, format, features, ...).
+    pub passthrough: bool,
+    /// The scaling variant (`stromautoconvertscale`): its chains scale as well as convert.
+    pub scale: bool,
 }
 
 impl Request {
@@ -143,6 +192,13 @@ impl Request {
         self.effective_mode() == Mode::Auto
             && !self.downstream.any
             && self.downstream.accepts_both()
+            && self.input.features.is_empty()
+            && !self.bayer_passes_through()
+    }
+
+    /// Bayer input that downstream takes as it is: nothing to convert.
+    fn bayer_passes_through(&self) -> bool {
+        self.input.bayer && self.passthrough
     }
 }
 
@@ -159,47 +215,101 @@ pub struct ChainShape {
     /// Software path the internal fast converter covers (`crate::convert`, e.g. I420 ↔ NV12 as
     /// plane copies) instead of `videoconvert`.
     pub fast_convert: bool,
+    /// `video/x-bayer` input: `bayer2rgb` first.
+    pub bayer_input: bool,
+    /// `video/x-bayer` output: `rgb2bayer` last (fed ARGB by the software converter).
+    pub bayer_output: bool,
+    /// Nothing to convert (Bayer that downstream takes as it is): a bare `identity`.
+    pub passthrough: bool,
+    /// The chain scales too: `videoconvertscale`, or `glcolorscale` between two
+    /// `glcolorconvert`s (it works in RGBA, which also serves as the YUV→YUV hop).
+    pub scale: bool,
+    /// GL chain whose last glcolorconvert may write YUV from RGB: a capsfilter after it says
+    /// what that YUV is (BT.601, see [`Downstream::refuses_gl_colour`]) and, when scaling, pins
+    /// the size videoconvertscale would choose.
+    pub pin_output: bool,
+    /// Software conversion for a consumer that takes GL memory only: `glupload` last.
+    pub upload_output: bool,
 }
 
 impl ChainShape {
+    /// The plain software chain: `videoconvert` alone.
+    pub fn software() -> ChainShape {
+        ChainShape {
+            path: ConvertPath::Software,
+            download_input: false,
+            rgba_hop: false,
+            download_output: false,
+            fast_convert: false,
+            bayer_input: false,
+            bayer_output: false,
+            passthrough: false,
+            scale: false,
+            pin_output: false,
+            upload_output: false,
+        }
+    }
+
     /// The element factory names, in order, as they will be linked (capsfilter for the hop).
     pub fn factories(&self) -> Vec<&'static str> {
+        if self.passthrough {
+            return vec!["identity"];
+        }
+        let mut f = Vec::with_capacity(4);
+        if self.bayer_input {
+            f.push("bayer2rgb");
+        }
         match self.path {
             ConvertPath::Software => {
-                let mut f = Vec::with_capacity(2);
                 if self.download_input {
                     f.push("gldownload");
                 }
                 f.push(if self.fast_convert {
                     "stromfastconvert"
+                } else if self.scale {
+                    "videoconvertscale"
                 } else {
                     "videoconvert"
                 });
-                f
+                if self.bayer_output {
+                    f.push("rgb2bayer");
+                }
+                if self.upload_output {
+                    f.push("glupload");
+                }
             }
             ConvertPath::Gl => {
-                let mut f = vec!["glupload", "glcolorconvert"];
-                if self.rgba_hop {
+                f.extend(["glupload", "glcolorconvert"]);
+                if self.scale {
+                    f.extend(["glcolorscale", "glcolorconvert"]);
+                } else if self.rgba_hop {
                     f.extend(["capsfilter", "glcolorconvert"]);
+                }
+                if self.pin_output {
+                    f.push("capsfilter");
                 }
                 if self.download_output {
                     f.push("gldownload");
                 }
-                f
             }
         }
+        f
     }
 
     /// `glupload ! glcolorconvert ! ...` for messages and logs.
     pub fn describe(&self) -> String {
+        let mut hop_left = self.rgba_hop && !self.scale;
         self.factories()
             .iter()
-            .map(|f| {
-                if *f == "capsfilter" {
+            .map(|f| match *f {
+                "capsfilter" if std::mem::take(&mut hop_left) => {
                     "video/x-raw(memory:GLMemory),format=RGBA"
-                } else {
-                    f
                 }
+                "capsfilter" if self.scale => {
+                    "video/x-raw,<size as videoconvertscale>,<YUV as bt601>"
+                }
+                "capsfilter" => "video/x-raw,<YUV as bt601>",
+                f => f,
             })
             .collect::<Vec<_>>()
             .join(" ! ")
@@ -231,17 +341,38 @@ pub fn plan(request: &Request) -> Result<ChainPlan, PlanError> {
              download it to system memory first (e.g. cudadownload)"
         )));
     }
+    if request.bayer_passes_through() {
+        return Ok(ChainPlan {
+            shape: ChainShape {
+                passthrough: true,
+                ..ChainShape::software()
+            },
+            reason: "downstream takes the Bayer input as it is".into(),
+            decided_by_interop: false,
+        });
+    }
     let (path, reason, decided_by_interop) = choose_path(request)?;
-    let shape = match path {
+    let converted = input.after_demosaic();
+    let mut shape = match path {
         ConvertPath::Software => ChainShape {
-            path,
-            download_input: input.memory == Memory::Gl,
-            rgba_hop: false,
-            download_output: false,
-            fast_convert: input.memory == Memory::System && request.direct_target.is_some(),
+            download_input: converted.memory == Memory::Gl,
+            fast_convert: converted.memory == Memory::System
+                && converted.features.is_empty()
+                && !input.bayer
+                && !downstream.wants_bayer()
+                && request.direct_target.is_some(),
+            bayer_output: downstream.wants_bayer(),
+            ..ChainShape::software()
         },
-        ConvertPath::Gl => gl_shape(input, downstream),
+        ConvertPath::Gl => gl_shape(&converted, downstream, request.scale),
     };
+    shape.bayer_input = input.bayer;
+    shape.scale = request.scale;
+    if path == ConvertPath::Gl
+        && let Some(problem) = gl_colour_problem(&converted, downstream, &shape)
+    {
+        return software_for_colour(request, &problem);
+    }
     Ok(ChainPlan {
         shape,
         reason,
@@ -249,9 +380,74 @@ pub fn plan(request: &Request) -> Result<ChainPlan, PlanError> {
     })
 }
 
+/// Why the GL chain `shape` would give wrong colours, if it would: GStreamer 1.22's
+/// glcolorconvert reads YUV only as BT.601 or BT.709 limited range, and writes YUV from RGB only
+/// as BT.601 limited range (the chain then says so in its caps, which downstream may refuse).
+fn gl_colour_problem(input: &Input, downstream: &Downstream, shape: &ChainShape) -> Option<String> {
+    let targets = if shape.download_output {
+        downstream.system.as_ref()
+    } else {
+        downstream.gl.as_ref()
+    };
+    let converts =
+        shape.rgba_hop || shape.scale || targets.is_some_and(|t| !t.contains(&input.format));
+    if input.is_yuv && converts && input.gl_misreads_colour {
+        return Some(format!(
+            "glcolorconvert (GStreamer 1.22) reads YUV as BT.601 or BT.709 limited range only, \
+             and the input is {}",
+            input.colorimetry
+        ));
+    }
+    if shape.pin_output && downstream.refuses_gl_colour {
+        return Some(
+            "glcolorconvert (GStreamer 1.22) writes YUV from RGB as BT.601 limited range only, \
+             and downstream takes neither that nor RGB"
+                .into(),
+        );
+    }
+    None
+}
+
+/// The GL chain would get the colours wrong: auto mode converts on the CPU instead (uploading
+/// the result for a consumer that takes GL memory only); mode=gl says why it cannot.
+fn software_for_colour(request: &Request, problem: &str) -> Result<ChainPlan, PlanError> {
+    let downstream = &request.downstream;
+    if request.effective_mode() == Mode::Gl {
+        return Err(PlanError(format!(
+            "mode=gl cannot convert these colours correctly: {problem}; use mode=auto or mode=software"
+        )));
+    }
+    let converted = request.input.after_demosaic();
+    let upload_output = downstream.system.is_none() && !downstream.any;
+    Ok(ChainPlan {
+        shape: ChainShape {
+            download_input: converted.memory == Memory::Gl,
+            bayer_input: request.input.bayer,
+            scale: request.scale,
+            upload_output,
+            ..ChainShape::software()
+        },
+        reason: format!("{problem}: converting in software"),
+        decided_by_interop: false,
+    })
+}
+
 fn choose_path(request: &Request) -> Result<(ConvertPath, String, bool), PlanError> {
     let downstream = &request.downstream;
-    match request.effective_mode() {
+    let mode = request.effective_mode();
+    if let Some(limit) = software_only(request) {
+        return match mode {
+            Mode::Gl => Err(PlanError(format!(
+                "mode=gl cannot serve this stream: {limit}; use mode=auto or mode=software"
+            ))),
+            _ if downstream.system.is_none() && !downstream.any && !downstream.wants_bayer() => {
+                Err(neither_memory(downstream))
+            }
+            Mode::Software => Ok((ConvertPath::Software, "mode=software".into(), false)),
+            Mode::Auto => Ok((ConvertPath::Software, limit, false)),
+        };
+    }
+    match mode {
         Mode::Software => {
             if downstream.system.is_none() && !downstream.any {
                 return Err(PlanError(format!(
@@ -274,6 +470,21 @@ fn choose_path(request: &Request) -> Result<(ConvertPath, String, bool), PlanErr
         }
         Mode::Auto => choose_auto(downstream, request.interop.as_ref()),
     }
+}
+
+/// Why only the software path can carry this stream, if it is so: caps features that only
+/// `videoconvert(scale)` passes, or Bayer output (`rgb2bayer` works in system memory).
+fn software_only(request: &Request) -> Option<String> {
+    if let Some(feature) = request.input.features.first() {
+        return Some(format!(
+            "the input caps carry {feature}, which only videoconvert carries \
+             (glupload and glcolorconvert do not)"
+        ));
+    }
+    request
+        .downstream
+        .wants_bayer()
+        .then(|| "downstream takes video/x-bayer, which rgb2bayer makes on the CPU".to_owned())
 }
 
 fn choose_auto(
@@ -340,7 +551,7 @@ fn neither_memory(downstream: &Downstream) -> PlanError {
 }
 
 /// Shape of the GL chain for this input and consumer.
-fn gl_shape(input: &Input, downstream: &Downstream) -> ChainShape {
+fn gl_shape(input: &Input, downstream: &Downstream, scale: bool) -> ChainShape {
     // Output in GL memory when downstream takes it (or takes anything), else download.
     let download_output = downstream.gl.is_none() && !downstream.any;
     let targets = if download_output {
@@ -348,12 +559,14 @@ fn gl_shape(input: &Input, downstream: &Downstream) -> ChainShape {
     } else {
         downstream.gl.clone().unwrap_or_default()
     };
+    let rgba_hop = needs_rgba_hop(input, &targets);
     ChainShape {
         path: ConvertPath::Gl,
-        download_input: false,
-        rgba_hop: needs_rgba_hop(input, &targets),
+        rgba_hop,
         download_output,
-        fast_convert: false,
+        // Whenever RGB may become YUV in the last glcolorconvert.
+        pin_output: rgba_hop || scale || (!input.is_yuv && targets.any_matches(is_yuv)),
+        ..ChainShape::software()
     }
 }
 
@@ -368,11 +581,7 @@ mod tests {
     use super::*;
 
     fn input(format: &str, is_yuv: bool) -> Input {
-        Input {
-            memory: Memory::System,
-            format: format.into(),
-            is_yuv,
-        }
+        Input::raw(format, is_yuv)
     }
 
     fn only(formats: &[&str]) -> Option<Formats> {
@@ -403,6 +612,8 @@ mod tests {
             direct_target: None,
             gl_failed: None,
             interop: None,
+            passthrough: false,
+            scale: false,
         }
     }
 
@@ -486,6 +697,7 @@ mod tests {
                 "glcolorconvert",
                 "capsfilter",
                 "glcolorconvert",
+                "capsfilter",
                 "gldownload"
             ]
         );
@@ -510,8 +722,7 @@ mod tests {
         };
         let gl_in = Input {
             memory: Memory::Gl,
-            format: "RGBA".into(),
-            is_yuv: false,
+            ..input("RGBA", false)
         };
         let p = plan_for(Mode::Software, &gl_in, &sys, None).unwrap();
         assert_eq!(p.shape.factories(), ["gldownload", "videoconvert"]);
@@ -535,8 +746,7 @@ mod tests {
 
         let dmabuf_in = Input {
             memory: Memory::Other("memory:DMABuf".into()),
-            format: "NV12".into(),
-            is_yuv: true,
+            ..input("NV12", true)
         };
         assert!(plan_for(Mode::Auto, &dmabuf_in, &both(&["NV12"]), Some(&works())).is_err());
     }
@@ -545,10 +755,8 @@ mod tests {
     fn shapes_describe_their_chain() {
         let shape = ChainShape {
             path: ConvertPath::Gl,
-            download_input: false,
             rgba_hop: true,
-            download_output: false,
-            fast_convert: false,
+            ..ChainShape::software()
         };
         assert_eq!(
             shape.describe(),
@@ -631,5 +839,223 @@ mod tests {
         assert_eq!(f, Formats::Only(vec!["NV12".into(), "I420".into()]));
         f.merge(Formats::Any);
         assert_eq!(f, Formats::Any);
+    }
+
+    fn system(formats: &[&str]) -> Downstream {
+        Downstream {
+            system: only(formats),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn caps_features_other_than_memory_keep_the_stream_on_videoconvert() {
+        let interlaced = Input {
+            features: vec!["format:Interlaced".into()],
+            ..input("AYUV", true)
+        };
+        let down = both(&["ARGB"]);
+        let auto = request(Mode::Auto, &interlaced, &down);
+        assert!(!auto.needs_interop());
+        let p = plan(&auto).unwrap();
+        assert_eq!(p.shape.factories(), ["videoconvert"]);
+        assert!(p.reason.contains("format:Interlaced"), "{}", p.reason);
+        // Never the plane copy, which carries no caps features.
+        let p = plan(&Request {
+            direct_target: Some("ARGB".into()),
+            ..request(Mode::Software, &interlaced, &down)
+        })
+        .unwrap();
+        assert_eq!(p.shape.factories(), ["videoconvert"]);
+        let err = plan(&request(Mode::Gl, &interlaced, &down)).unwrap_err();
+        assert!(err.0.contains("mode=gl cannot serve") && err.0.contains("format:Interlaced"));
+        let gl_only = Downstream {
+            gl: only(&["ARGB"]),
+            ..Default::default()
+        };
+        assert!(plan(&request(Mode::Auto, &interlaced, &gl_only)).is_err());
+    }
+
+    #[test]
+    fn bayer_in_is_demosaiced_first_and_bayer_out_made_last() {
+        let bayer = Input {
+            bayer: true,
+            ..input("bggr", false)
+        };
+        let p = plan(&request(Mode::Auto, &bayer, &system(&["BGR"]))).unwrap();
+        assert_eq!(p.shape.factories(), ["bayer2rgb", "videoconvert"]);
+        let p = plan(&request(Mode::Gl, &bayer, &system(&["NV12"]))).unwrap();
+        assert_eq!(
+            p.shape.factories(),
+            [
+                "bayer2rgb",
+                "glupload",
+                "glcolorconvert",
+                "capsfilter",
+                "gldownload"
+            ]
+        );
+
+        let bayer_out = Downstream {
+            bayer: only(&["bggr"]),
+            ..Default::default()
+        };
+        let argb = input("ARGB", false);
+        for mode in [Mode::Auto, Mode::Software] {
+            let p = plan(&request(mode, &argb, &bayer_out)).unwrap();
+            assert_eq!(p.shape.factories(), ["videoconvert", "rgb2bayer"]);
+        }
+        assert!(plan(&request(Mode::Gl, &argb, &bayer_out)).is_err());
+        let p = plan(&Request {
+            direct_target: Some("NV12".into()),
+            ..request(Mode::Auto, &input("I420", true), &bayer_out)
+        })
+        .unwrap();
+        assert_eq!(p.shape.factories(), ["videoconvert", "rgb2bayer"]);
+
+        // Another pattern: through RGB; the same caps: nothing to do.
+        let p = plan(&request(Mode::Auto, &bayer, &bayer_out)).unwrap();
+        assert_eq!(
+            p.shape.factories(),
+            ["bayer2rgb", "videoconvert", "rgb2bayer"]
+        );
+        let p = plan(&Request {
+            passthrough: true,
+            ..request(Mode::Gl, &bayer, &bayer_out)
+        })
+        .unwrap();
+        assert_eq!(p.shape.factories(), ["identity"]);
+    }
+
+    #[test]
+    fn the_scaling_variant_scales_on_both_paths() {
+        let scaled = |mode, down: &Downstream, target: Option<&str>| {
+            plan(&Request {
+                scale: true,
+                direct_target: target.map(str::to_owned),
+                interop: Some(works()),
+                ..request(mode, &input("I420", true), down)
+            })
+            .unwrap()
+            .shape
+            .factories()
+        };
+        assert_eq!(
+            scaled(Mode::Software, &system(&["NV12"]), None),
+            ["videoconvertscale"]
+        );
+        // Same size in and out: the plane copy, as stromautoconvert would use.
+        assert_eq!(
+            scaled(Mode::Software, &system(&["NV12"]), Some("NV12")),
+            ["stromfastconvert"]
+        );
+        assert_eq!(
+            scaled(Mode::Auto, &both(&["NV12"]), None),
+            [
+                "glupload",
+                "glcolorconvert",
+                "glcolorscale",
+                "glcolorconvert",
+                "capsfilter"
+            ]
+        );
+        assert_eq!(
+            scaled(Mode::Gl, &system(&["NV12"]), None),
+            [
+                "glupload",
+                "glcolorconvert",
+                "glcolorscale",
+                "glcolorconvert",
+                "capsfilter",
+                "gldownload"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_gl_path_is_left_where_glcolorconvert_gets_colours_wrong() {
+        let bt2020 = Input {
+            colorimetry: "bt2020".into(),
+            gl_misreads_colour: true,
+            ..input("I420", true)
+        };
+        // Converting it in GL would read it as BT.601: software, for either consumer.
+        let p = plan(&Request {
+            interop: Some(works()),
+            ..request(Mode::Auto, &bt2020, &both(&["NV12"]))
+        })
+        .unwrap();
+        assert_eq!(p.shape.factories(), ["videoconvert"]);
+        assert!(p.reason.contains("bt2020") && p.reason.ends_with("converting in software"));
+        let gl_only = Downstream {
+            gl: only(&["NV12"]),
+            ..Default::default()
+        };
+        let p = plan(&request(Mode::Auto, &bt2020, &gl_only)).unwrap();
+        assert_eq!(p.shape.factories(), ["videoconvert", "glupload"]);
+        assert_eq!(p.shape.path, ConvertPath::Software);
+        let err = plan(&request(Mode::Gl, &bt2020, &gl_only)).unwrap_err();
+        assert!(
+            err.0.contains("mode=gl cannot convert these colours"),
+            "{}",
+            err.0
+        );
+        // Passed through untouched (the consumer takes the input format): nothing is misread.
+        let same = Downstream {
+            gl: only(&["I420"]),
+            ..Default::default()
+        };
+        let p = plan(&request(Mode::Auto, &bt2020, &same)).unwrap();
+        assert_eq!(p.shape.factories(), ["glupload", "glcolorconvert"]);
+
+        // YUV written from RGB is BT.601: the chain says so, unless downstream refuses it.
+        let rgb = input("BGRx", false);
+        let p = plan(&request(Mode::Auto, &rgb, &gl_only)).unwrap();
+        assert_eq!(
+            p.shape.factories(),
+            ["glupload", "glcolorconvert", "capsfilter"]
+        );
+        assert!(p.shape.pin_output);
+        let refuses = Downstream {
+            refuses_gl_colour: true,
+            ..gl_only.clone()
+        };
+        let p = plan(&request(Mode::Auto, &rgb, &refuses)).unwrap();
+        assert_eq!(p.shape.factories(), ["videoconvert", "glupload"]);
+        assert!(p.reason.contains("writes YUV from RGB as BT.601"));
+        // RGB to RGB never needs the pin.
+        let rgba_only = Downstream {
+            gl: only(&["RGBA"]),
+            refuses_gl_colour: true,
+            ..Default::default()
+        };
+        let p = plan(&request(Mode::Auto, &rgb, &rgba_only)).unwrap();
+        assert_eq!(p.shape.factories(), ["glupload", "glcolorconvert"]);
+    }
+
+    #[test]
+    fn pins_are_described_for_people() {
+        let shape = ChainShape {
+            path: ConvertPath::Gl,
+            rgba_hop: true,
+            pin_output: true,
+            ..ChainShape::software()
+        };
+        assert_eq!(
+            shape.describe(),
+            "glupload ! glcolorconvert ! video/x-raw(memory:GLMemory),format=RGBA ! glcolorconvert \
+             ! video/x-raw,<YUV as bt601>"
+        );
+        let scaling = ChainShape {
+            path: ConvertPath::Gl,
+            scale: true,
+            pin_output: true,
+            ..ChainShape::software()
+        };
+        assert_eq!(
+            scaling.describe(),
+            "glupload ! glcolorconvert ! glcolorscale ! glcolorconvert \
+             ! video/x-raw,<size as videoconvertscale>,<YUV as bt601>"
+        );
     }
 }

@@ -77,8 +77,21 @@ pub fn report(report: &impl Serialize) {
 /// Fails unless the child passed and libtest says exactly that one test ran: a name that matches
 /// nothing would otherwise "pass" with 0 tests run.
 pub fn run_child(name: &str, envs: &[(&str, &str)]) -> Child {
+    run_child_under(&[], name, envs)
+}
+
+/// [`run_child`] started through `wrapper` (a command and its arguments, the test binary's path
+/// and arguments appended), e.g. `taskset -c 0` to run the child with a CPU affinity.
+pub fn run_child_under(wrapper: &[&str], name: &str, envs: &[(&str, &str)]) -> Child {
     let exe = std::env::current_exe().expect("test binary path");
-    let mut cmd = Command::new(exe);
+    let mut cmd = match wrapper {
+        [] => Command::new(&exe),
+        [program, args @ ..] => {
+            let mut cmd = Command::new(program);
+            cmd.args(args).arg(&exe);
+            cmd
+        }
+    };
     cmd.args([
         name,
         "--exact",

@@ -19,6 +19,8 @@ pub struct Collected {
     pub gl_buffers: usize,
     /// The first buffer's bytes, with [`FirstFrame::Copy`].
     pub first: Option<Vec<u8>>,
+    /// Every buffer with its caps, with [`FirstFrame::KeepAll`].
+    pub kept: Vec<(gst::Caps, gst::Buffer)>,
 }
 
 impl Collected {
@@ -47,6 +49,11 @@ impl Collected {
         {
             self.first = Some(map.to_vec());
         }
+        if first == FirstFrame::KeepAll
+            && let Some(caps) = caps
+        {
+            self.kept.push((caps.to_owned(), buffer.to_owned()));
+        }
     }
 }
 
@@ -56,6 +63,9 @@ impl Collected {
 pub enum FirstFrame {
     Skip,
     Copy,
+    /// Keep every buffer (a reference, not a copy) with its caps, for tests that read pixels
+    /// through the buffers' own `GstVideoMeta` layout.
+    KeepAll,
 }
 
 /// A probe that [`Collector::detach`] removes.

@@ -18,7 +18,7 @@ use gst::prelude::*;
 
 pub use bus::{BusLog, Problem, drain_bus, read_bus, read_bus_polling, wait_for_eos};
 pub(crate) use child::child_name;
-pub use child::{Child, describe_output, is_child, report, run_child, test_name};
+pub use child::{Child, describe_output, is_child, report, run_child, run_child_under, test_name};
 pub use collect::{Collected, Collector, FirstFrame};
 pub use stubs::{
     build_stub, cuda_stub_dir, init_with_test_consumer, library_path_with, nvml_stub_dir,

@@ -118,8 +118,10 @@ impl Case {
             } else {
                 Memory::System
             },
-            format: self.input_format.to_owned(),
-            is_yuv: matches!(self.input_format, "I420" | "NV12"),
+            ..Input::raw(
+                self.input_format,
+                matches!(self.input_format, "I420" | "NV12"),
+            )
         }
     }
 
@@ -159,6 +161,7 @@ impl Case {
                 } else {
                     vec![]
                 },
+                ..Default::default()
             },
         }
     }
@@ -200,6 +203,8 @@ proptest! {
             direct_target: case.direct_target(),
             gl_failed: None,
             interop: None,
+            passthrough: false,
+            scale: false,
         };
         if request.needs_interop() {
             let (report, _) = gststrom::gpu::interop::probe_cached(None, None);

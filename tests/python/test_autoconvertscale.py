@@ -1,0 +1,85 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MPL-2.0
+"""stromautoconvertscale and stromautoconvert as drop-ins, from a Python GI client: a 1080p source
+into a 720p/480p ladder, Bayer, another colorimetry, and n-threads sized to this process's CPUs.
+Run: GST_PLUGIN_PATH=target/release /usr/bin/python3 tests/python/test_autoconvertscale.py"""
+
+import os
+
+import gi
+
+gi.require_version("Gst", "1.0")
+from gi.repository import Gst  # noqa: E402
+
+from gi_check import check, finish  # noqa: E402
+
+Gst.init(None)
+
+
+def run(description):
+    """Plays to EOS; returns (error, strom-autoconvert messages, caps the sink got)."""
+    pipeline = Gst.parse_launch(description)
+    bus = pipeline.get_bus()
+    pipeline.set_state(Gst.State.PLAYING)
+    decisions, error, caps = [], None, None
+    while True:
+        msg = bus.timed_pop_filtered(
+            30 * Gst.SECOND,
+            Gst.MessageType.EOS | Gst.MessageType.ERROR | Gst.MessageType.WARNING | Gst.MessageType.ELEMENT,
+        )
+        if msg is None:
+            error = "timeout"
+            break
+        if msg.type == Gst.MessageType.ELEMENT:
+            s = msg.get_structure()
+            if s is not None and s.get_name() == "strom-autoconvert":
+                decisions.append(s)
+            continue
+        if msg.type in (Gst.MessageType.ERROR, Gst.MessageType.WARNING):
+            error = msg.parse_error()[0].message if msg.type == Gst.MessageType.ERROR else msg.parse_warning()[0].message
+        break
+    sink = pipeline.get_by_name("sink")
+    if sink is not None:
+        caps = sink.get_static_pad("sink").get_current_caps()
+    pipeline.set_state(Gst.State.NULL)
+    return error, decisions, caps
+
+
+check("stromautoconvertscale found through GST_PLUGIN_PATH", Gst.ElementFactory.find("stromautoconvertscale") is not None)
+factory = Gst.ElementFactory.find("stromautoconvertscale")
+if factory is not None:
+    check("klass is Filter/Converter/Video/Scaler", factory.get_metadata("klass") == "Filter/Converter/Video/Scaler")
+
+for mode in ("auto", "software", "gl"):
+    for width, height in ((1280, 720), (854, 480)):
+        error, decisions, caps = run(
+            "videotestsrc num-buffers=3 ! video/x-raw,format=I420,width=1920,height=1080 ! "
+            f"stromautoconvertscale mode={mode} ! video/x-raw,format=NV12,width={width},height={height} ! "
+            "fakesink name=sink"
+        )
+        check(f"1080p -> {width}x{height} mode={mode} runs to EOS", error is None, error)
+        if caps is not None:
+            s = caps.get_structure(0)
+            check(f"1080p -> {width}x{height} mode={mode} gives that size",
+                  (s.get_int("width")[1], s.get_int("height")[1]) == (width, height), caps.to_string())
+        check(f"1080p -> {width}x{height} mode={mode}: one strom-autoconvert message", len(decisions) == 1)
+
+for element in ("stromautoconvert", "stromautoconvertscale"):
+    error, decisions, _ = run(
+        "videotestsrc num-buffers=1 ! video/x-raw,format=ARGB,width=100,height=100,framerate=10/1 ! "
+        f"{element} ! video/x-bayer,width=100,height=100,format=bggr,framerate=10/1 ! fakesink"
+    )
+    check(f"{element}: ARGB -> Bayer without error or warning", error is None, error)
+    if decisions:
+        check(f"{element}: Bayer is made by rgb2bayer", "rgb2bayer" in decisions[0].get_string("chain"))
+    error, _, caps = run(
+        "videotestsrc num-buffers=2 ! video/x-raw,format=I420,colorimetry=bt601 ! "
+        f"{element} ! video/x-raw,format=NV12,colorimetry=bt709 ! fakesink name=sink"
+    )
+    check(f"{element}: bt601 -> bt709 negotiates", error is None, error)
+
+conv = Gst.ElementFactory.make("stromautoconvertscale", None)
+check("n-threads defaults to 0 (the CPUs this process may use)", conv.get_property("n-threads") == 0)
+check("this process may use some CPUs", len(os.sched_getaffinity(0)) >= 1)
+
+finish("stromautoconvertscale GI")
