@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: MPL-2.0
+//! Packed 4:2:2 (UYVY, YUY2) to 4:2:0 (I420, NV12), equal sample for sample to what GStreamer
+//! 1.22's `videoconvert` makes, which takes one of two routes:
+//!
+//! - [`Route::LineAverage`]: its UYVY/YUY2 → I420 fast path (`video_orc_convert_UYVY_I420`):
+//!   luma copied, each chroma sample the rounded average of the two lines; a last odd line keeps
+//!   its own chroma.
+//! - [`Route::Resample`]: its generic path, taken for NV12: chroma upsampled to 4:4:4 for the
+//!   input's siting, the two lines averaged, then filtered down for the output's siting (see
+//!   `chroma.rs`). This softens chroma horizontally (`videoconvert` gives UYVY → NV12 other
+//!   chroma than UYVY → I420), and the fast converter keeps that, so the bin's output does not
+//!   change when it uses the fast converter.
+
+use super::chroma::{self, HSiting};
+use super::out420::Out420;
+use super::planes::Plane;
+
+/// The packed 4:2:2 formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Packing {
+    /// U0 Y0 V0 Y1.
+    Uyvy,
+    /// Y0 U0 Y1 V0.
+    Yuy2,
+}
+
+/// Where the samples of one two-pixel group sit, as constants so that the loops compile to
+/// fixed shuffles.
+trait Group {
+    const Y0: usize;
+    const U: usize;
+    const V: usize;
+}
+
+struct Uyvy;
+struct Yuy2;
+
+impl Group for Uyvy {
+    const Y0: usize = 1;
+    const U: usize = 0;
+    const V: usize = 2;
+}
+
+impl Group for Yuy2 {
+    const Y0: usize = 0;
+    const U: usize = 1;
+    const V: usize = 3;
+}
+
+/// How `videoconvert` derives 4:2:0 chroma from 4:2:2 for a given pair of formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Route {
+    LineAverage,
+    Resample { input: HSiting, output: HSiting },
+}
+
+/// Scratch rows reused across lines (and frames).
+#[derive(Default)]
+pub(crate) struct Scratch {
+    rows: Vec<u8>,
+}
+
+/// Converts a `width`×`height` packed picture.
+pub(crate) fn to_420(
+    packing: Packing,
+    route: Route,
+    width: usize,
+    height: usize,
+    src: Plane<'_>,
+    mut out: Out420<'_>,
+    scratch: &mut Scratch,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked just above).
+        unsafe { to_420_avx2(packing, route, width, height, src, &mut out, scratch) };
+        return;
+    }
+    to_420_packing(packing, route, width, height, src, &mut out, scratch);
+}
+
+/// The same loops compiled for AVX2, where LLVM vectorises the (de)interleaving with wider
+/// shuffles.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn to_420_avx2(
+    packing: Packing,
+    route: Route,
+    width: usize,
+    height: usize,
+    src: Plane<'_>,
+    out: &mut Out420<'_>,
+    scratch: &mut Scratch,
+) {
+    to_420_packing(packing, route, width, height, src, out, scratch);
+}
+
+#[inline(always)]
+fn to_420_packing(
+    packing: Packing,
+    route: Route,
+    width: usize,
+    height: usize,
+    src: Plane<'_>,
+    out: &mut Out420<'_>,
+    scratch: &mut Scratch,
+) {
+    match packing {
+        Packing::Uyvy => to_420_body::<Uyvy>(route, width, height, src, out, scratch),
+        Packing::Yuy2 => to_420_body::<Yuy2>(route, width, height, src, out, scratch),
+    }
+}
+
+#[inline(always)]
+fn to_420_body<G: Group>(
+    route: Route,
+    width: usize,
+    height: usize,
+    src: Plane<'_>,
+    out: &mut Out420<'_>,
+    scratch: &mut Scratch,
+) {
+    if width == 0 || height == 0 {
+        return;
+    }
+    let cw = width.div_ceil(2);
+    let groups = 4 * cw;
+    // Half-resolution U/V of two lines, full-resolution U/V of two lines, NV12 staging.
+    scratch.rows.resize(4 * cw + 4 * width + 2 * cw, 0);
+    let (half, rest) = scratch.rows.split_at_mut(4 * cw);
+    let (full, stage) = rest.split_at_mut(4 * width);
+    for cr in 0..height.div_ceil(2) {
+        let top = src.row(2 * cr, groups);
+        // A last odd line pairs with itself: its average is itself, as in `videoconvert`.
+        let bottom_row = (2 * cr + 1).min(height - 1);
+        let bottom = src.row(bottom_row, groups);
+        luma::<G>(top, out.y_row(2 * cr, width));
+        if bottom_row != 2 * cr {
+            luma::<G>(bottom, out.y_row(bottom_row, width));
+        }
+        match route {
+            Route::LineAverage => out.chroma_row(cr, cw, stage, |u, v| {
+                line_average::<G>(top, bottom, u, v);
+            }),
+            Route::Resample { input, output } => {
+                let (tu, rest) = half.split_at_mut(cw);
+                let (tv, rest) = rest.split_at_mut(cw);
+                let (bu, bv) = rest.split_at_mut(cw);
+                split_chroma::<G>(top, tu, tv);
+                split_chroma::<G>(bottom, bu, bv);
+                let (ftu, rest) = full.split_at_mut(width);
+                let (ftv, rest) = rest.split_at_mut(width);
+                let (fbu, fbv) = rest.split_at_mut(width);
+                for (h, f) in [
+                    (&*tu, &mut *ftu),
+                    (tv, &mut *ftv),
+                    (bu, &mut *fbu),
+                    (bv, &mut *fbv),
+                ] {
+                    chroma::upsample_h2(h, f, input);
+                }
+                // The two lines averaged into the top ones, which are then filtered down.
+                chroma::average_into(ftu, fbu);
+                chroma::average_into(ftv, fbv);
+                let (fu, fv) = (&*ftu, &*ftv);
+                out.chroma_row(cr, cw, stage, |u, v| {
+                    chroma::downsample_h2(fu, output, |j, s| u[j] = s);
+                    chroma::downsample_h2(fv, output, |j, s| v[j] = s);
+                });
+            }
+        }
+    }
+}
+
+/// The luma samples of one packed line.
+#[inline(always)]
+fn luma<G: Group>(src: &[u8], y: &mut [u8]) {
+    let (pairs, odd) = (y.len() / 2, y.len() % 2 == 1);
+    for (out, group) in y.chunks_exact_mut(2).zip(src.chunks_exact(4)).take(pairs) {
+        out[0] = group[G::Y0];
+        out[1] = group[G::Y0 + 2];
+    }
+    if odd {
+        y[2 * pairs] = src[4 * pairs + G::Y0];
+    }
+}
+
+/// The U and V samples of one packed line.
+#[inline(always)]
+fn split_chroma<G: Group>(src: &[u8], u: &mut [u8], v: &mut [u8]) {
+    for ((group, cu), cv) in src.chunks_exact(4).zip(u.iter_mut()).zip(v.iter_mut()) {
+        *cu = group[G::U];
+        *cv = group[G::V];
+    }
+}
+
+/// U and V of two packed lines averaged, `(a + b + 1) >> 1` (orc's `avgub`).
+#[inline(always)]
+fn line_average<G: Group>(top: &[u8], bottom: &[u8], u: &mut [u8], v: &mut [u8]) {
+    let avg = |a: u8, b: u8| ((u16::from(a) + u16::from(b) + 1) >> 1) as u8;
+    for (((t, b), cu), cv) in top
+        .chunks_exact(4)
+        .zip(bottom.chunks_exact(4))
+        .zip(u.iter_mut())
+        .zip(v.iter_mut())
+    {
+        *cu = avg(t[G::U], b[G::U]);
+        *cv = avg(t[G::V], b[G::V]);
+    }
+}
