@@ -25,23 +25,29 @@ impl<'a> Out420<'a> {
         }
     }
 
-    /// Chroma row `r` (`cw` samples of U and of V): `fill` writes U and V rows; for NV12 they are
-    /// then interleaved from `scratch` (at least `2 * cw` bytes).
+    /// Where chroma row `r` (`cw` samples of U and of V) is to be written: the I420 planes'
+    /// rows, or for NV12 two halves of `stage` (at least `2 * cw` bytes), which
+    /// [`Out420::commit_chroma_row`] then interleaves. (A slice pair rather than a closure: a
+    /// closure would not be compiled for the caller's AVX2.)
     #[inline(always)]
-    pub(crate) fn chroma_row(
-        &mut self,
+    pub(crate) fn chroma_row<'s>(
+        &'s mut self,
         r: usize,
         cw: usize,
-        scratch: &mut [u8],
-        fill: impl FnOnce(&mut [u8], &mut [u8]),
-    ) {
+        stage: &'s mut [u8],
+    ) -> (&'s mut [u8], &'s mut [u8]) {
         match self {
-            Out420::I420 { u, v, .. } => fill(u.row(r, cw), v.row(r, cw)),
-            Out420::Nv12 { uv, .. } => {
-                let (su, sv) = scratch[..2 * cw].split_at_mut(cw);
-                fill(su, sv);
-                interleave(su, sv, uv.row(r, 2 * cw));
-            }
+            Out420::I420 { u, v, .. } => (u.row(r, cw), v.row(r, cw)),
+            Out420::Nv12 { .. } => stage[..2 * cw].split_at_mut(cw),
+        }
+    }
+
+    /// Finishes chroma row `r` written through [`Out420::chroma_row`].
+    #[inline(always)]
+    pub(crate) fn commit_chroma_row(&mut self, r: usize, cw: usize, stage: &[u8]) {
+        if let Out420::Nv12 { uv, .. } = self {
+            let (u, v) = stage[..2 * cw].split_at(cw);
+            interleave(u, v, uv.row(r, 2 * cw));
         }
     }
 }

@@ -58,6 +58,7 @@ pub(crate) enum Route {
 #[derive(Default)]
 pub(crate) struct Scratch {
     rows: Vec<u8>,
+    resample: chroma::Resample422,
 }
 
 /// Converts a `width`×`height` packed picture.
@@ -125,10 +126,10 @@ fn to_420_body<G: Group>(
     }
     let cw = width.div_ceil(2);
     let groups = 4 * cw;
-    // Half-resolution U/V of two lines, full-resolution U/V of two lines, NV12 staging.
-    scratch.rows.resize(4 * cw + 4 * width + 2 * cw, 0);
-    let (half, rest) = scratch.rows.split_at_mut(4 * cw);
-    let (full, stage) = rest.split_at_mut(4 * width);
+    // U/V of the two lines, NV12 staging.
+    scratch.rows.resize(6 * cw, 0);
+    let (half, stage) = scratch.rows.split_at_mut(4 * cw);
+    let resample = &mut scratch.resample;
     for cr in 0..height.div_ceil(2) {
         let top = src.row(2 * cr, groups);
         // A last odd line pairs with itself: its average is itself, as in `videoconvert`.
@@ -139,34 +140,21 @@ fn to_420_body<G: Group>(
             luma::<G>(bottom, out.y_row(bottom_row, width));
         }
         match route {
-            Route::LineAverage => out.chroma_row(cr, cw, stage, |u, v| {
+            Route::LineAverage => {
+                let (u, v) = out.chroma_row(cr, cw, stage);
                 line_average::<G>(top, bottom, u, v);
-            }),
+                out.commit_chroma_row(cr, cw, stage);
+            }
             Route::Resample { input, output } => {
                 let (tu, rest) = half.split_at_mut(cw);
                 let (tv, rest) = rest.split_at_mut(cw);
                 let (bu, bv) = rest.split_at_mut(cw);
                 split_chroma::<G>(top, tu, tv);
                 split_chroma::<G>(bottom, bu, bv);
-                let (ftu, rest) = full.split_at_mut(width);
-                let (ftv, rest) = rest.split_at_mut(width);
-                let (fbu, fbv) = rest.split_at_mut(width);
-                for (h, f) in [
-                    (&*tu, &mut *ftu),
-                    (tv, &mut *ftv),
-                    (bu, &mut *fbu),
-                    (bv, &mut *fbv),
-                ] {
-                    chroma::upsample_h2(h, f, input);
-                }
-                // The two lines averaged into the top ones, which are then filtered down.
-                chroma::average_into(ftu, fbu);
-                chroma::average_into(ftv, fbv);
-                let (fu, fv) = (&*ftu, &*ftv);
-                out.chroma_row(cr, cw, stage, |u, v| {
-                    chroma::downsample_h2(fu, output, |j, s| u[j] = s);
-                    chroma::downsample_h2(fv, output, |j, s| v[j] = s);
-                });
+                let (u, v) = out.chroma_row(cr, cw, stage);
+                chroma::resample_422(tu, bu, width, input, output, u, resample);
+                chroma::resample_422(tv, bv, width, input, output, v, resample);
+                out.commit_chroma_row(cr, cw, stage);
             }
         }
     }

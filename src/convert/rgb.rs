@@ -132,11 +132,11 @@ fn to_420_body(
             let (v_top, v_bottom) = two_lines(band_v, width, t, b);
             chroma::average_into(u_top, u_bottom);
             chroma::average_into(v_top, v_bottom);
-            let (u_line, v_line) = (&*u_top, &*v_top);
-            out.chroma_row(first / 2 + pair, cw, stage, |u, v| {
-                chroma::downsample_h2(u_line, siting, |j, s| u[j] = s);
-                chroma::downsample_h2(v_line, siting, |j, s| v[j] = s);
-            });
+            let row = first / 2 + pair;
+            let (u, v) = out.chroma_row(row, cw, stage);
+            chroma::downsample_h2(u_top, siting, u);
+            chroma::downsample_h2(v_top, siting, v);
+            out.commit_chroma_row(row, cw, stage);
         }
     }
 }
@@ -181,6 +181,12 @@ fn band_444(
 }
 
 /// One line through the matrix; `R`, `G`, `B` are the byte positions in a pixel.
+///
+/// In 16-bit wrapping arithmetic: for these matrices every true sum `c·(R, G, B) + offset` lies
+/// in 0..=65535 (checked by `sums_fit_in_16_bits`), and arithmetic modulo 2¹⁶ gives that sum
+/// exactly whatever the partial sums do, so the result equals `videoconvert`'s 64-bit table
+/// path while LLVM packs 16 pixels per AVX2 multiply. No clamp is needed either (which is why
+/// `videoconvert` takes its no-clip path for them).
 #[inline(always)]
 fn matrix_row<const R: usize, const G: usize, const B: usize>(
     encoding: Encoding,
@@ -189,9 +195,14 @@ fn matrix_row<const R: usize, const G: usize, const B: usize>(
     u: &mut [u8],
     v: &mut [u8],
 ) {
-    let [cy, cu, cv] = encoding.rows;
-    let apply = |c: [i32; 4], r: i32, g: i32, b: i32| {
-        ((c[0] * r + c[1] * g + c[2] * b + c[3]) >> 8).clamp(0, 255) as u8
+    let rows = encoding.rows.map(|row| row.map(|c| c as u16));
+    let apply = |c: [u16; 4], r: u16, g: u16, b: u16| {
+        (c[0]
+            .wrapping_mul(r)
+            .wrapping_add(c[1].wrapping_mul(g))
+            .wrapping_add(c[2].wrapping_mul(b))
+            .wrapping_add(c[3])
+            >> 8) as u8
     };
     for (((px, y), u), v) in pixels
         .chunks_exact(4)
@@ -199,10 +210,10 @@ fn matrix_row<const R: usize, const G: usize, const B: usize>(
         .zip(u.iter_mut())
         .zip(v.iter_mut())
     {
-        let (r, g, b) = (i32::from(px[R]), i32::from(px[G]), i32::from(px[B]));
-        *y = apply(cy, r, g, b);
-        *u = apply(cu, r, g, b);
-        *v = apply(cv, r, g, b);
+        let (r, g, b) = (u16::from(px[R]), u16::from(px[G]), u16::from(px[B]));
+        *y = apply(rows[0], r, g, b);
+        *u = apply(rows[1], r, g, b);
+        *v = apply(rows[2], r, g, b);
     }
 }
 
