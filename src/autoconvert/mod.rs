@@ -17,6 +17,13 @@ pub mod plan;
 mod recovery;
 mod report;
 
+/// The format the bin's fast converter makes from the fixed `input` caps for a consumer
+/// answering `downstream`, or `None` where the software path is `videoconvert` (public for the
+/// property-based test that checks every rule against real negotiation).
+pub fn direct_target(input: &gst::CapsRef, downstream: &gst::CapsRef) -> Option<String> {
+    caps::direct_target(input, downstream)
+}
+
 /// Name of the element message posted when a path is chosen.
 pub const MESSAGE_NAME: &str = "strom-autoconvert";
 
