@@ -136,13 +136,18 @@ fn source_only() -> Contender {
     }
 }
 
+/// `quick`: one packed, one layout and one RGB case at 1080p (a smoke run).
 pub fn measure(
     reps: usize,
+    quick: bool,
     frames: impl Fn(&Case) -> u32,
     contenders: &[Contender],
 ) -> Vec<CaptureResult> {
     cases()
         .into_iter()
+        .filter(|c| {
+            !quick || ["1080p-uyvy-nv12", "1080p-nv12-i420", "1080p-bgrx-nv12"].contains(&c.id)
+        })
         .map(|case| {
             let n = frames(&case);
             // The baseline keeps the input format end to end.

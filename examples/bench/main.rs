@@ -348,6 +348,7 @@ fn main() -> ExitCode {
             .collect();
         run.capture = Some(capture::measure(
             options.reps,
+            options.quick,
             |c| options.frames(c),
             &compared,
         ));

@@ -341,7 +341,9 @@ impl ObjectImpl for AutoConvert {
                     .nick("Threads")
                     .blurb(
                         "Threads of the internal videoconvert on the software path; \
-                         0 = one per CPU core",
+                         0 = one per CPU core. Conversions the internal fast converter makes \
+                         (I420<->NV12; UYVY, YUY2, BGRx, BGRA, RGBx, RGBA to I420/NV12) run on \
+                         one thread per stream whatever this says",
                     )
                     .default_value(DEFAULT_N_THREADS)
                     // Bounded so that a wrapped "-1" from gst-launch is refused, not obeyed.

@@ -25,6 +25,38 @@ impl<'a> Out420<'a> {
         }
     }
 
+    /// Luma rows `top` and `bottom` (`None` when they are the same row) and chroma row `r`
+    /// as [`Out420::chroma_row`] gives it, all at once.
+    #[inline(always)]
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn line_pair<'s>(
+        &'s mut self,
+        (top, bottom, width): (usize, usize, usize),
+        (r, cw): (usize, usize),
+        stage: &'s mut [u8],
+    ) -> (
+        &'s mut [u8],
+        Option<&'s mut [u8]>,
+        &'s mut [u8],
+        &'s mut [u8],
+    ) {
+        let (y, (u, v)) = match self {
+            Out420::I420 { y, u, v } => (y, (u.row(r, cw), v.row(r, cw))),
+            Out420::Nv12 { y, .. } => (y, stage[..2 * cw].split_at_mut(cw)),
+        };
+        if bottom == top {
+            return (y.row(top, width), None, u, v);
+        }
+        let stride = y.stride;
+        let (head, tail) = y.data.split_at_mut(bottom * stride);
+        (
+            &mut head[top * stride..top * stride + width],
+            Some(&mut tail[..width]),
+            u,
+            v,
+        )
+    }
+
     /// Where chroma row `r` (`cw` samples of U and of V) is to be written: the I420 planes'
     /// rows, or for NV12 two halves of `stage` (at least `2 * cw` bytes), which
     /// [`Out420::commit_chroma_row`] then interleaves. (A slice pair rather than a closure: a

@@ -135,17 +135,19 @@ fn to_420_body<G: Group>(
         // A last odd line pairs with itself: its average is itself, as in `videoconvert`.
         let bottom_row = (2 * cr + 1).min(height - 1);
         let bottom = src.row(bottom_row, groups);
-        luma::<G>(top, out.y_row(2 * cr, width));
-        if bottom_row != 2 * cr {
-            luma::<G>(bottom, out.y_row(bottom_row, width));
-        }
         match route {
             Route::LineAverage => {
-                let (u, v) = out.chroma_row(cr, cw, stage);
-                line_average::<G>(top, bottom, u, v);
+                // One pass over both lines, as videoconvert's orc fast path does.
+                let (y_top, y_bottom, u, v) =
+                    out.line_pair((2 * cr, bottom_row, width), (cr, cw), stage);
+                line_pair::<G>(top, bottom, y_top, y_bottom, u, v);
                 out.commit_chroma_row(cr, cw, stage);
             }
             Route::Resample { input, output } => {
+                luma::<G>(top, out.y_row(2 * cr, width));
+                if bottom_row != 2 * cr {
+                    luma::<G>(bottom, out.y_row(bottom_row, width));
+                }
                 let (tu, rest) = half.split_at_mut(cw);
                 let (tv, rest) = rest.split_at_mut(cw);
                 let (bu, bv) = rest.split_at_mut(cw);
@@ -182,17 +184,62 @@ fn split_chroma<G: Group>(src: &[u8], u: &mut [u8], v: &mut [u8]) {
     }
 }
 
-/// U and V of two packed lines averaged, `(a + b + 1) >> 1` (orc's `avgub`).
+/// Groups per block in [`line_pair`]: copied through local arrays so that LLVM sees no
+/// aliasing between the packed input and the planes and vectorises the shuffles.
+const GROUPS: usize = 32;
+
+/// Two packed lines to their luma rows (`y_bottom` is `None` for a last odd line) and the
+/// rounded average of their chroma, `(a + b + 1) >> 1` (orc's `avgub`).
 #[inline(always)]
-fn line_average<G: Group>(top: &[u8], bottom: &[u8], u: &mut [u8], v: &mut [u8]) {
+fn line_pair<G: Group>(
+    top: &[u8],
+    bottom: &[u8],
+    y_top: &mut [u8],
+    mut y_bottom: Option<&mut [u8]>,
+    u: &mut [u8],
+    v: &mut [u8],
+) {
     let avg = |a: u8, b: u8| ((u16::from(a) + u16::from(b) + 1) >> 1) as u8;
-    for (((t, b), cu), cv) in top
-        .chunks_exact(4)
-        .zip(bottom.chunks_exact(4))
-        .zip(u.iter_mut())
-        .zip(v.iter_mut())
-    {
-        *cu = avg(t[G::U], b[G::U]);
-        *cv = avg(t[G::V], b[G::V]);
+    let width = y_top.len();
+    let pairs = width / 2;
+    let blocks = pairs / GROUPS;
+    for n in 0..blocks {
+        let (g, p) = (n * GROUPS, 2 * n * GROUPS);
+        let mut t = [0u8; 4 * GROUPS];
+        let mut b = [0u8; 4 * GROUPS];
+        t.copy_from_slice(&top[4 * g..4 * (g + GROUPS)]);
+        b.copy_from_slice(&bottom[4 * g..4 * (g + GROUPS)]);
+        let (mut yt, mut yb) = ([0u8; 2 * GROUPS], [0u8; 2 * GROUPS]);
+        let (mut bu, mut bv) = ([0u8; GROUPS], [0u8; GROUPS]);
+        for k in 0..GROUPS {
+            yt[2 * k] = t[4 * k + G::Y0];
+            yt[2 * k + 1] = t[4 * k + G::Y0 + 2];
+            yb[2 * k] = b[4 * k + G::Y0];
+            yb[2 * k + 1] = b[4 * k + G::Y0 + 2];
+            bu[k] = avg(t[4 * k + G::U], b[4 * k + G::U]);
+            bv[k] = avg(t[4 * k + G::V], b[4 * k + G::V]);
+        }
+        y_top[p..p + 2 * GROUPS].copy_from_slice(&yt);
+        if let Some(y) = y_bottom.as_deref_mut() {
+            y[p..p + 2 * GROUPS].copy_from_slice(&yb);
+        }
+        u[g..g + GROUPS].copy_from_slice(&bu);
+        v[g..g + GROUPS].copy_from_slice(&bv);
+    }
+    // The rest, and the last pixel of an odd width (its group's first luma sample).
+    for g in blocks * GROUPS..width.div_ceil(2) {
+        let (t, b) = (&top[4 * g..4 * g + 4], &bottom[4 * g..4 * g + 4]);
+        y_top[2 * g] = t[G::Y0];
+        if 2 * g + 1 < width {
+            y_top[2 * g + 1] = t[G::Y0 + 2];
+        }
+        if let Some(y) = y_bottom.as_deref_mut() {
+            y[2 * g] = b[G::Y0];
+            if 2 * g + 1 < width {
+                y[2 * g + 1] = b[G::Y0 + 2];
+            }
+        }
+        u[g] = avg(t[G::U], b[G::U]);
+        v[g] = avg(t[G::V], b[G::V]);
     }
 }
