@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MPL-2.0
 # Benchmarks stromautoconvert against videoconvert (1 thread and one per core), autovideoconvert
-# and, for scaling, videoconvertscale, in one run: throughput, start-up cost, the interop test's
-# time, stromgpumonitor overhead, peak memory, and a hand-written I420->NV12 converter.
+# and, for scaling, videoconvertscale, in one run: throughput, CPU per frame for the capture
+# formats (UYVY/YUY2/NV12/BGRx/BGRA/RGBA/RGBx into I420/NV12, 1080p and 2160p, net of the source,
+# against a memcpy floor), start-up cost, the interop test's time, stromgpumonitor overhead,
+# peak memory, and a hand-written I420->NV12 converter.
 # Builds the harness (examples/bench) in release mode and runs it; prints Markdown, or JSON
 # with --json.
 #
-# Usage: scripts/bench.sh [--quick] [--json] [--reps N] [--only throughput,monitor,startup,rss,direct]
+# Usage: scripts/bench.sh [--quick] [--json] [--reps N] [--only throughput,cpu,monitor,startup,rss,direct]
 #   --quick   tiny frame counts and one repetition: a smoke run, the numbers mean nothing
 #   --json    machine-readable output on stdout (progress goes to stderr)
 # Other processes on the machine skew the numbers: the load average is recorded with them.

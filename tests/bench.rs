@@ -94,5 +94,15 @@ fn quick_bench_reports_every_section() {
             .as_i64()
             .is_some_and(|k| k > 0)
     );
+    let capture = run["cpu-per-frame"].as_array().expect("cpu per frame");
+    assert_eq!(capture.len(), 3, "{capture:?}");
+    for case in capture {
+        assert!(case["memcpy-floor-ms"]["median"].is_number(), "{case}");
+        let net = case["net-cpu-ms-per-frame"].as_array().expect("contenders");
+        assert!(
+            net.iter().all(|c| c["net-ms"]["median"].is_number()),
+            "every contender converts: {case}"
+        );
+    }
     assert_eq!(run["targets"].as_array().map(Vec::len), Some(5));
 }

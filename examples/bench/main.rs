@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MPL-2.0
 //! Benchmarks `stromautoconvert` against GStreamer's stock converters in one run: throughput,
-//! start-up cost, the interop test's time, `stromgpumonitor` overhead, peak memory, and a
-//! hand-written I420→NV12 converter. Prints Markdown (or JSON with `--json`).
+//! start-up cost, the interop test's time, `stromgpumonitor` overhead, peak memory, a
+//! hand-written I420→NV12 converter, and CPU per frame for the capture formats against a
+//! `memcpy` floor. Prints Markdown (or JSON with `--json`).
 //!
 //! Run through `scripts/bench.sh` (release build). Options: `--quick` (tiny frame counts, one
 //! repetition: a smoke run, numbers meaningless), `--json`, `--reps N`, `--only a,b` with
-//! sections throughput, monitor, startup, rss, direct.
+//! sections throughput, cpu, monitor, startup, rss, direct.
 
+mod capture;
 mod cases;
 mod child;
 mod direct;
@@ -24,8 +26,8 @@ use cases::{CASES, Case, Contender, STROM};
 use stats::Summary;
 
 const USAGE: &str = "Usage: bench [--quick] [--json] [--reps N] \
-                     [--only throughput,monitor,startup,rss,direct]";
-const SECTIONS: [&str; 5] = ["throughput", "monitor", "startup", "rss", "direct"];
+                     [--only throughput,cpu,monitor,startup,rss,direct]";
+const SECTIONS: [&str; 6] = ["throughput", "cpu", "monitor", "startup", "rss", "direct"];
 /// Frames per run in `--quick` mode: enough to compute a rate, not to trust it.
 const QUICK_FRAMES: u32 = 12;
 
@@ -337,6 +339,19 @@ fn main() -> ExitCode {
     }
     if options.wants("throughput") {
         run.throughput = measure_throughput(&options, &contenders);
+    }
+    if options.wants("cpu") {
+        let compared: Vec<Contender> = contenders
+            .iter()
+            .filter(|c| c.id == STROM || c.id == cases::STOCK || c.id == run.threaded_id())
+            .cloned()
+            .collect();
+        run.capture = Some(capture::measure(
+            options.reps,
+            options.quick,
+            |c| options.frames(c),
+            &compared,
+        ));
     }
     if options.wants("monitor") {
         run.monitor = Some(monitor::measure(options.reps, |c| options.frames(c)));

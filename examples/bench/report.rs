@@ -31,6 +31,7 @@ pub struct Run {
     pub monitor: Option<Result<Vec<MonitorResult>, String>>,
     pub direct: Option<Result<Vec<DirectResult>, String>>,
     pub rss: Option<(Option<i64>, Vec<RssResult>)>,
+    pub capture: Option<Vec<crate::capture::CaptureResult>>,
 }
 
 /// A target of the issue, checked on this run's numbers.
@@ -93,6 +94,7 @@ impl Run {
             monitor: None,
             direct: None,
             rss: None,
+            capture: None,
         }
     }
 
@@ -102,6 +104,11 @@ impl Run {
 
     fn threaded(&self) -> String {
         format!("videoconvert n-threads={}", self.env.cores)
+    }
+
+    /// The contender id of `videoconvert` with one thread per core.
+    pub fn threaded_id(&self) -> String {
+        self.threaded()
     }
 
     fn no_libcuda(&self) -> Option<&SettingResult> {
@@ -256,6 +263,7 @@ impl Run {
             "monitor": section(&monitor),
             "direct-converter": section(&direct),
             "rss": rss,
+            "cpu-per-frame": self.capture.as_deref().map(crate::capture::to_json),
             "targets": self.targets().iter().map(|t| json!({
                 "target": t.name, "goal": t.goal, "measured": t.measured, "met": t.met,
             })).collect::<Vec<_>>(),
@@ -280,6 +288,14 @@ impl Run {
             let _ = writeln!(md, "- **Quick smoke run: the numbers mean nothing.**");
         }
         self.throughput_markdown(&mut md);
+        if let Some(capture) = &self.capture {
+            md.push_str(&crate::capture::markdown(
+                capture,
+                STROM,
+                STOCK,
+                &self.threaded(),
+            ));
+        }
         self.targets_markdown(&mut md);
         self.startup_markdown(&mut md);
         self.monitor_markdown(&mut md);

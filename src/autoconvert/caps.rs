@@ -3,7 +3,7 @@
 //! before it has a chain.
 
 use super::plan::{Downstream, Formats, Input, Memory};
-use crate::convert;
+use crate::convert::negotiate;
 use crate::formats;
 
 pub(crate) const GL_MEMORY: &str = "memory:GLMemory";
@@ -133,13 +133,12 @@ pub(crate) fn takes_as_is(input: &gst::CapsRef, downstream: &gst::CapsRef) -> bo
     input.can_intersect(downstream)
 }
 
-/// A format the internal fast converter makes from the fixed `input` caps that `downstream`
-/// takes in system memory, in downstream's order of preference; `None` when downstream takes
-/// the input as it is (`videoconvert` then passes it through) or no direct conversion fits.
-///
-/// A layout-only conversion keeps every other field (colorimetry, chroma site, interlacing,
-/// size), so it fits only where downstream takes exactly those: a change of colorimetry or
-/// range is `videoconvert`'s work.
+/// The format the internal fast converter makes from the fixed `input` caps for `downstream`,
+/// or `None` to use `videoconvert`. It is used only where `videoconvert` itself would change
+/// the format (not pass the input through) and the caps it would output — format chosen by its
+/// own scoring, colorimetry, chroma siting, size — are ones the fast converter makes exactly as
+/// it does (packed YUV and layouts: the same samples; RGB: the same matrix and range). So the
+/// caps and pictures downstream gets do not depend on the choice.
 pub(crate) fn direct_target(input: &gst::CapsRef, downstream: &gst::CapsRef) -> Option<String> {
     let (s, features) = input.iter_with_features().next()?;
     // The converter's caps carry no features besides system memory (videoconvert passes those).
@@ -150,26 +149,16 @@ pub(crate) fn direct_target(input: &gst::CapsRef, downstream: &gst::CapsRef) -> 
     {
         return None;
     }
-    let targets = convert::direct_targets(s.get::<&str>("format").ok()?);
-    let candidates: Vec<(&str, gst::Caps)> = targets
-        .iter()
-        .map(|&(target, convert::Kind::Layout)| {
-            let mut candidate = input.to_owned();
-            if let Some(s) = candidate.make_mut().structure_mut(0) {
-                s.set("format", target);
-            }
-            (target, candidate)
-        })
-        .collect();
-    downstream.iter_with_features().find_map(|(s, features)| {
-        let mut one = gst::Caps::new_empty();
-        one.get_mut()?
-            .append_structure_full(s.to_owned(), Some(features.to_owned()));
-        candidates
-            .iter()
-            .find(|(_, candidate)| candidate.can_intersect(&one))
-            .map(|(target, _)| (*target).to_owned())
-    })
+    let output = negotiate::videoconvert_output(input, downstream)?;
+    // Caps the element's own negotiation cannot reach (a chroma-site field a layout copy keeps,
+    // even where GStreamer reads both sides as the same siting) stay videoconvert's.
+    if !output.is_subset(&negotiate::outputs_for(input)) {
+        return None;
+    }
+    let in_info = gst_video::VideoInfo::from_caps(input).ok()?;
+    let out_info = gst_video::VideoInfo::from_caps(&output).ok()?;
+    negotiate::Conversion::new(&in_info, &out_info).ok()?;
+    Some(out_info.format().to_str().to_string())
 }
 
 /// What the caps downstream answered allow, per memory type.
@@ -324,47 +313,96 @@ mod tests {
 
     #[test]
     fn the_fast_converter_is_chosen_only_where_it_gives_what_downstream_takes() {
-        let i420 = "video/x-raw,format=I420,width=64,height=48,colorimetry=bt601";
-        let nv12 = "video/x-raw,format=NV12,width=64,height=48,colorimetry=bt601";
+        let sized = |f: &str| format!("video/x-raw,format={f},width=64,height=48,framerate=30/1");
+        let i420 = format!("{},colorimetry=bt601", sized("I420"));
+        let nv12 = format!("{},colorimetry=bt601", sized("NV12"));
         assert_eq!(
-            direct(i420, "video/x-raw,format=NV12").as_deref(),
+            direct(&i420, "video/x-raw,format=NV12").as_deref(),
             Some("NV12")
         );
         assert_eq!(
-            direct(nv12, "video/x-raw,format={ YV12, I420 }").as_deref(),
+            direct(&nv12, "video/x-raw,format={ I420, YUY2 }").as_deref(),
             Some("I420")
         );
+        // videoconvert would pick YV12 (equal loss, listed first): not a format made here.
+        assert_eq!(direct(&nv12, "video/x-raw,format={ YV12, I420 }"), None);
         // Downstream takes the input as it is: videoconvert passes it through.
-        assert_eq!(direct(i420, "video/x-raw,format={ I420, NV12 }"), None);
-        // Not a pair it converts, or no constraint at all.
+        assert_eq!(direct(&i420, "video/x-raw,format={ I420, NV12 }"), None);
+        // Capture formats.
+        for f in ["UYVY", "YUY2", "BGRx", "BGRA", "RGBx", "RGBA"] {
+            assert_eq!(
+                direct(&sized(f), "video/x-raw,format=NV12").as_deref(),
+                Some("NV12"),
+                "{f}"
+            );
+        }
+        // UYVY into x264enc: videoconvert keeps 4:2:2 (Y42B), which the fast converter does
+        // not make.
         assert_eq!(
-            direct("video/x-raw,format=BGRx", "video/x-raw,format=NV12"),
-            None
-        );
-        assert_eq!(direct(i420, "ANY"), None);
-        // Another colorimetry, range or size downstream: videoconvert's work.
-        assert_eq!(
-            direct(i420, "video/x-raw,format=NV12,colorimetry=bt709"),
+            direct(
+                &sized("UYVY"),
+                "video/x-raw,format={ Y444, Y42B, I420, NV12 }"
+            ),
             None
         );
         assert_eq!(
             direct(
-                "video/x-raw,format=I420,colorimetry=1:4:0:0",
+                "video/x-raw,format=ARGB,width=64,height=48",
+                "video/x-raw,format=NV12"
+            ),
+            None
+        );
+        assert_eq!(direct(&i420, "ANY"), None);
+        // Another colorimetry, range or size downstream: videoconvert's work.
+        assert_eq!(
+            direct(&i420, "video/x-raw,format=NV12,colorimetry=bt709"),
+            None
+        );
+        assert_eq!(
+            direct(
+                &format!("{},colorimetry=1:4:0:0", sized("I420")),
                 "video/x-raw,format=NV12,colorimetry=2:4:0:0"
             ),
             None
         );
-        assert_eq!(direct(i420, "video/x-raw,format=NV12,width=32"), None);
+        assert_eq!(direct(&i420, "video/x-raw,format=NV12,width=32"), None);
+        assert_eq!(
+            direct(
+                &format!("{},chroma-site=jpeg", sized("NV12")),
+                "video/x-raw,format=I420,chroma-site=mpeg2"
+            ),
+            None
+        );
+        // RGB takes the colorimetry downstream asks for, within the matrices made here.
+        assert_eq!(
+            direct(&sized("BGRx"), "video/x-raw,format=NV12,colorimetry=bt2020").as_deref(),
+            Some("NV12")
+        );
+        assert_eq!(
+            direct(
+                &sized("BGRx"),
+                "video/x-raw,format=NV12,colorimetry=smpte240m"
+            ),
+            None
+        );
+        // Interlaced packed YUV is resampled per field by videoconvert.
+        assert_eq!(
+            direct(
+                &format!("{},interlace-mode=interleaved", sized("UYVY")),
+                "video/x-raw,format=NV12"
+            ),
+            None
+        );
         // GL memory in, or GL memory out: not this converter.
         assert_eq!(
             direct(
-                "video/x-raw(memory:GLMemory),format=I420",
+                "video/x-raw(memory:GLMemory),format=I420,width=64,height=48",
                 "video/x-raw(memory:GLMemory),format=NV12"
             ),
             None
         );
         assert_eq!(
-            direct(i420, "video/x-raw(memory:GLMemory),format=NV12"),
+            direct(&i420, "video/x-raw(memory:GLMemory),format=NV12"),
             None
         );
     }

@@ -380,7 +380,9 @@ impl ObjectImpl for AutoConvert {
                     .blurb(
                         "Threads of the internal videoconvert(scale) on the software path; \
                          0 = one per CPU this process may use (its CPU affinity and cgroup CPU \
-                         quota, so a container limited to 2 CPUs gets 2)",
+                         quota, so a container limited to 2 CPUs gets 2). Conversions the \
+                         internal fast converter makes (I420<->NV12; UYVY, YUY2, BGRx, BGRA, \
+                         RGBx, RGBA to I420/NV12) run on one thread per stream whatever this says",
                     )
                     .default_value(DEFAULT_N_THREADS)
                     // Bounded so that a wrapped "-1" from gst-launch is refused, not obeyed.

@@ -19,6 +19,13 @@ mod recovery;
 mod report;
 mod scale;
 
+/// The format the bin's fast converter makes from the fixed `input` caps for a consumer
+/// answering `downstream`, or `None` where the software path is `videoconvert` (public for the
+/// property-based test that checks every rule against real negotiation).
+pub fn direct_target(input: &gst::CapsRef, downstream: &gst::CapsRef) -> Option<String> {
+    caps::direct_target(input, downstream)
+}
+
 /// Name of the element message posted when a path is chosen.
 pub(crate) const MESSAGE_NAME: &str = "strom-autoconvert";
 

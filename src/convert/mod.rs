@@ -1,17 +1,29 @@
 // SPDX-License-Identifier: MPL-2.0
-//! The internal fast converters: conversions that a deciding bin links instead of `videoconvert`
-//! where their output is proven equal to `videoconvert`'s (tested at odd sizes and strides) and
-//! they cost a fraction of its CPU. Today: I420 ↔ NV12 as plane copies (`planes.rs`); GStreamer
-//! 1.22's `videoconvert` has no fast path for that pair.
+//! The internal fast converter: conversions that a deciding bin links instead of `videoconvert`
+//! where their output is proven equal to `videoconvert`'s, or within a rounding of it (tested
+//! at odd sizes and strides), at a fraction of its CPU time per frame:
+//!
+//! - I420 ↔ NV12 as plane copies (`planes.rs`);
+//! - UYVY, YUY2 → I420, NV12, bit-exact with `videoconvert`'s fast path (I420) and its
+//!   generic path's chroma filters (NV12) (`packed.rs`, `chroma.rs`);
+//! - BGRx, BGRA, RGBx, RGBA → I420, NV12 for the BT.601/709/2020 matrix and range the output
+//!   caps state, through the `yuv` crate's SIMD code and `videoconvert`'s chroma filters
+//!   (`rgb.rs`).
 //!
 //! The element is not registered as a plugin feature: bins create it with [`make`] when
-//! [`direct_targets`] says the input can reach a format downstream takes, and use `videoconvert`
-//! for everything else.
+//! [`negotiate::videoconvert_output`] says `videoconvert` would produce caps that
+//! [`negotiate::Conversion::new`] converts, and use `videoconvert` for everything else. It runs
+//! one thread per stream: every conversion here costs a fraction of a frame period at 2160p.
 
 use gst::glib;
 
+mod chroma;
 mod imp;
+pub(crate) mod negotiate;
+mod out420;
+mod packed;
 mod planes;
+mod rgb;
 
 /// The name chains and messages give the element.
 pub(crate) const ELEMENT_NAME: &str = "stromfastconvert";
@@ -32,20 +44,33 @@ pub(crate) enum Kind {
     /// Same samples in another layout: only right when colorimetry, chroma siting, interlacing
     /// and size are equal on both sides, so these fields pass through unchanged.
     Layout,
+    /// 4:2:2 → 4:2:0 of the same colour: colorimetry and size unchanged, the chroma resampled
+    /// from the input's siting to the output's.
+    Subsample,
+    /// RGB → Y′CbCr: the output colorimetry's matrix and range are applied (BT.601/709/2020,
+    /// limited or full), the chroma filtered down for the output's siting.
+    Matrix,
 }
+
+const TO_420: [(&str, Kind); 2] = [("I420", Kind::Subsample), ("NV12", Kind::Subsample)];
+const RGB_TO_420: [(&str, Kind); 2] = [("I420", Kind::Matrix), ("NV12", Kind::Matrix)];
 
 /// The formats the converter makes directly from `input`, and how.
 pub(crate) fn direct_targets(input: &str) -> &'static [(&'static str, Kind)] {
     match input {
         "I420" => &[("NV12", Kind::Layout)],
         "NV12" => &[("I420", Kind::Layout)],
+        "UYVY" | "YUY2" => &TO_420,
+        "BGRx" | "BGRA" | "RGBx" | "RGBA" => &RGB_TO_420,
         _ => &[],
     }
 }
 
 /// The formats the converter takes in.
 fn inputs() -> &'static [&'static str] {
-    &["I420", "NV12"]
+    &[
+        "I420", "NV12", "UYVY", "YUY2", "BGRx", "BGRA", "RGBx", "RGBA",
+    ]
 }
 
 #[cfg(test)]
@@ -53,13 +78,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_target_is_also_an_input_the_other_way() {
+    fn layout_pairs_go_both_ways_and_every_target_is_420() {
         for input in inputs() {
+            assert!(!direct_targets(input).is_empty(), "{input}");
             for (target, kind) in direct_targets(input) {
-                assert_eq!(*kind, Kind::Layout);
-                assert!(direct_targets(target).iter().any(|(back, _)| back == input));
+                assert!(["I420", "NV12"].contains(target));
+                if *kind == Kind::Layout {
+                    assert!(direct_targets(target).iter().any(|(back, _)| back == input));
+                }
             }
         }
-        assert!(direct_targets("RGBA").is_empty());
+        assert!(direct_targets("ARGB").is_empty());
+        assert!(direct_targets("v210").is_empty());
     }
 }

@@ -18,13 +18,13 @@ pub(crate) struct PlaneMut<'a> {
 }
 
 impl Plane<'_> {
-    fn row(&self, r: usize, len: usize) -> &[u8] {
+    pub(crate) fn row(&self, r: usize, len: usize) -> &[u8] {
         &self.data[r * self.stride..r * self.stride + len]
     }
 }
 
 impl PlaneMut<'_> {
-    fn row(&mut self, r: usize, len: usize) -> &mut [u8] {
+    pub(crate) fn row(&mut self, r: usize, len: usize) -> &mut [u8] {
         &mut self.data[r * self.stride..r * self.stride + len]
     }
 }
@@ -34,14 +34,49 @@ fn chroma_size(width: usize, height: usize) -> (usize, usize) {
     (width.div_ceil(2), height.div_ceil(2))
 }
 
+#[inline(always)]
 fn copy_plane(src: Plane<'_>, dst: &mut PlaneMut<'_>, width: usize, height: usize) {
     for r in 0..height {
         dst.row(r, width).copy_from_slice(src.row(r, width));
     }
 }
 
+/// Runs `$body(args)` compiled for AVX2 where the CPU has it (LLVM then vectorises the
+/// (de)interleaving loops with 32-byte shuffles), else for the baseline target.
+macro_rules! with_avx2 {
+    ($body:ident($($arg:ident: $ty:ty),*)) => {
+        $crate::convert::planes::with_avx2!($body($($arg: $ty),*) -> ())
+    };
+    ($body:ident($($arg:ident: $ty:ty),*) -> $ret:ty) => {{
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[target_feature(enable = "avx2")]
+            #[allow(clippy::unused_unit)]
+            fn avx2($($arg: $ty),*) -> $ret {
+                $body($($arg),*)
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2 (checked on the line above).
+                return unsafe { avx2($($arg),*) };
+            }
+        }
+        $body($($arg),*)
+    }};
+}
+pub(crate) use with_avx2;
+
 /// I420 (Y, U, V planes) → NV12 (Y plane, interleaved UV plane).
 pub(crate) fn i420_to_nv12(
+    width: usize,
+    height: usize,
+    planes: [Plane<'_>; 3],
+    out: [PlaneMut<'_>; 2],
+) {
+    with_avx2!(i420_to_nv12_body(width: usize, height: usize, planes: [Plane<'_>; 3], out: [PlaneMut<'_>; 2]))
+}
+
+#[inline(always)]
+fn i420_to_nv12_body(
     width: usize,
     height: usize,
     [y, u, v]: [Plane<'_>; 3],
@@ -67,6 +102,16 @@ pub(crate) fn i420_to_nv12(
 pub(crate) fn nv12_to_i420(
     width: usize,
     height: usize,
+    planes: [Plane<'_>; 2],
+    out: [PlaneMut<'_>; 3],
+) {
+    with_avx2!(nv12_to_i420_body(width: usize, height: usize, planes: [Plane<'_>; 2], out: [PlaneMut<'_>; 3]))
+}
+
+#[inline(always)]
+fn nv12_to_i420_body(
+    width: usize,
+    height: usize,
     [y, uv]: [Plane<'_>; 2],
     [mut out_y, mut out_u, mut out_v]: [PlaneMut<'_>; 3],
 ) {
@@ -74,12 +119,13 @@ pub(crate) fn nv12_to_i420(
     let (cw, ch) = chroma_size(width, height);
     for r in 0..ch {
         let uv_row = uv.row(r, cw * 2);
-        let u_row = out_u.row(r, cw);
-        for (cu, pair) in u_row.iter_mut().zip(uv_row.chunks_exact(2)) {
+        let (u_row, v_row) = (out_u.row(r, cw), out_v.row(r, cw));
+        for ((cu, cv), pair) in u_row
+            .iter_mut()
+            .zip(v_row.iter_mut())
+            .zip(uv_row.chunks_exact(2))
+        {
             *cu = pair[0];
-        }
-        let v_row = out_v.row(r, cw);
-        for (cv, pair) in v_row.iter_mut().zip(uv_row.chunks_exact(2)) {
             *cv = pair[1];
         }
     }
