@@ -55,6 +55,9 @@ impl Mixed {
     }
 }
 
+/// Every frame (system memory only), every PTS, the last caps.
+type Collected = Arc<Mutex<(Vec<Vec<u8>>, Vec<gst::ClockTime>, Option<gst::Caps>)>>;
+
 /// An appsink that keeps every frame, its PTS and the last caps.
 fn collecting_sink(
     sink: &gst_app::AppSink,
