@@ -59,9 +59,7 @@ impl Mixed {
 type Collected = Arc<Mutex<(Vec<Vec<u8>>, Vec<gst::ClockTime>, Option<gst::Caps>)>>;
 
 /// An appsink that keeps every frame, its PTS and the last caps.
-fn collecting_sink(
-    sink: &gst_app::AppSink,
-) -> Arc<Mutex<(Vec<Vec<u8>>, Vec<gst::ClockTime>, Option<gst::Caps>)>> {
+fn collecting_sink(sink: &gst_app::AppSink) -> Collected {
     let store = Arc::new(Mutex::new((Vec::new(), Vec::new(), None)));
     let writer = store.clone();
     sink.set_callbacks(
