@@ -2,11 +2,12 @@
 # SPDX-License-Identifier: MPL-2.0
 # Benchmarks stromautoconvert against videoconvert (1 thread and one per core), autovideoconvert
 # and, for scaling, videoconvertscale, in one run: throughput, start-up cost, the interop test's
-# time, stromgpumonitor overhead, peak memory, and a hand-written I420->NV12 converter.
+# time, stromgpumonitor overhead, peak memory, a hand-written I420->NV12 converter, and
+# stromcompositor against compositor and glvideomixer (4 x 1080p -> 1080p).
 # Builds the harness (examples/bench) in release mode and runs it; prints Markdown, or JSON
 # with --json.
 #
-# Usage: scripts/bench.sh [--quick] [--json] [--reps N] [--only throughput,monitor,startup,rss,direct]
+# Usage: scripts/bench.sh [--quick] [--json] [--reps N] [--only throughput,monitor,startup,rss,direct,compositor]
 #   --quick   tiny frame counts and one repetition: a smoke run, the numbers mean nothing
 #   --json    machine-readable output on stdout (progress goes to stderr)
 # Other processes on the machine skew the numbers: the load average is recorded with them.
