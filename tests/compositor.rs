@@ -248,6 +248,39 @@ fn four_inputs_software_path_is_bit_exact_with_compositor() {
     assert_bit_exact_with_compositor(four_inputs, "video/x-raw,format=BGRA,width=320,height=240");
 }
 
+/// Inputs without alpha into an encoder's format (compositor takes only those into I420).
+fn yuv_inputs() -> Vec<Input> {
+    vec![
+        input(
+            "videotestsrc num-buffers=4 pattern=smpte ! video/x-raw,format=I420,width=320,height=240,framerate=30/1",
+            &[],
+        ),
+        input(
+            "videotestsrc num-buffers=4 pattern=ball ! video/x-raw,format=NV12,width=160,height=120,framerate=30/1",
+            &[
+                ("xpos", 20i32.to_value()),
+                ("ypos", 16i32.to_value()),
+                ("width", 200i32.to_value()),
+                ("height", 150i32.to_value()),
+                ("alpha", 0.5f64.to_value()),
+            ],
+        ),
+        input(
+            "videotestsrc num-buffers=4 pattern=snow ! video/x-raw,format=Y444,width=64,height=64,framerate=30/1",
+            &[
+                ("xpos", 250i32.to_value()),
+                ("ypos", 170i32.to_value()),
+                ("zorder", 0u32.to_value()),
+            ],
+        ),
+    ]
+}
+
+#[test]
+fn yuv_inputs_into_i420_are_bit_exact_with_compositor() {
+    assert_bit_exact_with_compositor(yuv_inputs, "video/x-raw,format=I420,width=320,height=240");
+}
+
 #[test]
 fn the_checker_background_is_compositors_too() {
     let small = || {
@@ -981,4 +1014,33 @@ fn leaks_tracer_finds_nothing_alive_after_mixing() {
         alive.iter().any(|l| l.contains("GstStromCompositor")),
         "the leak made on purpose was not seen: {alive:?}"
     );
+}
+
+#[test]
+fn default_zorders_are_compositors() {
+    init();
+    for mixer in ["compositor", "stromcompositor"] {
+        let pipeline = gst::parse::launch(&format!(
+            "{mixer} name=m ! fakesink  videotestsrc ! m.sink_0  videotestsrc ! m.sink_1  \
+             videotestsrc ! m.sink_5"
+        ))
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+        let m = pipeline.by_name("m").unwrap();
+        let zorders: Vec<(String, u32)> = m
+            .sink_pads()
+            .iter()
+            .map(|p| (p.name().to_string(), p.property::<u32>("zorder")))
+            .collect();
+        assert_eq!(
+            zorders,
+            [
+                ("sink_0".to_owned(), 1),
+                ("sink_1".to_owned(), 2),
+                ("sink_5".to_owned(), 3)
+            ],
+            "{mixer}"
+        );
+    }
 }

@@ -501,8 +501,10 @@ impl ElementImpl for Compositor {
             return None;
         }
         let pad = self.new_input_pad(templ, &name);
-        // As compositor: a new pad goes on top of those before it.
-        pad.imp().set_zorder(self.obj().num_sink_pads() as u32);
+        // As compositor: a new pad goes on top of those before it, its zorder the number of
+        // sink pads counting itself (sink_0 gets 1).
+        pad.imp()
+            .set_zorder(u32::from(self.obj().num_sink_pads()) + 1);
         if let Some(mixer) = self.mix.elements().first()
             && let Err(err) = self.connect_input(&pad, mixer)
         {

@@ -225,9 +225,9 @@ impl ObjectImpl for CompositorPad {
                 glib::ParamSpecUInt::builder("zorder")
                     .nick("Z-Order")
                     .blurb(
-                        "Stacking order: higher is drawn on top. Pads get their index by \
-                         default; glvideomixer takes at most 10000 (larger values are clamped \
-                         with a warning)",
+                        "Stacking order: higher is drawn on top. As on compositor, a new pad \
+                         gets the number of sink pads counting itself; glvideomixer takes at \
+                         most 10000 (larger values are clamped with a warning)",
                     )
                     .default_value(defaults.zorder)
                     .mutable_playing()
