@@ -87,6 +87,15 @@ pub const MIXERS: [Mixer; 5] = [
     },
 ];
 
+/// `1.03×`, or `0.015×` where two decimals would read 0.
+fn ratio(r: f64) -> String {
+    if r < 0.095 {
+        format!("{r:.3}×")
+    } else {
+        format!("{r:.2}×")
+    }
+}
+
 fn frames_for(layout: &Layout, mixer: &Mixer, quick: bool) -> u32 {
     match (quick, mixer.gl) {
         (true, _) => 4,
@@ -245,9 +254,9 @@ impl LayoutResult {
                 if fps_ratio.is_nan() {
                     "–".into()
                 } else {
-                    format!("{fps_ratio:.2}×")
+                    ratio(fps_ratio)
                 },
-                cpu_ratio.map_or("–".into(), |c| format!("{c:.2}×")),
+                cpu_ratio.map_or("–".into(), ratio),
             ));
         }
         for r in &self.results {
