@@ -27,6 +27,8 @@ step() {
 step "cargo fmt --check" cargo fmt --all -- --check
 # The plugin, strom-doctor and the examples, as users get them (the outside-in tests load these).
 step "cargo build (release)" cargo build --release --lib --bins --examples
+# The plugin alone, without strom-doctor (Cargo feature `doctor`), as a lean build would take it.
+step "plugin without the doctor feature" cargo clippy --release --lib --no-default-features --quiet -- -D warnings
 step "cargo clippy -D warnings" cargo clippy --release --all-targets --quiet -- -D warnings
 step "cargo test (release)" cargo test --release --all-targets --no-fail-fast
 step "packaging (install scripts, Dockerfile, hadolint)" tests/packaging.sh

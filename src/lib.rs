@@ -10,6 +10,7 @@ pub mod autoconvert;
 mod chainbin;
 pub mod compositor;
 mod convert;
+#[cfg(feature = "doctor")]
 pub mod doctor;
 mod formats;
 pub mod gpu;

@@ -57,6 +57,13 @@ expect_output "strom-doctor prints the verdict" '^Verdict: software' "$doctor"
 expect_output "strom-doctor finds the installed plugin" '^strom-plugin +ok +installed' "$doctor"
 expect_output "strom-doctor --json" '"tier": "software"' "$doctor" --json
 expect_failure "strom-doctor --require gpu-interop" 'below the required gpu-interop' "$doctor" --require gpu-interop
+# The plugin carries none of strom-doctor's checks (they serve the command; Cargo feature `doctor`).
+doctor_text='in a container, NVIDIA_DRIVER_CAPABILITIES='
+if grep -qaF "$doctor_text" "$doctor" && ! grep -qaF "$doctor_text" "$plugin_dir/libgststrom.so"; then
+  pass "libgststrom.so carries none of strom-doctor's checks"
+else
+  fail "libgststrom.so carries none of strom-doctor's checks" "'$doctor_text' in the plugin, or not in strom-doctor"
+fi
 expect_output "examples/transcode.py" 'strom-autoconvert:' /usr/bin/python3 "$root/examples/transcode.py" --frames 10 --output "$tmp/py.mp4"
 
 # --- bad input gives a clear error, never a crash

@@ -6,7 +6,7 @@ use super::plan::{Downstream, Formats, Input, Memory};
 use crate::convert;
 use crate::formats;
 
-pub const GL_MEMORY: &str = "memory:GLMemory";
+pub(crate) const GL_MEMORY: &str = "memory:GLMemory";
 const SYSTEM_MEMORY: &str = "memory:SystemMemory";
 const RAW_VIDEO: &str = "video/x-raw";
 
@@ -30,7 +30,7 @@ fn formats_of(s: &gst::StructureRef) -> Formats {
 }
 
 /// The fixed caps arriving on the sink pad, or why they are not raw video.
-pub fn input_from_caps(caps: &gst::CapsRef) -> Result<Input, String> {
+pub(crate) fn input_from_caps(caps: &gst::CapsRef) -> Result<Input, String> {
     let (s, features) = caps
         .iter_with_features()
         .next()
@@ -59,7 +59,7 @@ pub fn input_from_caps(caps: &gst::CapsRef) -> Result<Input, String> {
 /// A layout-only conversion keeps every other field (colorimetry, chroma site, interlacing,
 /// size), so it fits only where downstream takes exactly those: a change of colorimetry or
 /// range is `videoconvert`'s work.
-pub fn direct_target(input: &gst::CapsRef, downstream: &gst::CapsRef) -> Option<String> {
+pub(crate) fn direct_target(input: &gst::CapsRef, downstream: &gst::CapsRef) -> Option<String> {
     let (s, features) = input.iter_with_features().next()?;
     if memory_of(features) != Memory::System
         || downstream.is_any()
@@ -90,7 +90,7 @@ pub fn direct_target(input: &gst::CapsRef, downstream: &gst::CapsRef) -> Option<
 }
 
 /// What the caps downstream answered allow, per memory type.
-pub fn downstream_from_caps(caps: &gst::CapsRef) -> Downstream {
+pub(crate) fn downstream_from_caps(caps: &gst::CapsRef) -> Downstream {
     let mut down = Downstream {
         any: caps.is_any(),
         ..Default::default()
@@ -123,7 +123,7 @@ pub fn downstream_from_caps(caps: &gst::CapsRef) -> Downstream {
 
 /// What the bin can take before a chain exists: whatever downstream takes, first (so that upstream
 /// can pick passthrough), then the same sizes and rates in any format, in system or GL memory.
-pub fn sink_caps_without_chain(downstream: &gst::CapsRef) -> gst::Caps {
+pub(crate) fn sink_caps_without_chain(downstream: &gst::CapsRef) -> gst::Caps {
     if downstream.is_any() || downstream.is_empty() {
         return template_caps();
     }
@@ -151,7 +151,7 @@ pub fn sink_caps_without_chain(downstream: &gst::CapsRef) -> gst::Caps {
 }
 
 /// `video/x-raw(ANY)`: both ghost pads' template.
-pub fn template_caps() -> gst::Caps {
+pub(crate) fn template_caps() -> gst::Caps {
     gst::Caps::builder(RAW_VIDEO).any_features().build()
 }
 

@@ -34,9 +34,9 @@ const MAX_CUDA_CHECK_INTERVAL_MS: u32 = 3_600_000;
 
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Settings {
-    pub mode: Mode,
-    pub n_threads: u32,
-    pub cuda_check_interval_ms: u32,
+    pub(crate) mode: Mode,
+    pub(crate) n_threads: u32,
+    pub(crate) cuda_check_interval_ms: u32,
 }
 
 impl Default for Settings {
@@ -52,15 +52,15 @@ impl Default for Settings {
 /// What exists only while a stream runs; `State::default()` at the start of each.
 #[derive(Default)]
 pub(super) struct State {
-    pub active_path: Option<ConvertPath>,
-    pub interop_status: String,
+    pub(crate) active_path: Option<ConvertPath>,
+    pub(crate) interop_status: String,
     /// Why the GL chain failed with data flowing: auto mode stays on software for the stream.
-    pub gl_failed: Option<String>,
+    pub(crate) gl_failed: Option<String>,
     /// Bytes one frame of the current system-memory caps needs (None for GL memory).
-    pub expected_size: Option<usize>,
-    pub malformed_buffers: u64,
+    pub(crate) expected_size: Option<usize>,
+    pub(crate) malformed_buffers: u64,
     /// Set while the chain is the GL path that auto mode chose for a CUDA consumer.
-    pub cuda_watch: Option<CudaWatch>,
+    pub(crate) cuda_watch: Option<CudaWatch>,
 }
 
 pub struct AutoConvert {

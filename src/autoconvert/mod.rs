@@ -18,7 +18,7 @@ mod recovery;
 mod report;
 
 /// Name of the element message posted when a path is chosen.
-pub const MESSAGE_NAME: &str = "strom-autoconvert";
+pub(crate) const MESSAGE_NAME: &str = "strom-autoconvert";
 
 /// Which conversion chain the bin may build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, glib::Enum)]
@@ -44,7 +44,7 @@ glib::wrapper! {
     pub struct AutoConvert(ObjectSubclass<imp::AutoConvert>) @extends gst::Bin, gst::Element, gst::Object, @implements gst::ChildProxy;
 }
 
-pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+pub(crate) fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     gst::Element::register(
         Some(plugin),
         "stromautoconvert",

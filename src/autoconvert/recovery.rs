@@ -23,9 +23,9 @@ use crate::gpu::interop;
 /// The GL chain was chosen because CUDA could read its frames: keep asking CUDA whether it still
 /// can.
 pub(super) struct CudaWatch {
-    pub schedule: CheckSchedule,
+    pub(crate) schedule: CheckSchedule,
     /// The device the interop test registered a buffer on.
-    pub device: Option<i32>,
+    pub(crate) device: Option<i32>,
 }
 
 /// A watch when `plan` is the GL path auto mode chose because CUDA could read GL frames.

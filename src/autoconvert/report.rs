@@ -14,9 +14,9 @@ use crate::gpu::interop::{self, InteropReport};
 
 /// The interop test's answer as this element reports it.
 pub(super) struct InteropUse {
-    pub report: &'static InteropReport,
+    pub(crate) report: &'static InteropReport,
     /// This call ran the test (its time goes into `probe-ms`); else the cached answer.
-    pub ran_now: bool,
+    pub(crate) ran_now: bool,
 }
 
 /// Why no chain could be built: each maps to an element error a user can act on.

@@ -22,15 +22,15 @@ pub(crate) enum PropertyValue {
 /// How to make one child of a chain.
 pub(crate) struct ElementSpec {
     /// The factory name, also what errors and `describe()` call the element.
-    pub factory: &'static str,
+    pub(crate) factory: &'static str,
     /// Properties set before the element is added.
-    pub properties: Vec<(&'static str, PropertyValue)>,
+    pub(crate) properties: Vec<(&'static str, PropertyValue)>,
     /// Makes an element that is not registered with GStreamer (this crate's internal ones).
-    pub make: Option<fn() -> gst::Element>,
+    pub(crate) make: Option<fn() -> gst::Element>,
 }
 
 impl ElementSpec {
-    pub fn new(factory: &'static str) -> ElementSpec {
+    pub(crate) fn new(factory: &'static str) -> ElementSpec {
         ElementSpec {
             factory,
             properties: Vec::new(),
@@ -39,21 +39,25 @@ impl ElementSpec {
     }
 
     /// An element of this crate that has no factory in the registry.
-    pub fn internal(factory: &'static str, make: fn() -> gst::Element) -> ElementSpec {
+    pub(crate) fn internal(factory: &'static str, make: fn() -> gst::Element) -> ElementSpec {
         ElementSpec {
             make: Some(make),
             ..ElementSpec::new(factory)
         }
     }
 
-    pub fn property(mut self, name: &'static str, value: impl Into<glib::Value>) -> ElementSpec {
+    pub(crate) fn property(
+        mut self,
+        name: &'static str,
+        value: impl Into<glib::Value>,
+    ) -> ElementSpec {
         self.properties
             .push((name, PropertyValue::Value(value.into())));
         self
     }
 
     #[allow(dead_code)]
-    pub fn property_from_str(mut self, name: &'static str, value: &str) -> ElementSpec {
+    pub(crate) fn property_from_str(mut self, name: &'static str, value: &str) -> ElementSpec {
         self.properties
             .push((name, PropertyValue::Str(value.to_owned())));
         self
@@ -184,11 +188,11 @@ pub(crate) struct ChainSlot<S> {
 
 impl<S: Clone> ChainSlot<S> {
     /// A chain between a bin's sink and src ghost pads.
-    pub fn new(sinkpad: &gst::GhostPad, srcpad: &gst::GhostPad) -> ChainSlot<S> {
+    pub(crate) fn new(sinkpad: &gst::GhostPad, srcpad: &gst::GhostPad) -> ChainSlot<S> {
         ChainSlot::between(Inlet::Ghost(sinkpad.clone()), Outlet::Ghost(srcpad.clone()))
     }
 
-    pub fn between(inlet: Inlet, outlet: Outlet) -> ChainSlot<S> {
+    pub(crate) fn between(inlet: Inlet, outlet: Outlet) -> ChainSlot<S> {
         ChainSlot {
             inlet,
             outlet,
@@ -197,23 +201,23 @@ impl<S: Clone> ChainSlot<S> {
     }
 
     /// The shape of the chain in place, if any.
-    pub fn shape(&self) -> Option<S> {
+    pub(crate) fn shape(&self) -> Option<S> {
         lock(&self.current).as_ref().map(|c| c.shape.clone())
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         lock(&self.current).is_none()
     }
 
     /// The chain's elements in link order (empty without a chain).
-    pub fn elements(&self) -> Vec<gst::Element> {
+    pub(crate) fn elements(&self) -> Vec<gst::Element> {
         lock(&self.current)
             .as_ref()
             .map_or_else(Vec::new, |c| c.elements.clone())
     }
 
     /// Whether `object` is one of the chain's elements or inside one.
-    pub fn contains(&self, object: &gst::Object) -> bool {
+    pub(crate) fn contains(&self, object: &gst::Object) -> bool {
         lock(&self.current)
             .iter()
             .flat_map(|c| &c.elements)
@@ -224,7 +228,7 @@ impl<S: Clone> ChainSlot<S> {
     }
 
     /// Builds `specs` and swaps them in, replacing the chain in place (if any).
-    pub fn build_and_install(
+    pub(crate) fn build_and_install(
         &self,
         bin: &gst::Bin,
         shape: S,
@@ -237,7 +241,7 @@ impl<S: Clone> ChainSlot<S> {
     /// Swaps in `elements` as the chain: the old one (if any) is unlinked, stopped and removed
     /// first, then the new one is added, linked, brought to the bin's state and put between the
     /// two ends. On failure nothing of the new chain stays in the bin.
-    pub fn install(
+    pub(crate) fn install(
         &self,
         bin: &gst::Bin,
         shape: S,
@@ -247,7 +251,7 @@ impl<S: Clone> ChainSlot<S> {
     }
 
     /// [`install`](Self::install), with the children brought to `state`.
-    pub fn install_in_state(
+    pub(crate) fn install_in_state(
         &self,
         bin: &gst::Bin,
         shape: S,
@@ -303,7 +307,7 @@ impl<S: Clone> ChainSlot<S> {
     }
 
     /// Removes the chain in place, if any.
-    pub fn teardown(&self, bin: &gst::Bin) {
+    pub(crate) fn teardown(&self, bin: &gst::Bin) {
         let old = lock(&self.current).take();
         if let Some(old) = old {
             self.remove(bin, &old.elements);

@@ -32,26 +32,26 @@ pub(crate) struct Entered<'a>(#[allow(dead_code)] RwLockReadGuard<'a, bool>);
 impl QueryGate {
     /// Opens (READY→PAUSED) or closes (PAUSED→READY, before the children stop) the gate; closing
     /// waits for the queries inside to leave.
-    pub fn set_open(&self, open: bool) {
+    pub(crate) fn set_open(&self, open: bool) {
         *write(&self.open) = open;
     }
 
     /// Lets a query in, unless the gate is closed.
-    pub fn enter(&self) -> Option<Entered<'_>> {
+    pub(crate) fn enter(&self) -> Option<Entered<'_>> {
         let open = read(&self.open);
         (*open).then_some(Entered(open))
     }
 
     /// Held by the streaming thread while a buffer is inside a chain that queries must not
     /// enter.
-    pub fn busy(&self) -> MutexGuard<'_, ()> {
+    pub(crate) fn busy(&self) -> MutexGuard<'_, ()> {
         lock(&self.busy)
     }
 
     /// For a query about to enter the chain: `Ok(guard)` when no buffer is inside, `Ok(None)`
     /// on the streaming thread that holds it (`own_thread`; it may query its own chain), and
     /// `Err(())` when another thread's buffer is inside: answer without the chain then.
-    pub fn try_idle(&self, own_thread: bool) -> Result<Option<MutexGuard<'_, ()>>, ()> {
+    pub(crate) fn try_idle(&self, own_thread: bool) -> Result<Option<MutexGuard<'_, ()>>, ()> {
         match self.busy.try_lock() {
             Ok(guard) => Ok(Some(guard)),
             Err(std::sync::TryLockError::Poisoned(poisoned)) => Ok(Some(poisoned.into_inner())),

@@ -45,7 +45,7 @@ impl ErrorHold {
 
     /// Runs `push` with the window open on this thread; returns its result and the first error
     /// the chain posted meanwhile (which the bin must now forward or replace).
-    pub fn push<R>(&self, push: impl FnOnce() -> R) -> (R, Option<gst::Message>) {
+    pub(crate) fn push<R>(&self, push: impl FnOnce() -> R) -> (R, Option<gst::Message>) {
         OPEN.with(|open| open.borrow_mut().push(self.id()));
         let window = Window(self.id());
         let result = push();
@@ -54,13 +54,13 @@ impl ErrorHold {
     }
 
     /// Whether this thread is inside [`push`](Self::push) of this hold.
-    pub fn is_open_here(&self) -> bool {
+    pub(crate) fn is_open_here(&self) -> bool {
         OPEN.with(|open| open.borrow().contains(&self.id()))
     }
 
     /// For `BinImpl::handle_message`: keeps `message` when it is an error that `from_chain`
     /// says the chain posted while the window is open on this thread; else gives it back.
-    pub fn intercept(
+    pub(crate) fn intercept(
         &self,
         message: gst::Message,
         from_chain: impl FnOnce(&gst::Message) -> bool,
@@ -78,7 +78,7 @@ impl ErrorHold {
     }
 
     /// Forgets a held error (a new stream starts).
-    pub fn clear(&self) {
+    pub(crate) fn clear(&self) {
         lock(&self.held).take();
     }
 }

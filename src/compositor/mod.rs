@@ -13,10 +13,10 @@ use gst::prelude::*;
 mod imp;
 mod mixer;
 mod pad;
-pub mod plan;
+pub(crate) mod plan;
 
 /// Name of the element message posted when the mixer is chosen.
-pub const MESSAGE_NAME: &str = "strom-compositor";
+pub(crate) const MESSAGE_NAME: &str = "strom-compositor";
 
 /// Which mixer the bin may build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, glib::Enum)]
@@ -78,7 +78,7 @@ glib::wrapper! {
     pub struct CompositorPad(ObjectSubclass<pad::CompositorPad>) @extends gst::GhostPad, gst::ProxyPad, gst::Pad, gst::Object;
 }
 
-pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+pub(crate) fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     gst::Element::register(
         Some(plugin),
         "stromcompositor",

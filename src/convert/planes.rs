@@ -6,15 +6,15 @@
 
 /// A read-only plane: its bytes and its row stride.
 #[derive(Clone, Copy)]
-pub struct Plane<'a> {
-    pub data: &'a [u8],
-    pub stride: usize,
+pub(crate) struct Plane<'a> {
+    pub(crate) data: &'a [u8],
+    pub(crate) stride: usize,
 }
 
 /// A writable plane.
-pub struct PlaneMut<'a> {
-    pub data: &'a mut [u8],
-    pub stride: usize,
+pub(crate) struct PlaneMut<'a> {
+    pub(crate) data: &'a mut [u8],
+    pub(crate) stride: usize,
 }
 
 impl Plane<'_> {
@@ -41,7 +41,7 @@ fn copy_plane(src: Plane<'_>, dst: &mut PlaneMut<'_>, width: usize, height: usiz
 }
 
 /// I420 (Y, U, V planes) → NV12 (Y plane, interleaved UV plane).
-pub fn i420_to_nv12(
+pub(crate) fn i420_to_nv12(
     width: usize,
     height: usize,
     [y, u, v]: [Plane<'_>; 3],
@@ -64,7 +64,7 @@ pub fn i420_to_nv12(
 }
 
 /// NV12 (Y plane, interleaved UV plane) → I420 (Y, U, V planes).
-pub fn nv12_to_i420(
+pub(crate) fn nv12_to_i420(
     width: usize,
     height: usize,
     [y, uv]: [Plane<'_>; 2],

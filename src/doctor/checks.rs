@@ -17,7 +17,7 @@ const DRIVER_INSTALL_FIX: &str =
     "install the NVIDIA driver (not a -headless variant): sudo scripts/install-nvidia-driver.sh";
 
 /// Inside a container, and what the NVIDIA runtime was asked to mount.
-pub fn container(in_container: bool, caps: &DriverCapabilities) -> Check {
+pub(crate) fn container(in_container: bool, caps: &DriverCapabilities) -> Check {
     const NAME: &str = "container";
     if !in_container {
         return Check::pass(NAME, "not in a container");
@@ -54,7 +54,7 @@ pub fn container(in_container: bool, caps: &DriverCapabilities) -> Check {
 }
 
 /// WSL2 offers CUDA but no NVIDIA OpenGL/EGL.
-pub fn wsl(is_wsl: bool) -> Check {
+pub(crate) fn wsl(is_wsl: bool) -> Check {
     const NAME: &str = "wsl2";
     if !is_wsl {
         return Check::pass(NAME, "not WSL2");
@@ -72,7 +72,7 @@ pub fn wsl(is_wsl: bool) -> Check {
 }
 
 /// `CUDA_VISIBLE_DEVICES` as set.
-pub fn cuda_visible_devices(value: Option<&str>) -> Check {
+pub(crate) fn cuda_visible_devices(value: Option<&str>) -> Check {
     const NAME: &str = "CUDA_VISIBLE_DEVICES";
     match value.map(str::trim) {
         None => Check::pass(NAME, "unset: CUDA sees every GPU"),
@@ -91,7 +91,7 @@ pub fn cuda_visible_devices(value: Option<&str>) -> Check {
 }
 
 /// `libcuda.so.1`: loaded from `path`, or why not.
-pub fn libcuda(load: &Result<Option<String>, String>, in_container: bool) -> Check {
+pub(crate) fn libcuda(load: &Result<Option<String>, String>, in_container: bool) -> Check {
     const NAME: &str = "libcuda";
     match load {
         Ok(path) => Check::pass(
@@ -115,7 +115,7 @@ pub fn libcuda(load: &Result<Option<String>, String>, in_container: bool) -> Che
 }
 
 /// `cuInit`, the device count and names. `None` when the driver did not load.
-pub fn cuda_devices(devices: Option<&Result<Vec<String>, String>>) -> Check {
+pub(crate) fn cuda_devices(devices: Option<&Result<Vec<String>, String>>) -> Check {
     const NAME: &str = "cuda-devices";
     match devices {
         None => Check::skip(NAME, "not checked: libcuda.so.1 is not loaded")
@@ -145,7 +145,7 @@ pub fn cuda_devices(devices: Option<&Result<Vec<String>, String>>) -> Check {
 }
 
 /// `nvidia-smi` on `PATH`: informative only (it is not needed by any element).
-pub fn nvidia_smi(path: Option<&Path>) -> Check {
+pub(crate) fn nvidia_smi(path: Option<&Path>) -> Check {
     const NAME: &str = "nvidia-smi";
     match path {
         Some(p) => Check::info(NAME, format!("found at {}", p.display())),
@@ -158,20 +158,20 @@ pub fn nvidia_smi(path: Option<&Path>) -> Check {
 
 /// What NVML answered, as `stromgpumonitor` sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NvmlAnswer {
-    pub device_count: u32,
-    pub driver_version: Option<String>,
+pub(crate) struct NvmlAnswer {
+    pub(crate) device_count: u32,
+    pub(crate) driver_version: Option<String>,
 }
 
 /// Why NVML could not be used, and what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NvmlMissing {
-    pub reason: String,
-    pub fix: String,
+pub(crate) struct NvmlMissing {
+    pub(crate) reason: String,
+    pub(crate) fix: String,
 }
 
 /// NVML loadable and its device count; `None` when this build does not check it.
-pub fn nvml(result: Option<Result<NvmlAnswer, NvmlMissing>>) -> Check {
+pub(crate) fn nvml(result: Option<Result<NvmlAnswer, NvmlMissing>>) -> Check {
     const NAME: &str = "nvml";
     match result {
         None => Check::skip(NAME, "not checked in this build"),
@@ -202,7 +202,7 @@ pub fn nvml(result: Option<Result<NvmlAnswer, NvmlMissing>>) -> Check {
 }
 
 /// CUDA's runtime compiler, which nvcodec needs to register `cudaconvert` and `cudascale`.
-pub fn libnvrtc(probe: &NvrtcProbe) -> Check {
+pub(crate) fn libnvrtc(probe: &NvrtcProbe) -> Check {
     const NAME: &str = "libnvrtc";
     let version = |v: &Option<String>| v.as_deref().map_or(String::new(), |v| format!(" ({v})"));
     match &probe.opened {
@@ -242,7 +242,7 @@ pub fn libnvrtc(probe: &NvrtcProbe) -> Check {
 }
 
 /// The fix for a missing or unnamed NVIDIA EGL vendor file: the file and its exact content.
-pub fn egl_vendor_file_fix() -> String {
+pub(crate) fn egl_vendor_file_fix() -> String {
     format!(
         "create {} containing:\n{}",
         platform::NVIDIA_EGL_VENDOR_FILE,
@@ -251,7 +251,7 @@ pub fn egl_vendor_file_fix() -> String {
 }
 
 /// `libEGL_nvidia.so.0` can be opened.
-pub fn libegl_nvidia(loadable: &Result<(), String>, in_container: bool) -> Check {
+pub(crate) fn libegl_nvidia(loadable: &Result<(), String>, in_container: bool) -> Check {
     const NAME: &str = "libEGL_nvidia";
     match loadable {
         Ok(()) => Check::pass(NAME, format!("{} loads", platform::NVIDIA_EGL_LIBRARY)),
@@ -274,7 +274,7 @@ pub fn libegl_nvidia(loadable: &Result<(), String>, in_container: bool) -> Check
 }
 
 /// The GLVND vendor file that points EGL at `libEGL_nvidia.so.0`.
-pub fn egl_vendor_file(file: &EglVendorFile) -> Check {
+pub(crate) fn egl_vendor_file(file: &EglVendorFile) -> Check {
     const NAME: &str = "egl-vendor-file";
     match file {
         EglVendorFile::Found(path) => Check::pass(
@@ -307,7 +307,7 @@ pub fn egl_vendor_file(file: &EglVendorFile) -> Check {
 }
 
 /// `GST_GL_WINDOW` / `GST_GL_PLATFORM`, which decide where GStreamer makes its GL context.
-pub fn gl_environment(env: &GlEnvironment) -> Check {
+pub(crate) fn gl_environment(env: &GlEnvironment) -> Check {
     const NAME: &str = "gst-gl-environment";
     let shown = format!(
         "GST_GL_WINDOW={} GST_GL_PLATFORM={}",
@@ -346,7 +346,7 @@ pub fn gl_environment(env: &GlEnvironment) -> Check {
 }
 
 /// A GL context made through GStreamer, as `glupload` would make it.
-pub fn gl_context(context: &Result<GlInfo, String>) -> Check {
+pub(crate) fn gl_context(context: &Result<GlInfo, String>) -> Check {
     const NAME: &str = "gl-context";
     let headless_fix = format!(
         "export {} (and install gstreamer1.0-gl and the NVIDIA EGL vendor file)",
@@ -386,7 +386,7 @@ fn is_nvidia(info: &GlInfo) -> bool {
 }
 
 /// The CUDA-GL interop test, the same report `stromautoconvert` reads.
-pub fn interop(report: &InteropReport) -> Check {
+pub(crate) fn interop(report: &InteropReport) -> Check {
     const NAME: &str = "cuda-gl-interop";
     let mut detail = format!("{}: {}", report.outcome.as_str(), report.reason);
     if let Some(name) = report.cuda_error.as_deref()
@@ -429,15 +429,15 @@ fn interop_fix(report: &InteropReport) -> String {
 }
 
 /// How an element is needed, and what to do when it is missing.
-pub struct ElementNeed {
-    pub name: &'static str,
+pub(crate) struct ElementNeed {
+    pub(crate) name: &'static str,
     /// Why it matters, shown when it is missing.
-    pub role: &'static str,
-    pub fix: &'static str,
+    pub(crate) role: &'static str,
+    pub(crate) fix: &'static str,
     /// The tier that needs it.
-    pub blocks: Option<Tier>,
+    pub(crate) blocks: Option<Tier>,
     /// Missing is a failure; otherwise the row is informative (nothing to fix).
-    pub required: bool,
+    pub(crate) required: bool,
 }
 
 const NVCODEC_FIX: &str = "needs a working NVIDIA driver with NVENC (libnvidia-encode.so.1; in \
@@ -445,7 +445,7 @@ const NVCODEC_FIX: &str = "needs a working NVIDIA driver with NVENC (libnvidia-e
      rm -rf ~/.cache/gstreamer-1.0 so the registry is rebuilt";
 
 /// Every element the doctor looks up, in the order of the table.
-pub const ELEMENTS: &[ElementNeed] = &[
+pub(crate) const ELEMENTS: &[ElementNeed] = &[
     ElementNeed {
         name: "glupload",
         role: "GL conversion path",
@@ -540,7 +540,7 @@ pub const ELEMENTS: &[ElementNeed] = &[
 ];
 
 /// One element: `found` is the plugin (name and version) that provides it, if registered.
-pub fn element(need: &ElementNeed, found: Option<&str>) -> Check {
+pub(crate) fn element(need: &ElementNeed, found: Option<&str>) -> Check {
     let name = format!("element {}", need.name);
     if let Some(plugin) = found {
         return Check::pass(&name, format!("from plugin {plugin}"));
@@ -561,7 +561,7 @@ pub fn element(need: &ElementNeed, found: Option<&str>) -> Check {
 
 /// Whether GStreamer's registry finds the installed `strom` plugin (`installed`: its file and
 /// version), and whether the doctor fell back to its own built-in copy to check the elements.
-pub fn strom_plugin(installed: Option<&str>, registered_builtin: bool) -> Check {
+pub(crate) fn strom_plugin(installed: Option<&str>, registered_builtin: bool) -> Check {
     const NAME: &str = "strom-plugin";
     match installed {
         Some(file) => Check::pass(NAME, format!("installed: {file}")),

@@ -9,10 +9,10 @@
 //!
 //! `src/bin/strom-doctor.rs` only parses arguments and calls [`run`].
 
-pub mod checks;
-pub mod gather;
+pub(crate) mod checks;
+pub(crate) mod gather;
 pub mod render;
-pub mod verdict;
+pub(crate) mod verdict;
 
 use std::fmt;
 use std::str::FromStr;
@@ -21,7 +21,7 @@ pub use gather::run;
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
+pub(crate) enum Level {
     /// As it should be.
     Pass,
     /// Worth knowing; nothing to fix.
@@ -36,7 +36,7 @@ pub enum Level {
 
 impl Level {
     /// The word in the table's result column: upper case where the user must act.
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Level::Pass => "ok",
             Level::Info => "info",
@@ -47,21 +47,21 @@ impl Level {
     }
 
     /// The JSON `ok` field: nothing to act on.
-    pub fn is_ok(self) -> bool {
+    pub(crate) fn is_ok(self) -> bool {
         matches!(self, Level::Pass | Level::Info)
     }
 }
 
 /// One row of the report.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Check {
-    pub name: String,
-    pub level: Level,
-    pub detail: String,
+pub(crate) struct Check {
+    pub(crate) name: String,
+    pub(crate) level: Level,
+    pub(crate) detail: String,
     /// What to do about it, when there is something to do.
-    pub fix: Option<String>,
+    pub(crate) fix: Option<String>,
     /// The lowest tier this problem keeps a pipeline from reaching; orders the first fix.
-    pub blocks: Option<Tier>,
+    pub(crate) blocks: Option<Tier>,
 }
 
 impl Check {
@@ -75,37 +75,37 @@ impl Check {
         }
     }
 
-    pub fn pass(name: &str, detail: impl Into<String>) -> Check {
+    pub(crate) fn pass(name: &str, detail: impl Into<String>) -> Check {
         Check::new(name, Level::Pass, detail)
     }
 
-    pub fn info(name: &str, detail: impl Into<String>) -> Check {
+    pub(crate) fn info(name: &str, detail: impl Into<String>) -> Check {
         Check::new(name, Level::Info, detail)
     }
 
-    pub fn warn(name: &str, detail: impl Into<String>) -> Check {
+    pub(crate) fn warn(name: &str, detail: impl Into<String>) -> Check {
         Check::new(name, Level::Warn, detail)
     }
 
-    pub fn fail(name: &str, detail: impl Into<String>) -> Check {
+    pub(crate) fn fail(name: &str, detail: impl Into<String>) -> Check {
         Check::new(name, Level::Fail, detail)
     }
 
-    pub fn skip(name: &str, detail: impl Into<String>) -> Check {
+    pub(crate) fn skip(name: &str, detail: impl Into<String>) -> Check {
         Check::new(name, Level::Skip, detail)
     }
 
-    pub fn with_fix(mut self, fix: impl Into<String>) -> Check {
+    pub(crate) fn with_fix(mut self, fix: impl Into<String>) -> Check {
         self.fix = Some(fix.into());
         self
     }
 
-    pub fn blocking(mut self, tier: Tier) -> Check {
+    pub(crate) fn blocking(mut self, tier: Tier) -> Check {
         self.blocks = Some(tier);
         self
     }
 
-    pub fn ok(&self) -> bool {
+    pub(crate) fn ok(&self) -> bool {
         self.level.is_ok()
     }
 }
@@ -122,10 +122,11 @@ pub enum Tier {
 }
 
 impl Tier {
-    pub const ALL: [Tier; 3] = [Tier::Software, Tier::SoftwareConvertNvenc, Tier::GpuInterop];
+    pub(crate) const ALL: [Tier; 3] =
+        [Tier::Software, Tier::SoftwareConvertNvenc, Tier::GpuInterop];
 
     /// The name used on the command line and in JSON.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Tier::Software => "software",
             Tier::SoftwareConvertNvenc => "software-convert-nvenc",
@@ -133,7 +134,7 @@ impl Tier {
         }
     }
 
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             Tier::Software => "CPU conversion and CPU encoding: videoconvert, x264enc",
             Tier::SoftwareConvertNvenc => {
@@ -171,8 +172,8 @@ impl FromStr for Tier {
 pub struct Report {
     pub tier: Tier,
     /// The fix that moves this machine to the next tier, when one is known.
-    pub first_fix: Option<String>,
-    pub checks: Vec<Check>,
+    pub(crate) first_fix: Option<String>,
+    pub(crate) checks: Vec<Check>,
 }
 
 #[cfg(test)]

@@ -9,19 +9,19 @@ use super::{Check, Tier};
 
 /// What decides the tier.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Capabilities {
+pub(crate) struct Capabilities {
     /// CUDA devices visible to this process (0 without a driver).
-    pub cuda_devices: usize,
+    pub(crate) cuda_devices: usize,
     /// `nvh264enc` is registered (nvcodec found NVENC on a GPU).
-    pub nvenc_element: bool,
+    pub(crate) nvenc_element: bool,
     /// `glupload`, `glcolorconvert` and `gldownload` are registered.
-    pub gl_elements: bool,
+    pub(crate) gl_elements: bool,
     /// The CUDA-GL interop test registered and mapped a GL buffer in this process.
-    pub interop_works: bool,
+    pub(crate) interop_works: bool,
 }
 
 /// The tier a pipeline through `stromautoconvert` and an H.264 encoder gets with `caps`.
-pub fn tier(caps: &Capabilities) -> Tier {
+pub(crate) fn tier(caps: &Capabilities) -> Tier {
     let nvenc = caps.cuda_devices > 0 && caps.nvenc_element;
     if nvenc && caps.gl_elements && caps.interop_works {
         Tier::GpuInterop
@@ -36,7 +36,7 @@ pub fn tier(caps: &Capabilities) -> Tier {
 /// one, those blocking the next tier up come first, and among them the earliest row (rows are
 /// ordered from the environment inwards, so a container flag comes before the library it
 /// mounts). `None` at the top tier.
-pub fn first_fix(checks: &[Check], tier: Tier) -> Option<String> {
+pub(crate) fn first_fix(checks: &[Check], tier: Tier) -> Option<String> {
     if tier == Tier::GpuInterop {
         return None;
     }

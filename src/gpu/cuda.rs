@@ -13,21 +13,21 @@ use std::fmt;
 use std::sync::OnceLock;
 
 /// A CUDA driver result, kept as the raw integer the driver returned.
-pub type CuResult = c_int;
-pub type CuDevice = c_int;
+pub(crate) type CuResult = c_int;
+pub(crate) type CuDevice = c_int;
 type CuContext = *mut c_void;
 type CuGraphicsResource = *mut c_void;
 type CuStream = *mut c_void;
 type CuDevicePtr = u64;
 
-pub const CUDA_SUCCESS: CuResult = 0;
+pub(crate) const CUDA_SUCCESS: CuResult = 0;
 /// `CU_GL_DEVICE_LIST_ALL`: every CUDA device behind the current GL context.
 const CU_GL_DEVICE_LIST_ALL: c_int = 1;
 /// `CU_GRAPHICS_REGISTER_FLAGS_READ_ONLY`: how an encoder reads an uploaded frame.
 const CU_GRAPHICS_REGISTER_FLAGS_READ_ONLY: c_uint = 1;
 
 /// The soname the driver installs; named in messages because that is what users look for.
-pub const LIBCUDA_SONAME: &str = "libcuda.so.1";
+pub(crate) const LIBCUDA_SONAME: &str = "libcuda.so.1";
 
 /// Names of the error codes this project reports, for drivers whose `cuGetErrorName` is missing
 /// or fails. Values from `cuda.h`.
@@ -65,7 +65,7 @@ const ERROR_NAMES: &[(CuResult, &str)] = &[
 ];
 
 /// The name `cuda.h` gives a result code, when this project knows it.
-pub fn known_error_name(code: CuResult) -> Option<&'static str> {
+pub(crate) fn known_error_name(code: CuResult) -> Option<&'static str> {
     ERROR_NAMES
         .iter()
         .find(|(c, _)| *c == code)
@@ -74,12 +74,12 @@ pub fn known_error_name(code: CuResult) -> Option<&'static str> {
 
 /// A CUDA driver call that did not return `CUDA_SUCCESS`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CudaError {
+pub(crate) struct CudaError {
     /// The driver entry point, e.g. `cuGraphicsGLRegisterBuffer`.
-    pub call: &'static str,
-    pub code: CuResult,
+    pub(crate) call: &'static str,
+    pub(crate) code: CuResult,
     /// `CUDA_ERROR_*` name of `code`.
-    pub name: String,
+    pub(crate) name: String,
 }
 
 impl fmt::Display for CudaError {
@@ -206,12 +206,12 @@ impl CudaDriver {
     }
 
     /// The file the driver was loaded from, when the dynamic linker can tell.
-    pub fn library_path(&self) -> Option<&str> {
+    pub(crate) fn library_path(&self) -> Option<&str> {
         self.path.as_deref()
     }
 
     /// The `CUDA_ERROR_*` name of `code`, asking the driver first.
-    pub fn error_name(&self, code: CuResult) -> String {
+    pub(crate) fn error_name(&self, code: CuResult) -> String {
         if let Some(get_error_name) = self.get_error_name {
             let mut name: *const c_char = std::ptr::null();
             // SAFETY: cuGetErrorName writes a pointer to a static string or leaves it untouched.
@@ -238,13 +238,13 @@ impl CudaDriver {
         }
     }
 
-    pub fn init(&self) -> Result<(), CudaError> {
+    pub(crate) fn init(&self) -> Result<(), CudaError> {
         // SAFETY: plain driver call with a valid flags value.
         self.check("cuInit", unsafe { (self.init)(0) })
     }
 
     /// Devices visible to this process (after `CUDA_VISIBLE_DEVICES`). Needs `init` first.
-    pub fn device_count(&self) -> Result<usize, CudaError> {
+    pub(crate) fn device_count(&self) -> Result<usize, CudaError> {
         let mut count: c_int = 0;
         // SAFETY: the driver writes one int.
         self.check("cuDeviceGetCount", unsafe {
@@ -254,7 +254,7 @@ impl CudaDriver {
     }
 
     /// The device handle of CUDA ordinal `ordinal`.
-    pub fn device(&self, ordinal: usize) -> Result<CuDevice, CudaError> {
+    pub(crate) fn device(&self, ordinal: usize) -> Result<CuDevice, CudaError> {
         let mut device: CuDevice = 0;
         let ordinal = c_int::try_from(ordinal).unwrap_or(c_int::MAX);
         // SAFETY: the driver writes one device handle.
@@ -264,7 +264,7 @@ impl CudaDriver {
         Ok(device)
     }
 
-    pub fn device_name(&self, device: CuDevice) -> Result<String, CudaError> {
+    pub(crate) fn device_name(&self, device: CuDevice) -> Result<String, CudaError> {
         let mut buf = [0 as c_char; 256];
         // SAFETY: the driver writes at most `len` bytes, NUL-terminated.
         self.check("cuDeviceGetName", unsafe {
@@ -276,7 +276,7 @@ impl CudaDriver {
     }
 
     /// Whether the GL interop entry points exist in this driver build.
-    pub fn gl_interop_symbols(&self) -> Result<(), LoadError> {
+    pub(crate) fn gl_interop_symbols(&self) -> Result<(), LoadError> {
         self.gl.as_ref().map(|_| ()).map_err(Clone::clone)
     }
 
@@ -293,7 +293,7 @@ impl CudaDriver {
 
     /// The CUDA devices behind the GL context current on this thread (`CU_GL_DEVICE_LIST_ALL`),
     /// the check nvcodec makes before it trusts GL memory. Must run in the GL thread.
-    pub fn gl_devices(&self) -> Result<Vec<CuDevice>, CudaError> {
+    pub(crate) fn gl_devices(&self) -> Result<Vec<CuDevice>, CudaError> {
         let gl = self.gl_fns()?;
         let mut devices = [0 as CuDevice; 16];
         let mut count: c_uint = 0;
@@ -311,7 +311,7 @@ impl CudaDriver {
     }
 
     /// Runs `f` with `device`'s primary context current on this thread, and always restores it.
-    pub fn with_primary_context<R>(
+    pub(crate) fn with_primary_context<R>(
         &self,
         device: CuDevice,
         f: impl FnOnce() -> Result<R, CudaError>,
@@ -342,7 +342,7 @@ impl CudaDriver {
     /// Registers GL buffer object `buffer` with CUDA, maps it and reads its device pointer, as
     /// nvcodec does with the PBO behind `GstGLMemoryPBO`; then unmaps and unregisters it.
     /// Needs the GL context current (GL thread) and a CUDA context current.
-    pub fn register_and_map_gl_buffer(&self, buffer: u32) -> Result<(), CudaError> {
+    pub(crate) fn register_and_map_gl_buffer(&self, buffer: u32) -> Result<(), CudaError> {
         let gl = self.gl_fns()?;
         let mut resource: CuGraphicsResource = std::ptr::null_mut();
         // SAFETY: `buffer` names a live GL buffer object in the current GL context.

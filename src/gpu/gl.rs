@@ -10,22 +10,22 @@ use gst_gl::prelude::*;
 
 /// What the GL context reports about itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GlInfo {
-    pub vendor: String,
-    pub renderer: String,
-    pub version: String,
+pub(crate) struct GlInfo {
+    pub(crate) vendor: String,
+    pub(crate) renderer: String,
+    pub(crate) version: String,
     /// The GStreamer display type, e.g. `egl-device`, `egl`, `x11`.
-    pub display: String,
+    pub(crate) display: String,
 }
 
 impl GlInfo {
     /// True when GL runs on a CPU rasteriser or a non-NVIDIA Mesa driver: CUDA cannot see it.
-    pub fn is_mesa_or_software(&self) -> bool {
+    pub(crate) fn is_mesa_or_software(&self) -> bool {
         is_mesa_or_software(&self.vendor, &self.renderer)
     }
 
     /// "Mesa llvmpipe", "Mesa", ...: how hints and statuses name a non-NVIDIA GL.
-    pub fn short_name(&self) -> String {
+    pub(crate) fn short_name(&self) -> String {
         let renderer = self.renderer.to_ascii_lowercase();
         let mesa = self.vendor.to_ascii_lowercase().contains("mesa");
         match ["llvmpipe", "softpipe", "swrast", "lavapipe", "zink"]
@@ -52,7 +52,7 @@ pub(crate) fn llvmpipe_for_tests() -> GlInfo {
     }
 }
 
-pub fn is_mesa_or_software(vendor: &str, renderer: &str) -> bool {
+pub(crate) fn is_mesa_or_software(vendor: &str, renderer: &str) -> bool {
     let vendor = vendor.to_ascii_lowercase();
     let renderer = renderer.to_ascii_lowercase();
     if vendor.contains("nvidia") || renderer.contains("nvidia") {
@@ -75,7 +75,7 @@ pub fn is_cpu_rasteriser(renderer: &str) -> bool {
 }
 
 /// The handful of GL entry points the probe needs, resolved through the GStreamer context.
-pub struct GlFunctions {
+pub(crate) struct GlFunctions {
     get_string: unsafe extern "C" fn(u32) -> *const c_char,
     gen_buffers: unsafe extern "C" fn(i32, *mut u32),
     bind_buffer: unsafe extern "C" fn(u32, u32),
@@ -122,7 +122,7 @@ impl GlFunctions {
 
     /// Creates a pixel-unpack buffer object of `size` bytes, the kind `GstGLMemoryPBO` uploads
     /// through, runs `f` with its name, and deletes it whatever `f` returns.
-    pub fn with_pixel_buffer<R>(&self, size: usize, f: impl FnOnce(u32) -> R) -> R {
+    pub(crate) fn with_pixel_buffer<R>(&self, size: usize, f: impl FnOnce(u32) -> R) -> R {
         let mut buffer: u32 = 0;
         // SAFETY: GL thread, context current; standard buffer object lifecycle.
         unsafe {
@@ -193,7 +193,7 @@ fn pipeline_display(element: &gst::Element) -> ChosenDisplay {
 
 /// Makes sure `element`'s pipeline has a GL display before its GL elements look for one, so that
 /// they share it (see [`pipeline_display`]) instead of each making, and later terminating, their own.
-pub fn share_display_with_pipeline(element: &gst::Element) {
+pub(crate) fn share_display_with_pipeline(element: &gst::Element) {
     let _ = pipeline_display(element);
 }
 
@@ -247,7 +247,7 @@ fn mark_egl_wrapper_as_process_lifetime(display: &gst_gl::GLDisplay) {
 /// Makes a GL context through GStreamer, runs `work` in its GL thread, and releases the context.
 /// With `element`, the display is the one its pipeline shares (see [`pipeline_display`]);
 /// without (e.g. `strom-doctor`), a display of its own.
-pub fn run_in_gl_thread<R: Send>(
+pub(crate) fn run_in_gl_thread<R: Send>(
     element: Option<&gst::Element>,
     work: impl FnOnce(&GlFunctions) -> R + Send,
 ) -> Result<(GlInfo, R), String> {
@@ -305,7 +305,9 @@ pub fn run_in_gl_thread<R: Send>(
 
 /// Whether a GL context can be made in this process, checked once (a few tens of ms with Mesa)
 /// on `element`'s pipeline display (None: a display of its own, for tools).
-pub fn context_check_cached(element: Option<&gst::Element>) -> &'static Result<GlInfo, String> {
+pub(crate) fn context_check_cached(
+    element: Option<&gst::Element>,
+) -> &'static Result<GlInfo, String> {
     static CHECK: std::sync::OnceLock<Result<GlInfo, String>> = std::sync::OnceLock::new();
     CHECK.get_or_init(|| run_in_gl_thread(element, |_| ()).map(|(info, ())| info))
 }
@@ -326,12 +328,12 @@ fn display_type_name(display: &gst_gl::GLDisplay) -> String {
 }
 
 /// GStreamer GL elements this project links, with the package that provides them on Debian.
-pub const GL_ELEMENTS: &[&str] = &["glupload", "glcolorconvert", "gldownload"];
-pub const GL_PACKAGE_FIX: &str = "apt-get install gstreamer1.0-gl";
-pub const GL_HEADLESS_FIX: &str = "GST_GL_WINDOW=egl-device GST_GL_PLATFORM=egl";
+pub(crate) const GL_ELEMENTS: &[&str] = &["glupload", "glcolorconvert", "gldownload"];
+pub(crate) const GL_PACKAGE_FIX: &str = "apt-get install gstreamer1.0-gl";
+pub(crate) const GL_HEADLESS_FIX: &str = "GST_GL_WINDOW=egl-device GST_GL_PLATFORM=egl";
 
 /// The GL elements that are not registered.
-pub fn missing_gl_elements() -> Vec<&'static str> {
+pub(crate) fn missing_gl_elements() -> Vec<&'static str> {
     GL_ELEMENTS
         .iter()
         .copied()

@@ -15,26 +15,26 @@ use super::cuda::{CuDevice, CudaDriver, CudaError};
 
 /// When the next check is due: on the first buffer, then once per interval.
 #[derive(Debug, Clone)]
-pub struct CheckSchedule {
+pub(crate) struct CheckSchedule {
     interval: Duration,
     last: Option<Instant>,
 }
 
 impl CheckSchedule {
     /// A zero interval means never.
-    pub fn new(interval: Duration) -> CheckSchedule {
+    pub(crate) fn new(interval: Duration) -> CheckSchedule {
         CheckSchedule {
             interval,
             last: None,
         }
     }
 
-    pub fn set_interval(&mut self, interval: Duration) {
+    pub(crate) fn set_interval(&mut self, interval: Duration) {
         self.interval = interval;
     }
 
     /// True when a check should run at `now`; the check is then counted as made.
-    pub fn take_due(&mut self, now: Instant) -> bool {
+    pub(crate) fn take_due(&mut self, now: Instant) -> bool {
         if self.interval.is_zero() {
             return false;
         }
@@ -48,7 +48,7 @@ impl CheckSchedule {
     }
 
     /// The check taken by [`take_due`](Self::take_due) did not run: due again at once.
-    pub fn retry(&mut self) {
+    pub(crate) fn retry(&mut self) {
         self.last = None;
     }
 }
@@ -57,14 +57,14 @@ impl CheckSchedule {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InteropLost {
     /// For people, e.g. `cuGLGetDevices returned CUDA_ERROR_UNKNOWN`.
-    pub cause: String,
+    pub(crate) cause: String,
     /// `CUDA_ERROR_*` name when a CUDA call failed.
-    pub cuda_error: Option<String>,
+    pub(crate) cuda_error: Option<String>,
 }
 
 /// Reads what `cuGLGetDevices` answered: the check fails when the call failed or when `device`
 /// (the one the interop test registered a buffer on) is no longer behind the GL context.
-pub fn verdict(
+pub(crate) fn verdict(
     answer: Result<Vec<CuDevice>, CudaError>,
     device: Option<CuDevice>,
 ) -> Result<(), InteropLost> {

@@ -16,7 +16,7 @@ use super::platform::{self, EglVendorFile};
 
 /// The outcome class, which is also the first word of [`InteropReport::status`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InteropOutcome {
+pub(crate) enum InteropOutcome {
     /// Registration and mapping of a GL buffer in CUDA worked.
     Ok,
     /// A CUDA call of the test failed.
@@ -28,7 +28,7 @@ pub enum InteropOutcome {
 }
 
 impl InteropOutcome {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             InteropOutcome::Ok => "ok",
             InteropOutcome::Failed => "failed",
@@ -40,36 +40,36 @@ impl InteropOutcome {
 
 /// The CUDA device that drives the GL context.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InteropDevice {
+pub(crate) struct InteropDevice {
     /// The device handle `cuGLGetDevices` returned (its CUDA ordinal in this process).
-    pub handle: i32,
-    pub name: String,
+    pub(crate) handle: i32,
+    pub(crate) name: String,
 }
 
 /// Everything the test learned.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InteropReport {
-    pub outcome: InteropOutcome,
+    pub(crate) outcome: InteropOutcome,
     /// Short and stable, for properties and scripts: `ok`, `failed: CUDA_ERROR_OPERATING_SYSTEM`,
     /// `unavailable: libcuda.so.1 not found`, `skipped: WSL2`, `skipped: GL is Mesa llvmpipe`.
-    pub status: String,
+    pub(crate) status: String,
     /// One sentence for people: what happened, and the hint that fixes it.
-    pub reason: String,
+    pub(crate) reason: String,
     /// `CUDA_ERROR_*` name when a CUDA call failed.
-    pub cuda_error: Option<String>,
+    pub(crate) cuda_error: Option<String>,
     /// The GL context's identity, when one was made.
-    pub gl: Option<GlInfo>,
+    pub(crate) gl: Option<GlInfo>,
     /// CUDA devices visible to this process, when the driver answered.
-    pub cuda_devices: Option<usize>,
+    pub(crate) cuda_devices: Option<usize>,
     /// The device behind the GL context, when CUDA named one.
-    pub device: Option<InteropDevice>,
+    pub(crate) device: Option<InteropDevice>,
     /// How long the test took.
-    pub elapsed: Duration,
+    pub(crate) elapsed: Duration,
 }
 
 impl InteropReport {
     /// True when zero-copy GL → CUDA works.
-    pub fn works(&self) -> bool {
+    pub(crate) fn works(&self) -> bool {
         self.outcome == InteropOutcome::Ok
     }
 
@@ -118,7 +118,7 @@ pub fn probe_cached(display_owner: Option<&gst::Element>) -> (&'static InteropRe
 }
 
 /// The cached report if the test has run in this process (the revoked one after [`revoke`]).
-pub fn cached() -> Option<&'static InteropReport> {
+pub(crate) fn cached() -> Option<&'static InteropReport> {
     REVOKED.get().or_else(|| CACHED.get())
 }
 
@@ -126,7 +126,7 @@ pub fn cached() -> Option<&'static InteropReport> {
 /// driver unload): every later decision in this process reads the returned failed report instead
 /// of the cached success. A driver in that state does not come back inside a process, so there
 /// is no way back short of a restart. The first loss recorded wins.
-pub fn revoke(lost: &InteropLost) -> &'static InteropReport {
+pub(crate) fn revoke(lost: &InteropLost) -> &'static InteropReport {
     REVOKED.get_or_init(|| revoked_report(CACHED.get(), lost))
 }
 
@@ -168,7 +168,7 @@ pub fn run_count() -> usize {
 }
 
 /// Runs the whole test now, uncached.
-pub fn probe(display_owner: Option<&gst::Element>) -> InteropReport {
+pub(crate) fn probe(display_owner: Option<&gst::Element>) -> InteropReport {
     RUNS.fetch_add(1, Ordering::SeqCst);
     let started = Instant::now();
     let mut report = run_steps(display_owner);

@@ -6,7 +6,7 @@
 use std::ffi::c_int;
 
 /// The name GStreamer's nvcodec opens (1.22), overridable with `GST_CUDA_NVRTC_LIBNAME`.
-pub const NVRTC_LIBNAME: &str = "libnvrtc.so";
+pub(crate) const NVRTC_LIBNAME: &str = "libnvrtc.so";
 
 /// Names tried after the unversioned one: CUDA toolkits and pip wheels often ship only these.
 const NVRTC_VERSIONED_NAMES: &[&str] = &[
@@ -19,25 +19,25 @@ const NVRTC_VERSIONED_NAMES: &[&str] = &[
 
 /// A library that opened.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OpenedLibrary {
+pub(crate) struct OpenedLibrary {
     /// The name that opened, as passed to the dynamic loader.
-    pub name: String,
+    pub(crate) name: String,
     /// `major.minor` when the library reports its version.
-    pub version: Option<String>,
+    pub(crate) version: Option<String>,
 }
 
 /// The runtime compiler as nvcodec would find it, and under which name.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NvrtcProbe {
+pub(crate) struct NvrtcProbe {
     /// What opened, if anything.
-    pub opened: Option<OpenedLibrary>,
+    pub(crate) opened: Option<OpenedLibrary>,
     /// The name GStreamer will open: `GST_CUDA_NVRTC_LIBNAME` or `libnvrtc.so`.
-    pub gstreamer_name: String,
+    pub(crate) gstreamer_name: String,
 }
 
 impl NvrtcProbe {
     /// True when the library opened under the name GStreamer asks for.
-    pub fn usable_by_gstreamer(&self) -> bool {
+    pub(crate) fn usable_by_gstreamer(&self) -> bool {
         self.opened
             .as_ref()
             .is_some_and(|lib| lib.name == self.gstreamer_name)
@@ -45,7 +45,7 @@ impl NvrtcProbe {
 }
 
 /// Opens `libnvrtc` the way nvcodec does, then under its versioned names.
-pub fn probe_nvrtc() -> NvrtcProbe {
+pub(crate) fn probe_nvrtc() -> NvrtcProbe {
     let gstreamer_name = std::env::var("GST_CUDA_NVRTC_LIBNAME")
         .ok()
         .filter(|n| !n.is_empty())
@@ -81,7 +81,7 @@ fn open_nvrtc(name: &str) -> Option<OpenedLibrary> {
 /// Whether the dynamic loader can open `libEGL_nvidia.so.0`, the library GLVND loads for EGL on
 /// the NVIDIA GPU. Opened `RTLD_LAZY | RTLD_LOCAL` and kept open: GLVND would load it anyway, and
 /// unloading vendor GL libraries is not safe.
-pub fn nvidia_egl_library_loadable() -> Result<(), String> {
+pub(crate) fn nvidia_egl_library_loadable() -> Result<(), String> {
     use libloading::os::unix::{Library, RTLD_LAZY, RTLD_LOCAL};
     // SAFETY: the vendor library's initialisers run as they would under GLVND.
     match unsafe {

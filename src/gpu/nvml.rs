@@ -18,49 +18,49 @@ use nvml_wrapper::error::NvmlError;
 use nvml_wrapper::struct_wrappers::device::ProcessInfo;
 
 /// The soname the driver installs; named in messages because that is what users look for.
-pub const LIBNVML_SONAME: &str = "libnvidia-ml.so.1";
+pub(crate) const LIBNVML_SONAME: &str = "libnvidia-ml.so.1";
 
 /// Why NVML cannot be used in this process, and what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NvmlUnavailable {
-    pub reason: String,
-    pub fix: String,
+    pub(crate) reason: String,
+    pub(crate) fix: String,
 }
 
 /// One sample of one GPU. Every metric is optional: `None` means NVML could not report it.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct GpuStats {
+pub(crate) struct GpuStats {
     /// NVML device index.
-    pub index: u32,
-    pub name: Option<String>,
-    pub uuid: Option<String>,
-    pub pci_bus_id: Option<String>,
+    pub(crate) index: u32,
+    pub(crate) name: Option<String>,
+    pub(crate) uuid: Option<String>,
+    pub(crate) pci_bus_id: Option<String>,
     /// Percent of the last sample period a kernel ran.
-    pub gpu_util: Option<u32>,
+    pub(crate) gpu_util: Option<u32>,
     /// Percent of the last sample period device memory was read or written.
-    pub memory_util: Option<u32>,
+    pub(crate) memory_util: Option<u32>,
     /// NVENC utilisation, percent.
-    pub encoder_util: Option<u32>,
+    pub(crate) encoder_util: Option<u32>,
     /// NVDEC utilisation, percent.
-    pub decoder_util: Option<u32>,
+    pub(crate) decoder_util: Option<u32>,
     /// Bytes.
-    pub memory_used: Option<u64>,
+    pub(crate) memory_used: Option<u64>,
     /// Bytes.
-    pub memory_total: Option<u64>,
+    pub(crate) memory_total: Option<u64>,
     /// Degrees Celsius, GPU die sensor.
-    pub temperature: Option<u32>,
-    pub power_watts: Option<f64>,
-    pub graphics_clock_mhz: Option<u32>,
-    pub memory_clock_mhz: Option<u32>,
+    pub(crate) temperature: Option<u32>,
+    pub(crate) power_watts: Option<f64>,
+    pub(crate) graphics_clock_mhz: Option<u32>,
+    pub(crate) memory_clock_mhz: Option<u32>,
     /// Active NVENC sessions.
-    pub encoder_sessions: Option<u32>,
+    pub(crate) encoder_sessions: Option<u32>,
     /// Trailing average frames per second over all NVENC sessions.
-    pub encoder_fps: Option<u32>,
+    pub(crate) encoder_fps: Option<u32>,
     /// Trailing average NVENC latency, microseconds.
-    pub encoder_latency_us: Option<u32>,
+    pub(crate) encoder_latency_us: Option<u32>,
     /// Bytes this process uses on the GPU.
-    pub process_memory_used: Option<u64>,
-    pub driver_version: Option<String>,
+    pub(crate) process_memory_used: Option<u64>,
+    pub(crate) driver_version: Option<String>,
 }
 
 /// The process-wide NVML handle.
@@ -91,20 +91,20 @@ impl Nvml {
 
     /// How many GPUs NVML sees. NVML ignores `CUDA_VISIBLE_DEVICES`: its indices need not match
     /// CUDA ordinals.
-    pub fn device_count(&self) -> Result<u32, String> {
+    pub(crate) fn device_count(&self) -> Result<u32, String> {
         self.inner
             .device_count()
             .map_err(|e| call_failed("nvmlDeviceGetCount_v2", &e))
     }
 
     /// The driver version, e.g. `550.54.14`.
-    pub fn driver_version(&self) -> Option<String> {
+    pub(crate) fn driver_version(&self) -> Option<String> {
         self.driver_version.clone()
     }
 
     /// Samples every metric of GPU `index`. Fails only when the device (or NVML) stopped
     /// answering; unsupported metrics are `None`.
-    pub fn sample(&self, index: u32) -> Result<GpuStats, String> {
+    pub(crate) fn sample(&self, index: u32) -> Result<GpuStats, String> {
         let device = self
             .inner
             .device_by_index(index)
@@ -193,7 +193,7 @@ const NVML_ERROR_GPU_NOT_FOUND: u32 = 28;
 /// Bytes `pid` uses on a device, from its compute and graphics process lists. A process with both
 /// a CUDA and a GL context appears in both lists with the same allocation, so the larger entry is
 /// taken rather than the sum. `None` when neither list could be read or NVML hides the amount.
-pub fn process_memory_used(
+pub(crate) fn process_memory_used(
     pid: u32,
     compute: Option<&[ProcessInfo]>,
     graphics: Option<&[ProcessInfo]>,
@@ -223,7 +223,7 @@ fn call_failed(call: &str, e: &NvmlError) -> String {
 }
 
 /// The `nvml.h` name of an error NVML returned; `None` for errors raised by the loader.
-pub fn error_name(e: &NvmlError) -> Option<String> {
+pub(crate) fn error_name(e: &NvmlError) -> Option<String> {
     let name = match e {
         NvmlError::Uninitialized => "NVML_ERROR_UNINITIALIZED",
         NvmlError::InvalidArg => "NVML_ERROR_INVALID_ARGUMENT",

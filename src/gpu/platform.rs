@@ -7,29 +7,30 @@
 use std::path::{Path, PathBuf};
 
 /// The NVIDIA EGL vendor library that GLVND must be told about.
-pub const NVIDIA_EGL_LIBRARY: &str = "libEGL_nvidia.so.0";
+pub(crate) const NVIDIA_EGL_LIBRARY: &str = "libEGL_nvidia.so.0";
 
 /// Where GLVND looks for EGL vendor files when `__EGL_VENDOR_LIBRARY_*` are unset.
-pub const EGL_VENDOR_DIRS: &[&str] = &["/etc/glvnd/egl_vendor.d", "/usr/share/glvnd/egl_vendor.d"];
+pub(crate) const EGL_VENDOR_DIRS: &[&str] =
+    &["/etc/glvnd/egl_vendor.d", "/usr/share/glvnd/egl_vendor.d"];
 
 /// The usual location of NVIDIA's vendor file, named in fixes.
-pub const NVIDIA_EGL_VENDOR_FILE: &str = "/usr/share/glvnd/egl_vendor.d/10_nvidia.json";
+pub(crate) const NVIDIA_EGL_VENDOR_FILE: &str = "/usr/share/glvnd/egl_vendor.d/10_nvidia.json";
 
 /// The exact vendor file content NVIDIA's driver installs.
 pub const NVIDIA_EGL_VENDOR_JSON: &str = "{\n    \"file_format_version\" : \"1.0.0\",\n    \"ICD\" : {\n        \"library_path\" : \"libEGL_nvidia.so.0\"\n    }\n}\n";
 
 /// True on WSL2: its GPU driver exposes CUDA but no NVIDIA OpenGL/EGL, so interop cannot work.
-pub fn is_wsl() -> bool {
+pub(crate) fn is_wsl() -> bool {
     let proc_version = std::fs::read_to_string("/proc/version").unwrap_or_default();
     is_wsl_from(&proc_version, std::env::var_os("WSL_DISTRO_NAME").is_some())
 }
 
-pub fn is_wsl_from(proc_version: &str, wsl_distro_name_set: bool) -> bool {
+pub(crate) fn is_wsl_from(proc_version: &str, wsl_distro_name_set: bool) -> bool {
     wsl_distro_name_set || proc_version.to_ascii_lowercase().contains("microsoft")
 }
 
 /// True inside Docker, Podman or Kubernetes.
-pub fn in_container() -> bool {
+pub(crate) fn in_container() -> bool {
     let cgroup = std::fs::read_to_string("/proc/1/cgroup").unwrap_or_default();
     let markers_present = ["/.dockerenv", "/run/.containerenv"]
         .iter()
@@ -41,7 +42,11 @@ pub fn in_container() -> bool {
     )
 }
 
-pub fn in_container_from(marker_file_present: bool, cgroup: &str, container_env: bool) -> bool {
+pub(crate) fn in_container_from(
+    marker_file_present: bool,
+    cgroup: &str,
+    container_env: bool,
+) -> bool {
     marker_file_present
         || container_env
         || ["docker", "kubepods", "containerd", "libpod", "lxc"]
@@ -51,19 +56,19 @@ pub fn in_container_from(marker_file_present: bool, cgroup: &str, container_env:
 
 /// What the NVIDIA container runtime was asked to mount, from `NVIDIA_DRIVER_CAPABILITIES`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DriverCapabilities {
-    pub raw: Option<String>,
+pub(crate) struct DriverCapabilities {
+    pub(crate) raw: Option<String>,
     /// `graphics` (EGL/GL libraries) is mounted: needed for CUDA-GL interop.
-    pub graphics: bool,
+    pub(crate) graphics: bool,
     /// `video` (NVENC/NVDEC libraries) is mounted: needed for nvh264enc.
-    pub video: bool,
+    pub(crate) video: bool,
 }
 
-pub fn driver_capabilities() -> DriverCapabilities {
+pub(crate) fn driver_capabilities() -> DriverCapabilities {
     driver_capabilities_from(std::env::var("NVIDIA_DRIVER_CAPABILITIES").ok().as_deref())
 }
 
-pub fn driver_capabilities_from(value: Option<&str>) -> DriverCapabilities {
+pub(crate) fn driver_capabilities_from(value: Option<&str>) -> DriverCapabilities {
     let caps: Vec<&str> = value
         .unwrap_or("")
         .split(',')
@@ -80,7 +85,7 @@ pub fn driver_capabilities_from(value: Option<&str>) -> DriverCapabilities {
 
 /// Where the NVIDIA EGL vendor file was looked for, and what was found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EglVendorFile {
+pub(crate) enum EglVendorFile {
     /// A vendor file names `libEGL_nvidia.so.0`.
     Found(PathBuf),
     /// `__EGL_VENDOR_LIBRARY_FILENAMES` is set but none of its files names the NVIDIA library.
@@ -90,7 +95,7 @@ pub enum EglVendorFile {
 }
 
 /// Finds the vendor file GLVND would use for NVIDIA, honouring the same variables GLVND does.
-pub fn nvidia_egl_vendor_file() -> EglVendorFile {
+pub(crate) fn nvidia_egl_vendor_file() -> EglVendorFile {
     let filenames = std::env::var("__EGL_VENDOR_LIBRARY_FILENAMES").ok();
     let dirs = std::env::var("__EGL_VENDOR_LIBRARY_DIRS").ok();
     nvidia_egl_vendor_file_from(filenames.as_deref(), dirs.as_deref(), |p| {
@@ -98,7 +103,7 @@ pub fn nvidia_egl_vendor_file() -> EglVendorFile {
     })
 }
 
-pub fn nvidia_egl_vendor_file_from(
+pub(crate) fn nvidia_egl_vendor_file_from(
     filenames: Option<&str>,
     dirs: Option<&str>,
     read: impl Fn(&Path) -> Option<String>,
@@ -142,14 +147,14 @@ fn json_files_in(dir: &Path) -> Vec<PathBuf> {
 
 /// The GL display selection variables GStreamer reads, as set now.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct GlEnvironment {
-    pub gl_window: Option<String>,
-    pub gl_platform: Option<String>,
+pub(crate) struct GlEnvironment {
+    pub(crate) gl_window: Option<String>,
+    pub(crate) gl_platform: Option<String>,
     /// Neither `DISPLAY` nor `WAYLAND_DISPLAY` is set.
-    pub headless: bool,
+    pub(crate) headless: bool,
 }
 
-pub fn gl_environment() -> GlEnvironment {
+pub(crate) fn gl_environment() -> GlEnvironment {
     GlEnvironment {
         gl_window: std::env::var("GST_GL_WINDOW").ok(),
         gl_platform: std::env::var("GST_GL_PLATFORM").ok(),
@@ -160,18 +165,18 @@ pub fn gl_environment() -> GlEnvironment {
 
 impl GlEnvironment {
     /// The headless set-up that works with the NVIDIA driver (and with Mesa for testing).
-    pub fn is_egl_device(&self) -> bool {
+    pub(crate) fn is_egl_device(&self) -> bool {
         self.gl_window.as_deref() == Some("egl-device")
             && self.gl_platform.as_deref() == Some("egl")
     }
 
-    pub fn is_gbm(&self) -> bool {
+    pub(crate) fn is_gbm(&self) -> bool {
         self.gl_window.as_deref() == Some("gbm")
     }
 }
 
 /// `CUDA_VISIBLE_DEVICES` when set: it can hide the GPU that drives GL from CUDA.
-pub fn cuda_visible_devices() -> Option<String> {
+pub(crate) fn cuda_visible_devices() -> Option<String> {
     std::env::var("CUDA_VISIBLE_DEVICES").ok()
 }
 

@@ -7,7 +7,7 @@
 //! joins it, so no message is posted after the element has left PLAYING. Under `gst_check`'s
 //! harness the clock is a test clock, which lets tests step the sampler without any timing.
 
-use std::sync::{LazyLock, Mutex, MutexGuard};
+use std::sync::{LazyLock, Mutex};
 use std::thread::JoinHandle;
 
 use gst::glib;
@@ -20,6 +20,7 @@ use super::stats::{
     DeviceSelectionError, list_structure, select_devices, stats_structure, unavailable_structure,
 };
 use crate::gpu::nvml::{self, Nvml};
+use crate::sync::lock;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -91,13 +92,6 @@ pub struct GpuMonitor {
     settings: Mutex<Settings>,
     state: Mutex<State>,
     last_stats: Mutex<Option<gst::Structure>>,
-}
-
-/// Locks a mutex whose data stays consistent even if a holder panicked.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl GpuMonitor {
@@ -366,7 +360,7 @@ impl ObjectImpl for GpuMonitor {
                 settings.device = value.get().expect("type checked upstream");
                 gst::debug!(CAT, imp = self, "device: {}", settings.device);
             }
-            other => unreachable!("unknown property {other}"),
+            _ => unimplemented!(),
         }
     }
 
@@ -375,7 +369,7 @@ impl ObjectImpl for GpuMonitor {
             "interval" => lock(&self.settings).interval_ms.to_value(),
             "device" => lock(&self.settings).device.to_value(),
             "last-stats" => lock(&self.last_stats).clone().to_value(),
-            other => unreachable!("unknown property {other}"),
+            _ => unimplemented!(),
         }
     }
 
@@ -432,7 +426,8 @@ impl ElementImpl for GpuMonitor {
     ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
         match transition {
             gst::StateChange::ReadyToPaused => {
-                lock(&self.state).unavailable_reported = false;
+                // A new run: the sampler stopped when the last one left PAUSED.
+                *lock(&self.state) = State::default();
                 *lock(&self.last_stats) = None;
             }
             // Before chaining up, so the state change completes only once sampling has stopped.

@@ -7,13 +7,13 @@ use gst::glib;
 use gst::prelude::*;
 
 mod imp;
-pub mod stats;
+pub(crate) mod stats;
 
 glib::wrapper! {
     pub struct GpuMonitor(ObjectSubclass<imp::GpuMonitor>) @extends gst_base::BaseTransform, gst::Element, gst::Object;
 }
 
-pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+pub(crate) fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     gst::Element::register(
         Some(plugin),
         "stromgpumonitor",

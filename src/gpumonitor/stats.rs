@@ -5,13 +5,13 @@
 use crate::gpu::nvml::GpuStats;
 
 /// Name of the element message (and of each `last-stats` structure).
-pub const MESSAGE_NAME: &str = "strom-gpu-stats";
+pub(crate) const MESSAGE_NAME: &str = "strom-gpu-stats";
 /// Name of the `last-stats` structure when every GPU is monitored (`device=-1`).
-pub const LIST_NAME: &str = "strom-gpu-stats-list";
+pub(crate) const LIST_NAME: &str = "strom-gpu-stats-list";
 
 /// Why a `device` setting selects nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DeviceSelectionError {
+pub(crate) enum DeviceSelectionError {
     /// NVML works but lists no GPU.
     NoGpu,
     /// `device` names an index NVML does not have.
@@ -32,7 +32,7 @@ impl std::fmt::Display for DeviceSelectionError {
 }
 
 /// The NVML indices to sample: every GPU for a negative `device`, else that one.
-pub fn select_devices(device: i32, count: u32) -> Result<Vec<u32>, DeviceSelectionError> {
+pub(crate) fn select_devices(device: i32, count: u32) -> Result<Vec<u32>, DeviceSelectionError> {
     if count == 0 {
         return Err(DeviceSelectionError::NoGpu);
     }
@@ -44,7 +44,10 @@ pub fn select_devices(device: i32, count: u32) -> Result<Vec<u32>, DeviceSelecti
 }
 
 /// The message for one successful sample. Metrics NVML could not report are left out.
-pub fn stats_structure(stats: &GpuStats, running_time: Option<gst::ClockTime>) -> gst::Structure {
+pub(crate) fn stats_structure(
+    stats: &GpuStats,
+    running_time: Option<gst::ClockTime>,
+) -> gst::Structure {
     gst::Structure::builder(MESSAGE_NAME)
         .field("available", true)
         .field("index", stats.index)
@@ -72,7 +75,7 @@ pub fn stats_structure(stats: &GpuStats, running_time: Option<gst::ClockTime>) -
 
 /// The message saying statistics are unavailable: for every GPU (`index` `None`: NVML itself is
 /// missing or failing) or for one GPU that stopped answering.
-pub fn unavailable_structure(
+pub(crate) fn unavailable_structure(
     index: Option<u32>,
     reason: &str,
     fix: Option<&str>,
@@ -88,7 +91,7 @@ pub fn unavailable_structure(
 }
 
 /// `last-stats` for `device=-1`: the latest structure of each GPU, in index order.
-pub fn list_structure(devices: &[gst::Structure]) -> gst::Structure {
+pub(crate) fn list_structure(devices: &[gst::Structure]) -> gst::Structure {
     gst::Structure::builder(LIST_NAME)
         .field("devices", gst::Array::new(devices.iter().cloned()))
         .build()
