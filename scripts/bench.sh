@@ -4,11 +4,12 @@
 # and, for scaling, videoconvertscale, in one run: throughput, CPU per frame for the capture
 # formats (UYVY/YUY2/NV12/BGRx/BGRA/RGBA/RGBx into I420/NV12, 1080p and 2160p, net of the source,
 # against a memcpy floor), start-up cost, the interop test's time, stromgpumonitor overhead,
-# peak memory, and a hand-written I420->NV12 converter.
+# peak memory, a hand-written I420->NV12 converter, and stromcompositor against compositor and
+# glvideomixer (4 x 1080p -> 1080p).
 # Builds the harness (examples/bench) in release mode and runs it; prints Markdown, or JSON
 # with --json.
 #
-# Usage: scripts/bench.sh [--quick] [--json] [--reps N] [--only throughput,cpu,monitor,startup,rss,direct]
+# Usage: scripts/bench.sh [--quick] [--json] [--reps N] [--only throughput,cpu,monitor,startup,rss,direct,compositor]
 #   --quick   tiny frame counts and one repetition: a smoke run, the numbers mean nothing
 #   --json    machine-readable output on stdout (progress goes to stderr)
 # Other processes on the machine skew the numbers: the load average is recorded with them.

@@ -105,4 +105,24 @@ fn quick_bench_reports_every_section() {
         );
     }
     assert_eq!(run["targets"].as_array().map(Vec::len), Some(5));
+
+    let layouts = run["compositor"].as_array().expect("compositor layouts");
+    assert_eq!(layouts.len(), 2, "{layouts:?}");
+    for layout in layouts {
+        let results = layout["results"].as_array().expect("results");
+        assert_eq!(results.len(), 5, "{layout}");
+        for entry in results {
+            assert!(
+                entry["fps"].is_object() && entry["cpu-ms-per-frame"].is_object(),
+                "every mixer runs: {entry}"
+            );
+        }
+        let auto = results
+            .iter()
+            .find(|e| e["mixer"] == "stromcompositor")
+            .expect("stromcompositor");
+        // No GPU here: GL is llvmpipe, so auto mixes in software.
+        assert_eq!(auto["path"], "software", "{auto}");
+        assert!(auto["fps-ratio-vs-compositor"].is_number(), "{auto}");
+    }
 }

@@ -123,6 +123,51 @@ for mode in auto software gl scale-auto scale-gl; do
   fi
 done
 
+# --- stromcompositor: gst-inspect, gst-launch in every mode, the leaks tracer
+inspect="$(gst-inspect-1.0 stromcompositor 2>&1)"
+for want in 'Filter/Editor/Video/Compositor' "SINK template: 'sink_%u'" 'On request' 'GstStromCompositorPad' \
+  'xpos +: ' 'ypos +: ' 'width +: ' 'height +: ' 'alpha +: ' 'zorder +: ' 'repeat-after-eos +: ' \
+  'mode +: ' 'background +: ' 'active-path +: ' 'latency +: ' 'min-upstream-latency *: ' \
+  'start-time-selection *: ' 'strom-compositor' 'gl-renderer' '\(0\): checker' '\(3\): transparent' \
+  '\(1\): gl' '\(2\): software'; do
+  if grep -qE -- "$want" <<<"$inspect"; then pass "gst-inspect stromcompositor shows $want"; else fail "gst-inspect stromcompositor shows $want" "$inspect"; fi
+done
+mosaic() { # mosaic MODE [-m]: two inputs, the second scaled, moved, translucent, on top
+  local mode="$1"; shift
+  timeout 60 gst-launch-1.0 "$@" stromcompositor name=c mode="$mode" background=black \
+    sink_1::xpos=160 sink_1::ypos=120 sink_1::width=160 sink_1::height=120 sink_1::alpha=0.7 \
+    ! video/x-raw,width=320,height=240 ! fakesink \
+    videotestsrc num-buffers=10 ! video/x-raw,format=I420,width=320,height=240 ! c. \
+    videotestsrc num-buffers=10 pattern=ball ! video/x-raw,format=RGBA,width=100,height=100 ! c.
+}
+for mode in auto software gl; do
+  expect_output "stromcompositor mosaic with mode=$mode" 'Execution ended' mosaic "$mode"
+done
+expect_output "stromcompositor auto on llvmpipe chooses software and names the renderer" \
+  'strom-compositor, path=\(string\)software, reason=\(string\)"the\\ GL\\ renderer\\ .*llvmpipe' mosaic auto -m
+expect_output "stromcompositor mode=gl reports glvideomixer" 'path=\(string\)gl, .*mixer=\(string\)glvideomixer' mosaic gl -m
+expect_output "stromcompositor feeds GL memory to a GL consumer" 'output-memory=\(string\)gl' timeout 60 gst-launch-1.0 -m \
+  videotestsrc num-buffers=3 ! c. stromcompositor name=c ! 'video/x-raw(memory:GLMemory)' ! fakesink
+expect_output "stromcompositor takes GL memory in on the software path" '' launch \
+  gltestsrc num-buffers=3 ! c. stromcompositor name=c mode=software ! video/x-raw,format=RGBA ! fakesink
+expect_failure "stromcompositor: invalid mode is refused" 'mode' launch videotestsrc num-buffers=1 ! c. \
+  stromcompositor name=c mode=bogus ! fakesink
+expect_output "stromcompositor: read-only active-path is not set from gst-launch" "active-path.*not writable" \
+  launch videotestsrc num-buffers=1 ! c. stromcompositor name=c active-path=gl ! fakesink
+expect_output "stromcompositor: alpha above 1 is refused with a warning" "(invalid|out of range).*alpha" \
+  launch videotestsrc num-buffers=1 ! c. stromcompositor name=c sink_0::alpha=2 ! fakesink
+for mode in auto software gl; do
+  log="$tmp/leaks-compositor-$mode.log"
+  GST_TRACERS=leaks GST_DEBUG=GST_TRACER:7 GST_DEBUG_NO_COLOR=1 mosaic "$mode" -q >"$log" 2>&1
+  rc=$?
+  alive=$(grep -c 'object-alive, type-name=(string)[A-Za-z]' "$log")
+  if [ "$rc" -eq 0 ] && [ "$alive" -eq 0 ] && ! grep -q 'Leaks detected' "$log"; then
+    pass "leaks tracer: nothing alive after stromcompositor mode=$mode"
+  else
+    fail "leaks tracer: nothing alive after stromcompositor mode=$mode (rc=$rc, alive=$alive)" "$(grep -E 'object-alive, type-name=\(string\)[A-Za-z]|Leaks' "$log")"
+  fi
+done
+
 # --- CUDA lost mid-stream, seen from gst-launch-1.0. The libcuda.so.1 is the test-only stand-in:
 # it lets the interop test pass, then fails every call once the break file exists. Not a GPU.
 cuda_lost_from_gst_launch() {

@@ -1,16 +1,18 @@
 // SPDX-License-Identifier: MPL-2.0
 //! Benchmarks `stromautoconvert` against GStreamer's stock converters in one run: throughput,
 //! start-up cost, the interop test's time, `stromgpumonitor` overhead, peak memory, a
-//! hand-written I420→NV12 converter, and CPU per frame for the capture formats against a
-//! `memcpy` floor. Prints Markdown (or JSON with `--json`).
+//! hand-written I420→NV12 converter, CPU per frame for the capture formats against a `memcpy`
+//! floor; and `stromcompositor` against `compositor` and `glvideomixer` (4 × 1080p → 1080p).
+//! Prints Markdown (or JSON with `--json`).
 //!
 //! Run through `scripts/bench.sh` (release build). Options: `--quick` (tiny frame counts, one
 //! repetition: a smoke run, numbers meaningless), `--json`, `--reps N`, `--only a,b` with
-//! sections throughput, cpu, monitor, startup, rss, direct.
+//! sections throughput, cpu, monitor, startup, rss, direct, compositor.
 
 mod capture;
 mod cases;
 mod child;
+mod compositor;
 mod direct;
 mod monitor;
 mod pipeline;
@@ -26,8 +28,16 @@ use cases::{CASES, Case, Contender, STROM};
 use stats::Summary;
 
 const USAGE: &str = "Usage: bench [--quick] [--json] [--reps N] \
-                     [--only throughput,cpu,monitor,startup,rss,direct]";
-const SECTIONS: [&str; 6] = ["throughput", "cpu", "monitor", "startup", "rss", "direct"];
+                     [--only throughput,cpu,monitor,startup,rss,direct,compositor]";
+const SECTIONS: [&str; 7] = [
+    "throughput",
+    "cpu",
+    "monitor",
+    "startup",
+    "rss",
+    "direct",
+    "compositor",
+];
 /// Frames per run in `--quick` mode: enough to compute a rate, not to trust it.
 const QUICK_FRAMES: u32 = 12;
 
@@ -361,6 +371,9 @@ fn main() -> ExitCode {
     }
     if options.wants("rss") {
         run.rss = Some(measure_rss(&options, &contenders));
+    }
+    if options.wants("compositor") {
+        run.compositor = Some(compositor::measure(options.reps, options.quick));
     }
     run.finish();
     if options.json {

@@ -188,17 +188,33 @@ pub fn measure(
     frames: u32,
     tail: &str,
 ) -> Result<Measurement, String> {
-    let output = run(&throughput_description(case, contender, frames, tail))?;
+    measure_description(
+        &throughput_description(case, contender, frames, tail),
+        frames,
+    )
+    .map(|(m, _)| m)
+}
+
+/// Runs `description` (with a `fakesink name=sink`) expecting `frames` output buffers; its rate,
+/// CPU per frame and the element messages it posted.
+pub fn measure_description(
+    description: &str,
+    frames: u32,
+) -> Result<(Measurement, Vec<gst::Structure>), String> {
+    let output = run(description)?;
     let fps = checked_fps(&output.arrivals, frames)?;
     let cpu = output
         .cpu_at_eos
         .zip(output.arrivals.cpu_at_first)
         .map(|(end, start)| end.saturating_sub(start).as_secs_f64() * 1000.0)
         .map(|ms| ms / (output.arrivals.count - 1) as f64);
-    Ok(Measurement {
-        fps,
-        cpu_ms_per_frame: cpu,
-    })
+    Ok((
+        Measurement {
+            fps,
+            cpu_ms_per_frame: cpu,
+        },
+        output.messages,
+    ))
 }
 
 fn checked_fps(arrivals: &Arrivals, frames: u32) -> Result<f64, String> {

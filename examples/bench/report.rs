@@ -6,6 +6,7 @@ use std::fmt::Write;
 use serde_json::{Value, json};
 
 use crate::cases::{STOCK, STROM};
+use crate::compositor::LayoutResult;
 use crate::monitor::MonitorResult;
 use crate::startup::SettingResult;
 use crate::stats::Summary;
@@ -32,6 +33,7 @@ pub struct Run {
     pub direct: Option<Result<Vec<DirectResult>, String>>,
     pub rss: Option<(Option<i64>, Vec<RssResult>)>,
     pub capture: Option<Vec<crate::capture::CaptureResult>>,
+    pub compositor: Option<Result<Vec<LayoutResult>, String>>,
 }
 
 /// A target of the issue, checked on this run's numbers.
@@ -95,6 +97,7 @@ impl Run {
             direct: None,
             rss: None,
             capture: None,
+            compositor: None,
         }
     }
 
@@ -264,6 +267,11 @@ impl Run {
             "direct-converter": section(&direct),
             "rss": rss,
             "cpu-per-frame": self.capture.as_deref().map(crate::capture::to_json),
+            "compositor": section(&self.compositor.as_ref().map(|r| {
+                r.as_ref()
+                    .map(|v| v.iter().map(LayoutResult::to_json).collect())
+                    .map_err(Clone::clone)
+            })),
             "targets": self.targets().iter().map(|t| json!({
                 "target": t.name, "goal": t.goal, "measured": t.measured, "met": t.met,
             })).collect::<Vec<_>>(),
@@ -301,7 +309,25 @@ impl Run {
         self.monitor_markdown(&mut md);
         self.direct_markdown(&mut md);
         self.rss_markdown(&mut md);
+        self.compositor_markdown(&mut md);
         md
+    }
+
+    fn compositor_markdown(&self, md: &mut String) {
+        let Some(compositor) = &self.compositor else {
+            return;
+        };
+        let _ = writeln!(md, "\n## stromcompositor: 4 × 1080p → 1080p");
+        match compositor {
+            Err(why) => {
+                let _ = writeln!(md, "\nSkipped: {why}.");
+            }
+            Ok(layouts) => {
+                for layout in layouts {
+                    md.push_str(&layout.markdown(self.env.reps));
+                }
+            }
+        }
     }
 
     fn throughput_markdown(&self, md: &mut String) {

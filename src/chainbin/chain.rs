@@ -81,11 +81,16 @@ impl ElementSpec {
     }
 }
 
-/// Sets a property without the panics of `set_property*` for a name the element lacks or a
+/// Sets a property without the panics of `set_property*` for a name the object lacks or a
 /// value it cannot take: element versions differ, and a child's property must never take the
 /// streaming thread down.
-fn set_checked(element: &gst::Element, name: &str, value: &PropertyValue) -> Result<(), String> {
-    let pspec = element
+pub(crate) fn set_checked(
+    object: &impl IsA<glib::Object>,
+    name: &str,
+    value: &PropertyValue,
+) -> Result<(), String> {
+    let object = object.upcast_ref::<glib::Object>();
+    let pspec = object
         .find_property(name)
         .ok_or_else(|| "no such property".to_owned())?;
     if !pspec.flags().contains(glib::ParamFlags::WRITABLE) {
@@ -101,7 +106,7 @@ fn set_checked(element: &gst::Element, name: &str, value: &PropertyValue) -> Res
     if !is_valid(&pspec, &value) {
         return Err(format!("{value:?} is out of range"));
     }
-    element.set_property_from_value(name, &value);
+    object.set_property_from_value(name, &value);
     Ok(())
 }
 
@@ -144,19 +149,53 @@ struct Installed<S> {
     elements: Vec<gst::Element>,
 }
 
-/// The chain a bin has between its two ghost pads, tagged with the shape (`S`) it was built for,
-/// so that the bin can tell whether new caps need another one.
+/// Where a chain takes its input from.
+#[derive(Debug, Clone)]
+pub(crate) enum Inlet {
+    /// A sink ghost pad of the bin, retargeted at the first element's `sink` pad.
+    Ghost(gst::GhostPad),
+    /// Nothing: the first element feeds itself (a mixer fed through its request pads).
+    Open,
+}
+
+/// Where a chain's output goes.
+#[derive(Debug, Clone)]
+pub(crate) enum Outlet {
+    /// A src ghost pad of the bin, retargeted at the last element's `src` pad.
+    Ghost(gst::GhostPad),
+    /// A sink pad inside the bin (a mixer's request pad), linked from the last element's `src`
+    /// pad; with an empty chain the inlet's ghost pad targets it directly.
+    Peer(gst::Pad),
+}
+
+/// The state the children of a chain are brought to once linked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ChildState {
+    /// The bin's state, or the state it is changing to (`gst_element_sync_state_with_parent`).
+    OfParent,
+    /// This state: for a chain installed from the bin's own `change_state`, before the bin moves
+    /// its children on (syncing would jump them to the pipeline's final target state ahead of it).
+    Fixed(gst::State),
+}
+
+/// The chain a bin has between two ends (by default its two ghost pads), tagged with the shape
+/// (`S`) it was built for, so that the bin can tell whether new caps need another one.
 pub(crate) struct ChainSlot<S> {
-    sinkpad: gst::GhostPad,
-    srcpad: gst::GhostPad,
+    inlet: Inlet,
+    outlet: Outlet,
     current: Mutex<Option<Installed<S>>>,
 }
 
 impl<S: Clone> ChainSlot<S> {
+    /// A chain between a bin's sink and src ghost pads.
     pub(crate) fn new(sinkpad: &gst::GhostPad, srcpad: &gst::GhostPad) -> ChainSlot<S> {
+        ChainSlot::between(Inlet::Ghost(sinkpad.clone()), Outlet::Ghost(srcpad.clone()))
+    }
+
+    pub(crate) fn between(inlet: Inlet, outlet: Outlet) -> ChainSlot<S> {
         ChainSlot {
-            sinkpad: sinkpad.clone(),
-            srcpad: srcpad.clone(),
+            inlet,
+            outlet,
             current: Mutex::new(None),
         }
     }
@@ -200,25 +239,63 @@ impl<S: Clone> ChainSlot<S> {
     }
 
     /// Swaps in `elements` as the chain: the old one (if any) is unlinked, stopped and removed
-    /// first, then the new one is added, linked, brought to the bin's state and made the ghost
-    /// pads' target. On failure nothing of the new chain stays in the bin.
+    /// first, then the new one is added, linked, brought to the bin's state and put between the
+    /// two ends. On failure nothing of the new chain stays in the bin.
     pub(crate) fn install(
         &self,
         bin: &gst::Bin,
         shape: S,
         elements: Vec<gst::Element>,
     ) -> Result<(), BuildError> {
+        self.install_in_state(bin, shape, elements, ChildState::OfParent)
+    }
+
+    /// [`install`](Self::install), with the children brought to `state`.
+    pub(crate) fn install_in_state(
+        &self,
+        bin: &gst::Bin,
+        shape: S,
+        elements: Vec<gst::Element>,
+        state: ChildState,
+    ) -> Result<(), BuildError> {
         self.teardown(bin);
         let link = || -> Result<(), glib::BoolError> {
             bin.add_many(&elements)?;
             gst::Element::link_many(&elements)?;
-            for element in &elements {
-                element.sync_state_with_parent()?;
-            }
             let first = elements.first().and_then(|e| e.static_pad("sink"));
             let last = elements.last().and_then(|e| e.static_pad("src"));
-            self.sinkpad.set_target(first.as_ref())?;
-            self.srcpad.set_target(last.as_ref())?;
+            // A peer inside the bin is linked before the children start, so that nothing they
+            // push finds an open end.
+            if let Outlet::Peer(peer) = &self.outlet {
+                match &last {
+                    Some(src) => src.link(peer).map(|_| ()).map_err(|err| {
+                        glib::bool_error!("cannot link {} to {}: {err:?}", src.name(), peer.name())
+                    })?,
+                    None if !elements.is_empty() => {
+                        return Err(glib::bool_error!("the last element has no src pad"));
+                    }
+                    None => {}
+                }
+            }
+            for element in &elements {
+                match state {
+                    ChildState::OfParent => element.sync_state_with_parent()?,
+                    ChildState::Fixed(state) => {
+                        element.set_state(state).map_err(|err| {
+                            glib::bool_error!("{} cannot go to {state:?}: {err}", element.name())
+                        })?;
+                    }
+                }
+            }
+            if let Inlet::Ghost(ghost) = &self.inlet {
+                match (&self.outlet, elements.is_empty()) {
+                    (Outlet::Peer(peer), true) => ghost.set_target(Some(peer))?,
+                    _ => ghost.set_target(first.as_ref())?,
+                }
+            }
+            if let Outlet::Ghost(ghost) = &self.outlet {
+                ghost.set_target(last.as_ref())?;
+            }
             Ok(())
         };
         if let Err(err) = link() {
@@ -238,8 +315,12 @@ impl<S: Clone> ChainSlot<S> {
     }
 
     fn remove(&self, bin: &gst::Bin, elements: &[gst::Element]) {
-        let _ = self.sinkpad.set_target(None::<&gst::Pad>);
-        let _ = self.srcpad.set_target(None::<&gst::Pad>);
+        if let Inlet::Ghost(ghost) = &self.inlet {
+            let _ = ghost.set_target(None::<&gst::Pad>);
+        }
+        if let Outlet::Ghost(ghost) = &self.outlet {
+            let _ = ghost.set_target(None::<&gst::Pad>);
+        }
         for element in elements.iter().rev() {
             let _ = element.set_state(gst::State::Null);
             if element.parent().as_ref() == Some(bin.upcast_ref()) {
@@ -315,6 +396,63 @@ mod tests {
         slot.teardown(&bin);
         assert!(slot.is_empty() && bin.children().is_empty());
         assert!(sink.target().is_none() && src.target().is_none());
+    }
+
+    #[test]
+    fn a_chain_into_a_peer_pad_links_it_and_an_empty_one_targets_it() {
+        init();
+        let bin = gst::Bin::new();
+        let sink = gst::GhostPad::new(gst::PadDirection::Sink);
+        bin.add_pad(&sink).unwrap();
+        let mixer = gst::ElementFactory::make("funnel").build().unwrap();
+        bin.add(&mixer).unwrap();
+        let peer = mixer.request_pad_simple("sink_%u").unwrap();
+        let slot = ChainSlot::between(Inlet::Ghost(sink.clone()), Outlet::Peer(peer.clone()));
+
+        slot.install(bin.upcast_ref(), "direct", Vec::new())
+            .unwrap();
+        assert_eq!(sink.target().as_ref(), Some(&peer));
+
+        slot.build_and_install(bin.upcast_ref(), "queued", &[ElementSpec::new("queue")])
+            .unwrap();
+        let queue = &slot.elements()[0];
+        assert_eq!(
+            sink.target().unwrap().parent().as_ref(),
+            Some(queue.upcast_ref())
+        );
+        assert_eq!(
+            peer.peer().and_then(|p| p.parent()).as_ref(),
+            Some(queue.upcast_ref())
+        );
+
+        slot.teardown(bin.upcast_ref());
+        assert!(sink.target().is_none() && peer.peer().is_none());
+        assert_eq!(bin.children().len(), 1);
+    }
+
+    #[test]
+    fn an_open_chain_feeds_the_src_ghost_pad_and_can_stay_in_a_fixed_state() {
+        init();
+        let bin = gst::Bin::new();
+        let src = gst::GhostPad::new(gst::PadDirection::Src);
+        bin.add_pad(&src).unwrap();
+        let slot = ChainSlot::between(Inlet::Open, Outlet::Ghost(src.clone()));
+        let elements = build(&[ElementSpec::new("funnel"), ElementSpec::new("identity")]).unwrap();
+        slot.install_in_state(
+            bin.upcast_ref(),
+            (),
+            elements,
+            ChildState::Fixed(gst::State::Ready),
+        )
+        .unwrap();
+        let elements = slot.elements();
+        assert_eq!(
+            src.target().unwrap().parent().as_ref(),
+            Some(elements[1].upcast_ref())
+        );
+        assert_eq!(elements[0].current_state(), gst::State::Ready);
+        slot.teardown(bin.upcast_ref());
+        assert!(src.target().is_none() && bin.children().is_empty());
     }
 
     #[test]

@@ -17,7 +17,9 @@ pub(crate) mod consumer;
 pub(crate) mod gate;
 pub(crate) mod hold;
 
-pub(crate) use chain::{BuildError, ChainSlot, ElementSpec};
+pub(crate) use chain::{
+    BuildError, ChainSlot, ChildState, ElementSpec, Inlet, Outlet, PropertyValue, set_checked,
+};
 pub(crate) use gate::QueryGate;
 pub(crate) use hold::{ErrorHold, describe_error};
 

@@ -64,6 +64,16 @@ pub(crate) fn is_mesa_or_software(vendor: &str, renderer: &str) -> bool {
             .any(|r| renderer.contains(r))
 }
 
+/// True when `renderer` rasterises on the CPU (Mesa's llvmpipe, softpipe and swrast, the
+/// "Software Rasterizer" of other vendors): GL there is slower than code written for the CPU.
+/// Unlike [`is_mesa_or_software`], Mesa drivers of real GPUs (radeonsi, iris) are not.
+pub fn is_cpu_rasteriser(renderer: &str) -> bool {
+    let renderer = renderer.to_ascii_lowercase();
+    ["llvmpipe", "softpipe", "swrast", "software rasterizer"]
+        .iter()
+        .any(|r| renderer.contains(r))
+}
+
 /// The handful of GL entry points the probe needs, resolved through the GStreamer context.
 pub(crate) struct GlFunctions {
     get_string: unsafe extern "C" fn(u32) -> *const c_char,
@@ -391,6 +401,17 @@ mod tests {
             "NVIDIA Corporation",
             "NVIDIA H100 PCIe/PCIe/SSE2"
         ));
+    }
+
+    #[test]
+    fn cpu_rasterisers_are_told_from_gpus() {
+        assert!(is_cpu_rasteriser(&llvmpipe_for_tests().renderer));
+        assert!(is_cpu_rasteriser("softpipe"));
+        assert!(is_cpu_rasteriser("Software Rasterizer"));
+        assert!(!is_cpu_rasteriser(
+            "Mesa Intel(R) UHD Graphics 630 (CFL GT2)"
+        ));
+        assert!(!is_cpu_rasteriser("NVIDIA H100 PCIe/PCIe/SSE2"));
     }
 
     #[test]

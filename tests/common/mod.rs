@@ -106,7 +106,11 @@ pub fn set_state_guarded(element: &impl IsA<gst::Element>, state: gst::State) {
 pub fn run_to_eos(pipeline: &gst::Pipeline, patience: Duration) -> BusLog {
     let bus = pipeline.bus().expect("pipeline bus");
     let mut log = if try_set_state_guarded(pipeline, gst::State::Playing).is_err() {
-        BusLog::not_started("failed to go to PLAYING")
+        // The error the failing element posted comes first; "failed to go to PLAYING" only
+        // when it posted none.
+        let mut log = drain_bus(&bus);
+        log.append(BusLog::not_started("failed to go to PLAYING"));
+        log
     } else {
         wait_for_eos(&bus, patience)
     };
