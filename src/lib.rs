@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: MPL-2.0
 //! gst-strom: `stromautoconvert` picks zero-copy GL conversion when CUDA-GL interop works in this
-//! process and a multi-threaded `videoconvert` otherwise; `stromgpumonitor` posts NVML statistics.
+//! process and a multi-threaded `videoconvert` otherwise; `stromautoenc` encodes with the first
+//! encoder that really opens and falls back without losing a frame; `stromgpumonitor` posts NVML
+//! statistics.
 //!
 //! Layout: `gpu/` touches the NVIDIA and GL libraries and knows nothing of elements; each element
 //! lives in its own folder (`mod.rs` public type, `imp.rs` subclass); decisions are plain modules.
 
 pub mod autoconvert;
+pub mod autoenc;
 mod chainbin;
 mod convert;
 pub mod doctor;
@@ -16,6 +19,7 @@ mod sync;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     autoconvert::register(plugin)?;
+    autoenc::register(plugin)?;
     gpumonitor::register(plugin)?;
     Ok(())
 }

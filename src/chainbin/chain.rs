@@ -13,7 +13,6 @@ use crate::sync::lock;
 /// A property value for a child: a typed value, or a string parsed as `gst-launch-1.0` would
 /// (enums and flags by nick, e.g. `speed-preset=ultrafast`).
 #[derive(Debug, Clone)]
-#[allow(dead_code)] // `Str` serves encoder settings that are enums by nick; tested below
 pub(crate) enum PropertyValue {
     Value(glib::Value),
     Str(String),
@@ -79,8 +78,13 @@ impl ElementSpec {
 
 /// Sets a property without the panics of `set_property*` for a name the element lacks or a
 /// value it cannot take: element versions differ, and a child's property must never take the
-/// streaming thread down.
-fn set_checked(element: &gst::Element, name: &str, value: &PropertyValue) -> Result<(), String> {
+/// streaming thread down. Also used on elements built outside an [`ElementSpec`] (an encoder
+/// chosen at run time by name).
+pub(crate) fn set_checked(
+    element: &gst::Element,
+    name: &str,
+    value: &PropertyValue,
+) -> Result<(), String> {
     let pspec = element
         .find_property(name)
         .ok_or_else(|| "no such property".to_owned())?;

@@ -15,7 +15,7 @@ pub(crate) mod chain;
 pub(crate) mod gate;
 pub(crate) mod hold;
 
-pub(crate) use chain::{BuildError, ChainSlot, ElementSpec};
+pub(crate) use chain::{BuildError, ChainSlot, ElementSpec, PropertyValue, set_checked};
 pub(crate) use gate::QueryGate;
 pub(crate) use hold::{ErrorHold, describe_error};
 
