@@ -19,7 +19,7 @@ use gst::subclass::prelude::*;
 
 use super::imp::{Active, AutoEnc, CAT, Held, Settings, running_time};
 use super::plan::{self, Candidate, Outcome, Registered, Value};
-use crate::chainbin::{PropertyValue, describe_error, set_checked};
+use crate::chainbin::{PropertyValue, set_checked, summarise_error};
 
 /// Why the candidate in use cannot go on.
 pub(super) struct Failure {
@@ -30,7 +30,7 @@ pub(super) struct Failure {
 impl Failure {
     fn from_error(error: gst::Message) -> Failure {
         Failure {
-            why: describe_error(&error).unwrap_or_else(|| "error".into()),
+            why: summarise_error(&error).unwrap_or_else(|| "error".into()),
             error: Some(error),
         }
     }
@@ -246,11 +246,11 @@ impl AutoEnc {
             // It got there, but said it is broken: not one to trust with the stream.
             (Ok(()), Some(error)) => {
                 self.chain.teardown(bin.upcast_ref());
-                Some(describe_error(&error).unwrap_or_default())
+                Some(summarise_error(&error).unwrap_or_default())
             }
             (Err(err), held) => Some(
                 held.as_ref()
-                    .and_then(describe_error)
+                    .and_then(summarise_error)
                     .unwrap_or_else(|| err.to_string()),
             ),
         };
@@ -311,10 +311,6 @@ impl AutoEnc {
     }
 
     fn on_encoded(&self, generation: u64, pad: &gst::Pad, buffer: &gst::BufferRef) {
-        // Codec headers sent on their own are no frame.
-        if buffer.flags().contains(gst::BufferFlags::HEADER) {
-            return;
-        }
         let running_time = running_time(pad, buffer.pts());
         let first = {
             let mut state = self.state();

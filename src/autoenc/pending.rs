@@ -6,7 +6,11 @@
 //! Encoders keep the input's timestamps (GstVideoEncoder restores them), but may shift them into
 //! another segment (`x264enc` adds 1000 hours so that DTS never goes negative): running times
 //! are what both sides agree on. Reordering encoders return frames out of order, so the match is
-//! by time, not position; an output without a match (no timestamps) confirms the oldest frame.
+//! by time, not position. An output without a timestamp confirms the oldest frame; one whose
+//! time matches no frame confirms nothing (a header buffer sent with its frame's time, the
+//! frame's own buffer after it). An encoder that stamped its output with times of its own would
+//! confirm nothing: the queue's limit bounds it, and a switch would repeat up to that many
+//! frames rather than lose one.
 
 use std::collections::VecDeque;
 
@@ -14,6 +18,11 @@ use std::collections::VecDeque;
 /// entry is dropped, as an encoder that returns fewer frames than it takes (frame skipping)
 /// would otherwise grow the queue for ever.
 pub(super) const LIMIT: usize = 512;
+
+/// How far an output's running time may be from its frame's: encoders round (a 90 kHz clock is
+/// 11 µs; 1 ns was seen here), and half a millisecond is less than half the spacing of frames
+/// up to 1000 fps.
+const TOLERANCE_NS: u64 = 500_000;
 
 struct Entry<T> {
     running_time: Option<u64>,
@@ -50,14 +59,19 @@ impl<T: Clone> Pending<T> {
     }
 
     /// An encoded buffer for `running_time` came out: its frame is done. Returns whether a frame
-    /// was confirmed (false when nothing was pending).
+    /// was confirmed.
     pub fn confirm(&mut self, running_time: Option<u64>) -> bool {
-        let matched = running_time
-            .and_then(|rt| self.entries.iter().position(|e| e.running_time == Some(rt)));
-        match matched {
-            Some(i) => self.entries.remove(i).is_some(),
-            None => self.entries.pop_front().is_some(),
-        }
+        let Some(rt) = running_time else {
+            return self.entries.pop_front().is_some();
+        };
+        let nearest = self
+            .entries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| Some((i, e.running_time?.abs_diff(rt))))
+            .filter(|&(_, distance)| distance <= TOLERANCE_NS)
+            .min_by_key(|&(_, distance)| distance);
+        nearest.is_some_and(|(i, _)| self.entries.remove(i).is_some())
     }
 
     /// The frames still pending, oldest first: what the next encoder gets again.
@@ -103,17 +117,35 @@ mod tests {
     }
 
     #[test]
-    fn outputs_without_a_match_confirm_the_oldest() {
+    fn outputs_without_time_confirm_the_oldest_and_unmatched_times_nothing() {
+        let ms = |n: u64| n * 1_000_000;
         let mut p = Pending::default();
         p.push(None, 'a');
         p.push(None, 'b');
-        p.push(Some(7), 'c');
+        p.push(Some(ms(7)), 'c');
         assert!(p.confirm(None));
-        assert!(p.confirm(Some(99)));
-        assert_eq!(p.snapshot(), ['c']);
-        assert!(p.confirm(Some(7)));
-        assert!(!p.confirm(Some(7)));
+        assert!(!p.confirm(Some(ms(99))));
+        assert_eq!(p.snapshot(), ['b', 'c']);
+        // A header buffer with its frame's time, then the frame: one confirmation.
+        assert!(p.confirm(Some(ms(7))));
+        assert!(!p.confirm(Some(ms(7))));
+        assert_eq!(p.snapshot(), ['b']);
+        assert!(p.confirm(None));
+        assert!(!p.confirm(None));
         assert_eq!(p.len(), 0);
+    }
+
+    #[test]
+    fn rounded_times_still_match_their_frame() {
+        let ms = |n: u64| n * 1_000_000;
+        let mut p = Pending::default();
+        for n in 0..3 {
+            p.push(Some(ms(100 * n)), n);
+        }
+        assert!(p.confirm(Some(ms(100) - 1)));
+        assert!(p.confirm(Some(ms(200) + 11_000)));
+        assert!(!p.confirm(Some(ms(50))));
+        assert_eq!(p.snapshot(), [0]);
     }
 
     #[test]

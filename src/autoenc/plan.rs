@@ -219,7 +219,15 @@ pub static TABLE: &[EncoderRow] = &[
         bitrate: ("target-bitrate", KbitPerSec),
         gop: "keyframe-max-dist",
         gop_minus_one: false,
-        always: &[],
+        // av1enc 1.22's quantizer range defaults to 0..0, which ignores the bitrate; libaom's
+        // VBR without lookahead does not reach it in seconds (CBR does, as x264enc's default
+        // pass=cbr); its default speed (cpu-used=0) is about 100 times slower than real time
+        // at 320x240.
+        always: &[
+            &[("max-quantizer", Int(63))],
+            &[("end-usage", Nick("cbr"))],
+            &[("cpu-used", Int(6))],
+        ],
         // libaom's real-time usage at a real-time speed, no frames held back.
         low_latency: &[
             &[("usage-profile", Nick("realtime"))],

@@ -9,7 +9,7 @@ use super::MESSAGE_NAME;
 use super::Preference;
 use super::imp::{AutoEnc, CAT, Settings};
 use super::plan;
-use crate::chainbin::{self, describe_error};
+use crate::chainbin::{self, summarise_error};
 
 impl AutoEnc {
     /// Posts `strom-autoenc` for the encoder in use; called on its first output buffer.
@@ -69,7 +69,7 @@ impl AutoEnc {
         let text = plan::exhausted(settings.codec, settings.preference, &tried);
         let debug = last_error
             .as_ref()
-            .and_then(describe_error)
+            .and_then(summarise_error)
             .map_or_else(String::new, |e| format!("last encoder error: {e}"));
         if settings.preference == Preference::Hardware {
             gst::element_imp_error!(

@@ -17,7 +17,7 @@ pub(crate) mod hold;
 
 pub(crate) use chain::{BuildError, ChainSlot, ElementSpec, PropertyValue, set_checked};
 pub(crate) use gate::QueryGate;
-pub(crate) use hold::{ErrorHold, describe_error};
+pub(crate) use hold::{ErrorHold, describe_error, summarise_error};
 
 use gst::prelude::*;
 

@@ -151,7 +151,15 @@ pub fn run_to_eos(pipeline: &gst::Pipeline, timeout: gst::ClockTime) -> RunResul
     let bus = pipeline.bus().expect("pipeline bus");
     let mut result = RunResult::default();
     if pipeline.set_state(gst::State::Playing).is_err() {
-        result.error = Some("failed to go to PLAYING".into());
+        // The element that refused usually said why.
+        let why = bus
+            .pop_filtered(&[gst::MessageType::Error])
+            .and_then(|msg| match msg.view() {
+                gst::MessageView::Error(e) => Some(format!(": {} ({:?})", e.error(), e.debug())),
+                _ => None,
+            })
+            .unwrap_or_default();
+        result.error = Some(format!("failed to go to PLAYING{why}"));
     }
     while result.error.is_none() {
         let Some(msg) = bus.timed_pop(timeout) else {
