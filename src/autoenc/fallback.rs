@@ -150,12 +150,23 @@ impl AutoEnc {
             );
             return Err(gst::StateChangeError);
         }
+        let candidates = match &settings.candidates {
+            Ok(names) => names,
+            Err(why) => {
+                gst::element_imp_error!(
+                    self,
+                    gst::LibraryError::Settings,
+                    ("invalid candidates: {}", why)
+                );
+                return Err(gst::StateChangeError);
+            }
+        };
         {
             let mut state = self.state();
             let generation = state.generation;
             *state = Default::default();
             state.generation = generation;
-            state.order = plan::order(settings.codec, &settings.candidates);
+            state.order = plan::order(settings.codec, candidates);
         }
         self.open_next()
             .map(drop)

@@ -39,9 +39,10 @@ pub(super) struct Settings {
     pub gop_size: i32,
     pub tune: Tune,
     pub preference: Preference,
-    /// The `candidates` property as given, and as factory names.
+    /// The `candidates` property as given, and as factory names (or why it is not a list of
+    /// them: the stream then does not start, with an element error saying so).
     pub candidates_text: String,
-    pub candidates: Vec<String>,
+    pub candidates: Result<Vec<String>, String>,
 }
 
 impl Default for Settings {
@@ -53,7 +54,7 @@ impl Default for Settings {
             tune: DEFAULT_TUNE,
             preference: DEFAULT_PREFERENCE,
             candidates_text: String::new(),
-            candidates: Vec::new(),
+            candidates: Ok(Vec::new()),
         }
     }
 }
@@ -409,7 +410,8 @@ impl ObjectImpl for AutoEnc {
                     .blurb(
                         "Comma-separated encoder factory names to try in this order, e.g. \
                          \"nvh264enc,x264enc\"; empty = the built-in order for the codec. \
-                         Changeable in NULL and READY only",
+                         Anything else is an element error when the stream starts. Changeable \
+                         in NULL and READY only",
                     )
                     .mutable_ready()
                     .build(),
@@ -459,17 +461,11 @@ impl ObjectImpl for AutoEnc {
                     .get::<Option<String>>()
                     .expect("type checked upstream")
                     .unwrap_or_default();
-                match plan::parse_candidates(&text) {
-                    Ok(names) => self.set_stream_setting("candidates", |s| {
-                        s.candidates_text = text;
-                        s.candidates = names;
-                    }),
-                    Err(why) => gst::element_imp_warning!(
-                        self,
-                        gst::LibraryError::Settings,
-                        ("invalid candidates: {}; keeping the current list", why)
-                    ),
-                }
+                let names = plan::parse_candidates(&text);
+                self.set_stream_setting("candidates", |s| {
+                    s.candidates_text = text;
+                    s.candidates = names;
+                });
             }
             _ => unimplemented!(),
         }

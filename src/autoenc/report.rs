@@ -24,7 +24,7 @@ impl AutoEnc {
                 plan::reason(
                     settings.codec,
                     settings.preference,
-                    !settings.candidates.is_empty(),
+                    settings.candidates.as_ref().is_ok_and(|c| !c.is_empty()),
                     &active.factory,
                     &state.tried,
                 )
