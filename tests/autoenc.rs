@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use gst::glib;
 use gst::prelude::*;
 
-use fake_encoders::{FAIL_FRAME, FAIL_OPEN, FRAME_ERROR, OPEN_ERROR};
+use fake_encoders::{FAIL_FRAME, FAIL_OPEN, FRAME_ERROR, GL_ENCODER, OPEN_ERROR};
 use gststrom::autoenc::plan;
 
 const FRAMES: u32 = 60;
@@ -121,12 +121,21 @@ fn encode_with(
     pattern: &str,
     setup: impl FnOnce(&gst::Element),
 ) -> Encoded {
+    encode_from(
+        &format!(
+            "videotestsrc num-buffers={frames} pattern={pattern} \
+             ! video/x-raw,width=320,height=240,framerate=30/1"
+        ),
+        props,
+        setup,
+    )
+}
+
+/// Encodes what `source` makes through `stromautoenc <props>`.
+fn encode_from(source: &str, props: &str, setup: impl FnOnce(&gst::Element)) -> Encoded {
     init();
-    let description = format!(
-        "videotestsrc num-buffers={frames} pattern={pattern} \
-         ! video/x-raw,width=320,height=240,framerate=30/1 \
-         ! stromautoenc name=enc {props} ! appsink name=sink sync=false"
-    );
+    let description =
+        format!("{source} ! stromautoenc name=enc {props} ! appsink name=sink sync=false");
     let pipeline = gst::parse::launch(&description)
         .unwrap_or_else(|e| panic!("cannot parse '{description}': {e}"))
         .downcast::<gst::Pipeline>()
@@ -616,40 +625,71 @@ fn low_latency_returns_each_frame_before_the_next_is_pushed() {
 /// does when its device goes away: it posts an error, from the streaming thread or (`from_thread`)
 /// from a thread of its own, and returns an error flow (`flow`) or lets the buffer through.
 fn inject_failure(bin: &gst::Element, factory: &'static str, at: usize, from_thread: bool) {
+    on_first(bin, factory, move |encoder| {
+        fail_on_buffer(encoder, at, from_thread)
+    });
+}
+
+/// Runs `hook` on the first `factory` element built inside `bin`.
+fn on_first(
+    bin: &gst::Element,
+    factory: &'static str,
+    hook: impl Fn(&gst::Element) + Send + Sync + 'static,
+) {
     let bin = bin.clone().downcast::<gst::Bin>().unwrap();
     let injected = Arc::new(AtomicUsize::new(0));
     bin.connect_deep_element_added(move |_, _, element| {
         let matches = element.factory().is_some_and(|f| f.name() == factory);
-        if !matches || injected.fetch_add(1, Ordering::SeqCst) > 0 {
-            return;
+        if matches && injected.fetch_add(1, Ordering::SeqCst) == 0 {
+            hook(element);
         }
-        let encoder = element.clone();
-        let seen = AtomicUsize::new(0);
-        element
-            .static_pad("sink")
-            .unwrap()
-            .add_probe(gst::PadProbeType::BUFFER, move |_, info| {
-                if seen.fetch_add(1, Ordering::SeqCst) + 1 != at {
-                    return gst::PadProbeReturn::Ok;
-                }
-                let post = {
-                    let encoder = encoder.clone();
-                    move || {
-                        encoder.post_error_message(gst::error_msg!(
-                            gst::ResourceError::Failed,
-                            ("simulated GPU loss")
-                        ))
-                    }
-                };
-                if from_thread {
-                    std::thread::spawn(post).join().unwrap();
-                    return gst::PadProbeReturn::Ok;
-                }
-                post();
-                info.flow_res = Err(gst::FlowError::Error);
-                gst::PadProbeReturn::Handled
-            });
     });
+}
+
+fn simulated_loss(encoder: &gst::Element) {
+    encoder.post_error_message(gst::error_msg!(
+        gst::ResourceError::Failed,
+        ("simulated GPU loss")
+    ));
+}
+
+fn fail_on_buffer(encoder: &gst::Element, at: usize, from_thread: bool) {
+    let encoder_ref = encoder.clone();
+    let seen = AtomicUsize::new(0);
+    encoder
+        .static_pad("sink")
+        .unwrap()
+        .add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+            if seen.fetch_add(1, Ordering::SeqCst) + 1 != at {
+                return gst::PadProbeReturn::Ok;
+            }
+            if from_thread {
+                let encoder = encoder_ref.clone();
+                std::thread::spawn(move || simulated_loss(&encoder))
+                    .join()
+                    .unwrap();
+                return gst::PadProbeReturn::Ok;
+            }
+            simulated_loss(&encoder_ref);
+            info.flow_res = Err(gst::FlowError::Error);
+            gst::PadProbeReturn::Handled
+        });
+}
+
+/// The encoder fails to drain: it posts an error when EOS reaches it, and the EOS goes no
+/// further.
+fn fail_on_eos(encoder: &gst::Element) {
+    let encoder_ref = encoder.clone();
+    encoder.static_pad("sink").unwrap().add_probe(
+        gst::PadProbeType::EVENT_DOWNSTREAM,
+        move |_, info| match &info.data {
+            Some(gst::PadProbeData::Event(e)) if e.type_() == gst::EventType::Eos => {
+                simulated_loss(&encoder_ref);
+                gst::PadProbeReturn::Handled
+            }
+            _ => gst::PadProbeReturn::Ok,
+        },
+    );
 }
 
 fn assert_switched(out: &Encoded, from: &str, to: &str) {
@@ -865,4 +905,36 @@ fn every_codec_reaches_mp4_and_mpeg_ts() {
         assert_eq!(decoded, FRAMES as usize, "{codec} through {mux}");
         let _ = std::fs::remove_file(&file);
     }
+}
+
+#[test]
+fn an_encoder_failing_to_drain_at_eos_hands_its_frames_on() {
+    // x264enc's defaults hold frames until EOS drains them: they go to the next encoder.
+    let out = encode_with("candidates=x264enc,openh264enc", FRAMES, "ball", |bin| {
+        on_first(bin, "x264enc", fail_on_eos)
+    });
+    assert_switched(&out, "x264enc", "openh264enc");
+}
+
+#[test]
+fn gl_memory_input_reaches_a_system_memory_encoder() {
+    let out = encode_from(
+        &format!("videotestsrc num-buffers={FRAMES} ! video/x-raw,width=320,height=240 ! glupload"),
+        "candidates=x264enc",
+        |_| {},
+    );
+    out.assert_clean();
+    assert_eq!(field(out.message(), "convert-path"), "software");
+    assert_eq!(decode("h264", &out.samples), FRAMES as usize);
+}
+
+#[test]
+fn an_encoder_that_takes_gl_memory_gets_gl_frames() {
+    // What nvh264enc gets when interop works; here a test-only GL-memory-only encoder, on Mesa.
+    let out = encode(&format!("candidates={GL_ENCODER}"), FRAMES);
+    out.assert_clean();
+    let m = out.message();
+    assert_eq!(field(m, "convert-path"), "gl");
+    assert!(m.get::<bool>("hardware").unwrap());
+    assert_eq!(decode("h264", &out.samples), FRAMES as usize);
 }

@@ -36,6 +36,15 @@ impl Failure {
     }
 }
 
+/// Where the bin pushes into the chain: through its sink ghost pad, as normally, or straight to
+/// the chain's own sink pad after an EOS went through the ghost pad (whose internal pad then
+/// refuses everything) and the drain failed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Via<'a> {
+    Ghost(&'a gst::GhostPad),
+    Direct,
+}
+
 /// How a replay of the pending frames ended, when it did not go through.
 enum Replay {
     /// The new candidate failed too.
@@ -347,36 +356,76 @@ impl AutoEnc {
         pad: &gst::GhostPad,
         buffer: gst::Buffer,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let (result, held) = self
-            .errors
-            .push(|| gst::ProxyPad::chain_default(pad, Some(&*self.obj()), buffer));
-        match self.classify(result, held) {
+        let via = Via::Ghost(pad);
+        match self.push_into(via, buffer) {
             Ok(result) => result,
-            Err(failure) => self.recover(pad, failure).map(|()| gst::FlowSuccess::Ok),
+            Err(failure) => self.recover(via, failure).map(|()| gst::FlowSuccess::Ok),
         }
     }
 
     /// Pushes a caps or EOS event into the chain; if the encoder fails on it, moves the stream
     /// to the next candidate and gives it the event.
     pub(super) fn forward_checked(&self, pad: &gst::GhostPad, event: gst::Event) -> bool {
-        let is_caps = matches!(event.view(), gst::EventView::Caps(_));
+        let is_eos = matches!(event.view(), gst::EventView::Eos(_));
+        let mut via = Via::Ghost(pad);
         loop {
-            let (forwarded, held) = self
-                .errors
-                .push(|| gst::Pad::event_default(pad, Some(&*self.obj()), event.clone()));
-            let failure = match (forwarded, held) {
-                (true, None) => return true,
-                (_, Some(error)) => Failure::from_error(error),
-                (false, None) if is_caps => Failure {
-                    why: self.refused_caps(&event),
-                    error: None,
-                },
-                (false, None) => return false,
+            let failure = match self.event_into(via, &event) {
+                Ok(forwarded) => return forwarded,
+                Err(failure) => failure,
             };
-            if self.recover(pad, failure).is_err() {
+            // EOS went through the ghost pad's internal pad, which takes nothing more now: the
+            // next chain is fed at its own sink pad.
+            if is_eos {
+                via = Via::Direct;
+            }
+            if self.recover(via, failure).is_err() {
                 return false;
             }
         }
+    }
+
+    /// One buffer into the chain: its flow, or why the chain failed on it.
+    fn push_into(
+        &self,
+        via: Via<'_>,
+        buffer: gst::Buffer,
+    ) -> Result<Result<gst::FlowSuccess, gst::FlowError>, Failure> {
+        let (result, held) = self.errors.push(|| match via {
+            Via::Ghost(pad) => gst::ProxyPad::chain_default(pad, Some(&*self.obj()), buffer),
+            Via::Direct => match self.chain_sink() {
+                Some(sink) => sink.chain(buffer),
+                None => Err(gst::FlowError::NotLinked),
+            },
+        });
+        self.classify(result, held)
+    }
+
+    /// One serialized event into the chain: whether it was taken (false for a refusal that is
+    /// not the chain's failure), or why the chain failed on it.
+    fn event_into(&self, via: Via<'_>, event: &gst::Event) -> Result<bool, Failure> {
+        let (forwarded, held) = self.errors.push(|| match via {
+            Via::Ghost(pad) => gst::Pad::event_default(pad, Some(&*self.obj()), event.clone()),
+            Via::Direct => self
+                .chain_sink()
+                .is_some_and(|sink| sink.send_event(event.clone())),
+        });
+        match (forwarded, held) {
+            (true, None) => Ok(true),
+            (_, Some(error)) => Err(Failure::from_error(error)),
+            (false, None) if matches!(event.view(), gst::EventView::Caps(_)) => Err(Failure {
+                why: self.refused_caps(event),
+                error: None,
+            }),
+            (false, None) => Ok(false),
+        }
+    }
+
+    /// The sink pad of the chain's first element (the internal `stromautoconvert`).
+    fn chain_sink(&self) -> Option<gst::Pad> {
+        self.chain
+            .elements()
+            .first()
+            .and_then(|first| first.static_pad("sink"))
     }
 
     fn refused_caps(&self, event: &gst::Event) -> String {
@@ -418,10 +467,10 @@ impl AutoEnc {
 
     /// Moves the stream to the next candidate that takes the pending frames; `Err` when none is
     /// left (the element error is posted) or the stream stopped meanwhile.
-    fn recover(&self, pad: &gst::GhostPad, mut failure: Failure) -> Result<(), gst::FlowError> {
+    fn recover(&self, via: Via<'_>, mut failure: Failure) -> Result<(), gst::FlowError> {
         loop {
             self.switch_after(failure)?;
-            match self.replay(pad) {
+            match self.replay(via) {
                 Ok(()) => return Ok(()),
                 Err(Replay::Failed(next)) => failure = next,
                 Err(Replay::Flow(flow)) => return Err(flow),
@@ -483,7 +532,7 @@ impl AutoEnc {
 
     /// Pushes every pending frame, oldest first and each after its own caps, into the chain
     /// just opened.
-    fn replay(&self, pad: &gst::GhostPad) -> Result<(), Replay> {
+    fn replay(&self, via: Via<'_>) -> Result<(), Replay> {
         let frames = self.state().pending.snapshot();
         gst::debug!(
             CAT,
@@ -491,32 +540,47 @@ impl AutoEnc {
             "handing {} frames to the new encoder",
             frames.len()
         );
+        if via == Via::Direct {
+            self.start_direct(frames.first().and_then(|f| f.caps.clone()))?;
+        }
         // The chain's sticky caps may already be newer than the oldest frame's: always say.
         let mut pushed_caps: Option<gst::Caps> = None;
         for Held { buffer, caps } in frames {
             if let Some(caps) = caps.filter(|c| pushed_caps.as_ref() != Some(c)) {
-                let event = gst::event::Caps::new(&caps);
-                let (forwarded, held) = self
-                    .errors
-                    .push(|| gst::Pad::event_default(pad, Some(&*self.obj()), event.clone()));
-                match (forwarded, held) {
-                    (true, None) => {}
-                    (_, Some(error)) => return Err(Replay::Failed(Failure::from_error(error))),
-                    (false, None) => {
-                        return Err(Replay::Failed(Failure {
-                            why: self.refused_caps(&event),
-                            error: None,
-                        }));
-                    }
+                match self.event_into(via, &gst::event::Caps::new(&caps)) {
+                    Ok(true) => {}
+                    Ok(false) => return Err(Replay::Flow(gst::FlowError::Flushing)),
+                    Err(failure) => return Err(Replay::Failed(failure)),
                 }
                 pushed_caps = Some(caps);
             }
-            let (result, held) = self
-                .errors
-                .push(|| gst::ProxyPad::chain_default(pad, Some(&*self.obj()), buffer));
-            match self.classify(result, held) {
+            match self.push_into(via, buffer) {
                 Ok(Ok(_)) => {}
                 Ok(Err(flow)) => return Err(Replay::Flow(flow)),
+                Err(failure) => return Err(Replay::Failed(failure)),
+            }
+        }
+        Ok(())
+    }
+
+    /// A chain fed at its own sink pad gets the stream's sticky events first, as the ghost pad
+    /// would give them (in their order: stream-start, caps, segment, tags), without the EOS.
+    fn start_direct(&self, first_caps: Option<gst::Caps>) -> Result<(), Replay> {
+        let mut events = Vec::new();
+        self.sinkpad.sticky_events_foreach(|event| {
+            match event.view() {
+                gst::EventView::Eos(_) => {}
+                gst::EventView::Caps(_) if first_caps.is_some() => {
+                    events.push(gst::event::Caps::new(first_caps.as_ref().expect("checked")));
+                }
+                _ => events.push(event.clone()),
+            }
+            std::ops::ControlFlow::Continue(gst::EventForeachAction::Keep)
+        });
+        for event in events {
+            match self.event_into(Via::Direct, &event) {
+                Ok(true) => {}
+                Ok(false) => return Err(Replay::Flow(gst::FlowError::Flushing)),
                 Err(failure) => return Err(Replay::Failed(failure)),
             }
         }
@@ -528,7 +592,7 @@ impl AutoEnc {
         let Some(error) = self.state().async_error.take() else {
             return Ok(());
         };
-        self.recover(pad, Failure::from_error(error))
+        self.recover(Via::Ghost(pad), Failure::from_error(error))
     }
 
     /// For an error from inside the bin that no push of ours was waiting for: keeps it when
