@@ -10,6 +10,7 @@ mod fake_encoders;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use gst::glib;
 use gst::prelude::*;
@@ -32,6 +33,8 @@ fn present(factory: &str) -> bool {
 /// What came out of a pipeline through `stromautoenc`.
 struct Encoded {
     samples: Vec<gst::Sample>,
+    /// When each sample reached the appsink.
+    arrivals: Vec<Instant>,
     run: common::RunResult,
 }
 
@@ -152,14 +155,20 @@ fn encode_from(source: &str, props: &str, setup: impl FnOnce(&gst::Element)) -> 
         gst_app::AppSinkCallbacks::builder()
             .new_sample(move |sink| {
                 let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                collected.lock().unwrap().push(sample);
+                collected.lock().unwrap().push((sample, Instant::now()));
                 Ok(gst::FlowSuccess::Ok)
             })
             .build(),
     );
     let run = common::run_to_eos(&pipeline, gst::ClockTime::from_seconds(120));
-    let samples = std::mem::take(&mut *samples.lock().unwrap());
-    Encoded { samples, run }
+    let (samples, arrivals) = std::mem::take(&mut *samples.lock().unwrap())
+        .into_iter()
+        .unzip();
+    Encoded {
+        samples,
+        arrivals,
+        run,
+    }
 }
 
 fn encode(props: &str, frames: u32) -> Encoded {
@@ -311,6 +320,37 @@ fn the_built_in_order_reaches_the_installed_software_encoder() {
         );
         assert_eq!(out.frames().len(), 10);
     }
+}
+
+/// How long `stromautoenc <props>` takes to reach PAUSED.
+fn time_to_paused(props: &str) -> Duration {
+    init();
+    let pipeline = gst::parse::launch(&format!("videotestsrc ! stromautoenc {props} ! fakesink"))
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+    let start = Instant::now();
+    pipeline.set_state(gst::State::Paused).unwrap();
+    let elapsed = start.elapsed();
+    pipeline.set_state(gst::State::Null).unwrap();
+    elapsed
+}
+
+#[test]
+fn opening_past_failed_candidates_costs_little() {
+    // Measured, not asserted (the machine is shared): each is the best of 3.
+    let best = |props: &str| (0..3).map(|_| time_to_paused(props)).min().unwrap();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let direct = best("candidates=x264enc");
+    let built_in = best("");
+    let past_failure = best(&format!("candidates={FAIL_OPEN},x264enc"));
+    println!(
+        "to PAUSED: x264enc alone {:.2} ms; built-in order (5 unregistered first) {:.2} ms; \
+         past a candidate that fails to open {:.2} ms",
+        ms(direct),
+        ms(built_in),
+        ms(past_failure)
+    );
 }
 
 #[test]
@@ -719,6 +759,17 @@ fn assert_switched(out: &Encoded, from: &str, to: &str) {
         .expect("new caps after the switch");
     let buffer = out.samples[first_new].buffer().unwrap();
     assert!(!buffer.flags().contains(gst::BufferFlags::DELTA_UNIT));
+    // Measured, not asserted: how long the switch held the stream up.
+    let mut gaps: Vec<Duration> = out.arrivals.windows(2).map(|w| w[1] - w[0]).collect();
+    let switch_gap = gaps[first_new - 1];
+    gaps.sort_unstable();
+    println!(
+        "{from} -> {to}: {} frames from {from}, then {to}; gap at the switch {:.1} ms, median gap \
+         {:.2} ms",
+        first_new,
+        switch_gap.as_secs_f64() * 1000.0,
+        gaps[gaps.len() / 2].as_secs_f64() * 1000.0
+    );
     assert_eq!(decode_each_caps("h264", &out.samples), FRAMES as usize);
 }
 

@@ -412,12 +412,18 @@ impl AutoEnc {
         match (forwarded, held) {
             (true, None) => Ok(true),
             (_, Some(error)) => Err(Failure::from_error(error)),
+            (false, None) if self.is_flushing() => Ok(false),
             (false, None) if matches!(event.view(), gst::EventView::Caps(_)) => Err(Failure {
                 why: self.refused_caps(event),
                 error: None,
             }),
             (false, None) => Ok(false),
         }
+    }
+
+    /// A refusal now is a flush or the shutdown, not the encoder's failure.
+    fn is_flushing(&self) -> bool {
+        self.sinkpad.pad_flags().contains(gst::PadFlags::FLUSHING) || self.state().stopping
     }
 
     /// The sink pad of the chain's first element (the internal `stromautoconvert`).
@@ -469,6 +475,15 @@ impl AutoEnc {
     /// left (the element error is posted) or the stream stopped meanwhile.
     fn recover(&self, via: Via<'_>, mut failure: Failure) -> Result<(), gst::FlowError> {
         loop {
+            if self.is_flushing() {
+                gst::debug!(
+                    CAT,
+                    imp = self,
+                    "not switching while flushing or stopping: {}",
+                    failure.why
+                );
+                return Err(gst::FlowError::Flushing);
+            }
             self.switch_after(failure)?;
             match self.replay(via) {
                 Ok(()) => return Ok(()),

@@ -110,6 +110,8 @@ pub(super) struct State {
     pub switch_reason: Option<String>,
     /// The last error a failed candidate posted, for the debug text of the final error.
     pub last_error: Option<gst::Message>,
+    /// PAUSED→READY has begun: a push failing now is the shutdown, not the encoder.
+    pub stopping: bool,
 }
 
 impl State {
@@ -561,8 +563,11 @@ impl ElementImpl for AutoEnc {
                 // that really reaches PAUSED is in place before caps are negotiated.
                 self.start_stream()?;
             }
-            // Before the children stop: see `QueryGate`.
-            gst::StateChange::PausedToReady => self.queries.set_open(false),
+            gst::StateChange::PausedToReady => {
+                self.state().stopping = true;
+                // Before the children stop: see `QueryGate`.
+                self.queries.set_open(false);
+            }
             _ => {}
         }
         let result = self.parent_change_state(transition)?;
