@@ -989,3 +989,83 @@ fn an_encoder_that_takes_gl_memory_gets_gl_frames() {
     assert!(m.get::<bool>("hardware").unwrap());
     assert_eq!(decode("h264", &out.samples), FRAMES as usize);
 }
+
+/// Ported from gst-plugins-ugly's `tests/check/elements/x264enc.c` (1.22), run against the bin
+/// with x264enc inside: downstream asks for a profile in `avc`; one frame in, EOS, one buffer
+/// out, under caps with that profile and an avcC whose profile byte matches, holding
+/// length-prefixed NAL units. The check that only input formats compatible with the profile are
+/// offered does not apply: the bin takes every raw format and converts.
+#[test]
+fn x264enc_check_suite_profiles() {
+    if !present("x264enc") {
+        return;
+    }
+    let x264_formats = gst::ElementFactory::find("x264enc")
+        .unwrap()
+        .static_pad_templates()
+        .into_iter()
+        .find(|t| t.direction() == gst::PadDirection::Sink)
+        .unwrap()
+        .caps();
+    let cases: [(&str, u8, &[&str]); 6] = [
+        ("constrained-baseline", 0x42, &["I420", "YV12", "NV12"]),
+        ("main", 0x4d, &["I420", "YV12", "NV12"]),
+        ("high", 0x64, &["I420", "YV12", "NV12"]),
+        ("high-10", 0x6e, &["I420_10LE"]),
+        ("high-4:2:2", 0x7a, &["Y42B", "I422_10LE"]),
+        ("high-4:4:4", 0xf4, &["Y444", "Y444_10LE"]),
+    ];
+    for (profile, profile_id, formats) in cases {
+        for format in formats {
+            let input: gst::Caps =
+                format!("video/x-raw, format={format}, width=384, height=288, framerate=25/1")
+                    .parse()
+                    .unwrap();
+            if !input.can_intersect(&x264_formats) {
+                println!("x264enc here does not take {format}: skipped");
+                continue;
+            }
+            // The C test gives its sink pad these caps as template; a capsfilter does here.
+            let mut h = gst_check::Harness::new_parse(&format!(
+                "stromautoenc candidates=x264enc ! capsfilter caps=\"video/x-h264, width=384, \
+                 height=288, framerate=25/1, profile={profile}, stream-format=avc\""
+            ));
+            h.set_src_caps(input.clone());
+            h.play();
+            let info = gst_video::VideoInfo::from_caps(&input).unwrap();
+            let mut frame = gst::Buffer::with_size(info.size()).unwrap();
+            frame.get_mut().unwrap().set_pts(gst::ClockTime::ZERO);
+            assert_eq!(
+                h.push(frame),
+                Ok(gst::FlowSuccess::Ok),
+                "{profile} {format}"
+            );
+            assert!(h.push_event(gst::event::Eos::new()));
+            assert_eq!(h.buffers_in_queue(), 1, "{profile} {format}");
+            let caps = h.sinkpad().unwrap().current_caps().unwrap();
+            let s = caps.structure(0).unwrap();
+            assert_eq!(s.get::<&str>("stream-format").unwrap(), "avc");
+            assert_eq!(s.get::<&str>("profile").unwrap(), profile, "{format}");
+            let avcc = s.get::<gst::Buffer>("codec_data").unwrap();
+            let avcc = avcc.map_readable().unwrap();
+            assert_eq!(avcc[0], 1);
+            assert_eq!(avcc[1], profile_id, "{profile} {format}: avcC profile");
+            let length_size = usize::from(avcc[4] & 0x03) + 1;
+            let out = h.pull().unwrap();
+            let data = out.map_readable().unwrap();
+            let mut pos = 0;
+            while pos < data.len() {
+                assert!(
+                    data.len() - pos >= length_size,
+                    "{profile} {format}: truncated"
+                );
+                let size = data[pos..pos + length_size]
+                    .iter()
+                    .fold(0usize, |n, b| (n << 8) | usize::from(*b));
+                assert!(size > 0 && pos + length_size + size <= data.len());
+                pos += length_size + size;
+            }
+            assert_eq!(pos, data.len());
+        }
+    }
+}
