@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MPL-2.0
 //! The `stromautoenc` subclass: settings, per-stream state, the ghost pads' functions and the
-//! GObject/GStreamer impls. `fallback.rs` beside it opens candidates and moves the stream to the
-//! next one when an encoder fails; `report.rs` says what was chosen and why.
+//! GObject/GStreamer impls. Beside it, `open.rs` opens candidates, `fallback.rs` moves the stream
+//! to the next one when an encoder fails, `report.rs` says what was chosen and why.
 
 use std::sync::{LazyLock, Mutex, MutexGuard};
 
@@ -272,7 +272,7 @@ impl AutoEnc {
             );
             return;
         }
-        let value = super::fallback::property_value(plan::bitrate_value(row, kbps));
+        let value = super::open::property_value(plan::bitrate_value(row, kbps));
         match crate::chainbin::set_checked(&encoder, property, &value) {
             Ok(()) => gst::info!(CAT, imp = self, "bitrate now {kbps} kbit/s"),
             Err(why) => gst::element_imp_warning!(

@@ -5,9 +5,10 @@
 //! Inside the bin: `stromautoconvert` (any raw input reaches the encoder in the format and memory
 //! it takes) ! the chosen encoder ! the codec's parser (downstream gets the stream-format and
 //! alignment it asks for). `plan.rs` is the candidate table, the per-encoder property mapping
-//! and the order, as plain data; `pending.rs` keeps the raw frames the encoder has not yet
-//! returned; `fallback.rs` opens candidates and switches between them; `report.rs` says what was
-//! chosen and why; `imp.rs` wires it into GStreamer.
+//! and the order, as plain data; `caps.rs` the caps offered; `open.rs` opens candidates;
+//! `pending.rs` keeps the raw frames the encoder has not yet returned; `fallback.rs` moves the
+//! stream to the next candidate with them; `report.rs` says what was chosen and why; `imp.rs`
+//! wires it into GStreamer.
 
 use gst::glib;
 use gst::prelude::*;
@@ -15,6 +16,7 @@ use gst::prelude::*;
 mod caps;
 mod fallback;
 mod imp;
+mod open;
 mod pending;
 // Public so that the tests can check the mapping of every encoder installed on the machine.
 pub mod plan;
