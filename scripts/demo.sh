@@ -3,12 +3,16 @@
 # Installs what is missing (Debian 12), builds gst-strom in release mode, then encodes a few seconds
 # of 1080p test video through stromautoconvert to H.264 MP4 (nvh264enc when it exists, else
 # x264enc), and prints the path chosen, the interop status, frames per second and the output file.
+# Then encodes the same source through stromautoenc, which chooses the encoder at run time (the
+# first that opens: NVENC, VA, ... x264enc), and prints what it chose and what it tried.
+# STROM_DEMO_AUTOENC=0 skips that second run.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 SECONDS_OF_VIDEO="${STROM_DEMO_SECONDS:-5}"
 OUTPUT="${STROM_DEMO_OUTPUT:-$STROM_ROOT/target/demo.mp4}"
+AUTOENC="${STROM_DEMO_AUTOENC:-1}"
 FRAMES=$((SECONDS_OF_VIDEO * 30))
 
 ensure_rust
@@ -58,3 +62,22 @@ echo "                   $(field "$interop" interop-status) -> path $(field "$in
 echo "  encoder:         ${encoder%% *}"
 echo "  frames/second:   $fps ($FRAMES frames, whole pipeline including encode)"
 echo "  output:          $OUTPUT ($(stat -c %s "$OUTPUT") bytes)"
+
+[ "$AUTOENC" = "0" ] && exit 0
+autoenc_output="${OUTPUT%.mp4}-autoenc.mp4"
+log "encoding the same $FRAMES frames with: stromautoenc (encoder chosen at run time)"
+start=$(date +%s.%N)
+gst-launch-1.0 -m videotestsrc num-buffers="$FRAMES" pattern=smpte \
+  ! video/x-raw,format=I420,width=1920,height=1080,framerate=30/1 \
+  ! stromautoenc name=enc ! mp4mux ! filesink location="$autoenc_output" \
+  >"$log_file" 2>&1 || { cat "$log_file"; die "the stromautoenc pipeline failed"; }
+end=$(date +%s.%N)
+choice=$(grep -m1 'strom-autoenc' "$log_file" || true)
+fps=$(awk -v f="$FRAMES" -v s="$start" -v e="$end" 'BEGIN { printf "%.1f", f / (e - s) }')
+echo
+echo "stromautoenc chose: encoder=$(field "$choice" encoder) ($(sed -n 's/.*hardware=(boolean)\([a-z]*\).*/\1/p' <<<"$choice" | sed 's/true/hardware/;s/false/software/'))"
+echo "  reason:          $(field "$choice" reason)"
+echo "  tried:           $(field "$choice" tried)"
+echo "  convert-path:    $(field "$choice" convert-path)"
+echo "  frames/second:   $fps ($FRAMES frames, whole pipeline including encode)"
+echo "  output:          $autoenc_output ($(stat -c %s "$autoenc_output") bytes)"

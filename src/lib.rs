@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: MPL-2.0
 //! gst-strom: `stromautoconvert` picks zero-copy GL conversion when CUDA-GL interop works in this
-//! process and a multi-threaded `videoconvert` otherwise; `stromcompositor` mixes with `glvideomixer`
-//! when GL renders on a GPU and with `compositor` otherwise; `stromgpumonitor` posts NVML statistics.
+//! process and a multi-threaded `videoconvert` otherwise (`stromautoconvertscale` scales too);
+//! `stromautoenc` encodes with the first encoder that really opens and falls back without losing a
+//! frame; `stromcompositor` mixes with `glvideomixer` when GL renders on a GPU and with
+//! `compositor` otherwise; `stromgpumonitor` posts NVML statistics.
 //!
 //! Layout: `gpu/` touches the NVIDIA and GL libraries and knows nothing of elements; each element
 //! lives in its own folder (`mod.rs` public type, `imp.rs` subclass); decisions are plain modules.
 
 pub mod autoconvert;
+pub mod autoenc;
 mod chainbin;
 pub mod compositor;
 mod convert;
@@ -21,6 +24,7 @@ mod sync;
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     autoconvert::register(plugin)?;
     compositor::register(plugin)?;
+    autoenc::register(plugin)?;
     gpumonitor::register(plugin)?;
     Ok(())
 }

@@ -168,6 +168,63 @@ for mode in auto software gl; do
   fi
 done
 
+# --- stromautoenc: documented, transcodes from gst-launch-1.0 to MP4 and MPEG-TS, says what it
+# chose, refuses what it cannot do, leaks nothing
+inspect="$(gst-inspect-1.0 stromautoenc 2>&1)"
+for want in 'Codec/Encoder/Video' 'video/x-raw\(ANY\)' 'video/x-h264' 'video/x-h265' 'video/x-av1' \
+  'codec +: ' 'bitrate +: ' 'gop-size +: ' 'tune +: ' 'preference +: ' 'candidates +: ' \
+  'active-encoder +: ' 'convert-path +: ' 'strom-autoenc' '\(0\): h264' '\(1\): h265' '\(2\): av1' \
+  '\(1\): low-latency' '\(1\): hardware' '\(2\): software'; do
+  if grep -qE -- "$want" <<<"$inspect"; then pass "gst-inspect stromautoenc shows $want"; else fail "gst-inspect stromautoenc shows $want" "$inspect"; fi
+done
+
+# decoded_frames FILE DEMUXER PARSER DECODER: the frames a decoder gets out of FILE.
+decoded_frames() {
+  timeout 60 gst-launch-1.0 -v filesrc location="$1" ! "$2" ! "$3" ! "$4" ! fakesink name=out silent=false 2>&1 \
+    | grep -c 'last-message = chain   \*\*\*\*\*\*\* (out:sink)'
+}
+for target in "h264 mp4mux qtdemux h264parse openh264dec" "h264 mpegtsmux tsdemux h264parse openh264dec" \
+  "h265 mp4mux qtdemux h265parse libde265dec" "h265 mpegtsmux tsdemux h265parse libde265dec" \
+  "av1 mp4mux qtdemux av1parse av1dec"; do
+  read -r codec mux demux parser decoder <<<"$target"
+  file="$tmp/autoenc-$codec.$mux"
+  log="$tmp/autoenc-$codec-$mux.log"
+  if timeout 120 gst-launch-1.0 -m videotestsrc num-buffers=60 ! video/x-raw,width=320,height=240,framerate=30/1 \
+    ! stromautoenc codec="$codec" tune=low-latency ! "$mux" ! filesink location="$file" >"$log" 2>&1 \
+    && grep -q "strom-autoenc, encoder=(string)[a-z0-9]*enc, codec=(string)$codec" "$log"; then
+    frames=$(decoded_frames "$file" "$demux" "$parser" "$decoder")
+    if [ "$frames" -eq 60 ]; then pass "gst-launch: stromautoenc codec=$codec ! $mux, 60/60 frames decoded"
+    else fail "gst-launch: stromautoenc codec=$codec ! $mux decodes to $frames of 60 frames"; fi
+  else
+    fail "gst-launch: stromautoenc codec=$codec ! $mux" "$(cat "$log")"
+  fi
+done
+expect_output "strom-autoenc says what was tried" \
+  'tried=\(string\)"nvh264enc:\\ not\\ registered.*x264enc:\\ ok"' timeout 60 gst-launch-1.0 -m \
+  videotestsrc num-buffers=5 ! stromautoenc ! fakesink
+expect_output "an unregistered candidate is passed over" 'nosuchenc:\\ not\\ registered\\;\\ x264enc:\\ ok' \
+  timeout 60 gst-launch-1.0 -m videotestsrc num-buffers=5 ! stromautoenc candidates=nosuchenc,x264enc ! fakesink
+expect_failure "preference=hardware without a GPU names what was tried" \
+  'no hardware H.264 encoder opened \(preference=hardware\); tried: nvh264enc: not registered' \
+  launch videotestsrc num-buffers=5 ! stromautoenc preference=hardware ! fakesink
+expect_failure "invalid codec is refused" 'codec' launch videotestsrc num-buffers=1 ! stromautoenc codec=vp9 ! fakesink
+expect_failure "invalid candidates are an error naming them" "invalid candidates: 'x264enc speed=1' is not an element factory name" \
+  launch videotestsrc num-buffers=1 ! stromautoenc "candidates=x264enc speed=1" ! fakesink
+for target in "tune=default mpegtsmux" "tune=low-latency mp4mux"; do
+  read -r tune mux <<<"$target"
+  log="$tmp/leaks-autoenc-$mux.log"
+  GST_TRACERS=leaks GST_DEBUG=GST_TRACER:7 GST_DEBUG_NO_COLOR=1 timeout 60 gst-launch-1.0 -q \
+    videotestsrc num-buffers=30 ! video/x-raw,width=320,height=240 ! stromautoenc "$tune" ! "$mux" ! fakesink >"$log" 2>&1
+  rc=$?
+  alive=$(grep -c 'object-alive, type-name=(string)[A-Za-z]' "$log")
+  if [ "$rc" -eq 0 ] && [ "$alive" -eq 0 ] && ! grep -q 'Leaks detected' "$log"; then
+    pass "leaks tracer: nothing alive after stromautoenc $tune ! $mux"
+  else
+    fail "leaks tracer: nothing alive after stromautoenc $tune ! $mux (rc=$rc, alive=$alive)" "$(grep -E 'object-alive, type-name=\(string\)[A-Za-z]|Leaks' "$log")"
+  fi
+done
+expect_output "examples/autoenc.py" 'strom-autoenc:' /usr/bin/python3 "$root/examples/autoenc.py" --frames 10 --output "$tmp/autoenc-py.ts"
+
 # --- CUDA lost mid-stream, seen from gst-launch-1.0. The libcuda.so.1 is the test-only stand-in:
 # it lets the interop test pass, then fails every call once the break file exists. Not a GPU.
 cuda_lost_from_gst_launch() {

@@ -13,7 +13,6 @@ use crate::sync::lock;
 /// A property value for a child: a typed value, or a string parsed as `gst-launch-1.0` would
 /// (enums and flags by nick, e.g. `speed-preset=ultrafast`).
 #[derive(Debug, Clone)]
-#[allow(dead_code)] // `Str` serves encoder settings that are enums by nick; tested below
 pub(crate) enum PropertyValue {
     Value(glib::Value),
     Str(String),
@@ -83,7 +82,8 @@ impl ElementSpec {
 
 /// Sets a property without the panics of `set_property*` for a name the object lacks or a
 /// value it cannot take: element versions differ, and a child's property must never take the
-/// streaming thread down.
+/// streaming thread down. Also used on objects built outside an [`ElementSpec`] (an encoder
+/// chosen at run time by name, a mixer pad).
 pub(crate) fn set_checked(
     object: &impl IsA<glib::Object>,
     name: &str,

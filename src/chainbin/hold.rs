@@ -94,6 +94,47 @@ pub(crate) fn describe_error(message: &gst::Message) -> Option<String> {
     }
 }
 
+/// An error message in one line for people: the element's own words. GStreamer errors often
+/// carry only their domain's generic text as message ("Could not encode stream.") and the
+/// cause in the debug text, after a "file(line): function (): /pipeline/element:" prefix; then
+/// the debug text alone says it, else the message with the debug text after it.
+pub(crate) fn summarise_error(message: &gst::Message) -> Option<String> {
+    let gst::MessageView::Error(e) = message.view() else {
+        return None;
+    };
+    let error = e.error();
+    let debug = e
+        .debug()
+        .map(|d| without_location(&d).to_owned())
+        .filter(|d| !d.is_empty());
+    Some(match debug {
+        Some(debug) if is_generic(&error) => debug,
+        Some(debug) => format!("{} ({debug})", error.message()),
+        None => error.message().to_owned(),
+    })
+}
+
+fn without_location(debug: &str) -> &str {
+    match debug.split_once(":\n") {
+        Some((location, text)) if location.contains("): ") => text.trim(),
+        _ => debug.trim(),
+    }
+}
+
+/// Whether `error`'s message is the generic text of its domain and code.
+fn is_generic(error: &gst::glib::Error) -> bool {
+    use gst::glib::translate::{FromGlibPtrFull, IntoGlib};
+    // SAFETY: gst_error_get_message returns a newly allocated string (or NULL), owned here.
+    let generic = unsafe {
+        let text = gst::ffi::gst_error_get_message(error.domain().into_glib(), error.code());
+        if text.is_null() {
+            return false;
+        }
+        gst::glib::GString::from_glib_full(text)
+    };
+    generic.as_str() == error.message()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +162,35 @@ mod tests {
         );
         let ((), held) = hold.push(|| ());
         assert!(held.is_none());
+    }
+
+    #[test]
+    fn summaries_keep_the_elements_own_words() {
+        gst::init().unwrap();
+        let with = |message: Option<&str>, debug: Option<&str>| {
+            let mut builder = gst::message::Error::builder(
+                gst::LibraryError::Init,
+                message.unwrap_or("Could not initialize supporting library."),
+            );
+            if let Some(debug) = debug {
+                builder = builder.debug(debug);
+            }
+            summarise_error(&builder.build()).unwrap()
+        };
+        let located = "gstnvenc.c(42): gst_nv_enc_open (): /GstPipeline:p/GstNvH264Enc:enc:\n\
+                       OpenEncodeSessionEx failed: out of memory";
+        assert_eq!(
+            with(None, Some(located)),
+            "OpenEncodeSessionEx failed: out of memory"
+        );
+        assert_eq!(
+            with(Some("no CUDA device"), Some(located)),
+            "no CUDA device (OpenEncodeSessionEx failed: out of memory)"
+        );
+        assert_eq!(with(Some("no CUDA device"), None), "no CUDA device");
+        assert_eq!(with(None, None), "Could not initialize supporting library.");
+        assert_eq!(with(None, Some("plain words")), "plain words");
+        assert_eq!(summarise_error(&gst::message::Eos::new()), None);
     }
 
     #[test]

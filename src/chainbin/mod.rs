@@ -21,7 +21,7 @@ pub(crate) use chain::{
     BuildError, ChainSlot, ChildState, ElementSpec, Inlet, Outlet, PropertyValue, set_checked,
 };
 pub(crate) use gate::QueryGate;
-pub(crate) use hold::{ErrorHold, describe_error};
+pub(crate) use hold::{ErrorHold, describe_error, summarise_error};
 
 use gst::prelude::*;
 

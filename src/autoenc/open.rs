@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: MPL-2.0
+//! Opening candidates: at READY→PAUSED (and after a failure) the candidates are looked at in
+//! order; each is built with its mapped properties, put between the ghost pads with
+//! `stromautoconvert` before it and the parser after it, and brought to the bin's state with its
+//! errors held back. The first that gets there stays; its output is watched, each buffer
+//! confirming its frame and the first one announcing the choice.
+
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+
+use super::imp::{Active, AutoEnc, CAT, Settings, running_time};
+use super::plan::{self, Candidate, Outcome, Registered, Value};
+use crate::chainbin::{PropertyValue, set_checked, summarise_error};
+
+/// The table's value as `set_checked` takes it.
+pub(super) fn property_value(value: Value) -> PropertyValue {
+    match value {
+        Value::Bool(b) => PropertyValue::Value(b.to_value()),
+        Value::Int(i) => PropertyValue::Value(i.to_value()),
+        Value::Nick(nick) => PropertyValue::Str(nick.to_owned()),
+        Value::Text(text) => PropertyValue::Value(text.to_value()),
+    }
+}
+
+/// Makes the first of `setting`'s spellings the element has; the property set, or why none.
+fn apply(
+    element: &gst::Element,
+    factory: &str,
+    setting: &plan::Setting,
+) -> Result<&'static str, String> {
+    let mut refused = None;
+    for (name, value) in &setting.alternatives {
+        if element.find_property(name).is_none() {
+            continue;
+        }
+        match set_checked(element, name, &property_value(*value)) {
+            Ok(()) => return Ok(name),
+            Err(why) => refused = Some(format!("cannot set {factory}'s property '{name}': {why}")),
+        }
+    }
+    Err(refused.unwrap_or_else(|| {
+        let names: Vec<&str> = setting.alternatives.iter().map(|a| a.0).collect();
+        format!("{factory} has no property {}", names.join(" or "))
+    }))
+}
+
+/// What the registry says about `factory`, for [`plan::screen`].
+fn registered(factory: &str) -> Registered {
+    let Some(factory) = gst::ElementFactory::find(factory) else {
+        return Registered::No;
+    };
+    let hardware_klass = factory
+        .metadata(gst::ELEMENT_METADATA_KLASS)
+        .is_some_and(|k| k.split('/').any(|part| part == "Hardware"));
+    let mut produces = Some(Vec::new());
+    for template in factory.static_pad_templates() {
+        if template.direction() != gst::PadDirection::Src {
+            continue;
+        }
+        let caps = template.caps();
+        if caps.is_any() {
+            produces = None;
+            break;
+        }
+        if let Some(list) = produces.as_mut() {
+            for s in caps.iter() {
+                if let Some(codec) = super::Codec::from_media_type(s.name())
+                    && !list.contains(&codec)
+                {
+                    list.push(codec);
+                }
+            }
+        }
+    }
+    Registered::Yes {
+        hardware_klass,
+        produces,
+    }
+}
+
+/// The encoder of `candidate` with the properties the settings map to.
+fn make_encoder(candidate: &Candidate, settings: &Settings) -> Result<gst::Element, String> {
+    let factory = candidate.factory.as_str();
+    let encoder = gst::ElementFactory::make(factory)
+        .build()
+        .map_err(|err| format!("could not be created: {err}"))?;
+    let Some(row) = candidate.row else {
+        gst::warning!(
+            CAT,
+            "{factory} is not in the property table: bitrate, gop-size and tune are not applied"
+        );
+        return Ok(encoder);
+    };
+    for setting in plan::settings_for(row, &settings.encode()) {
+        match apply(&encoder, factory, &setting) {
+            Ok(name) => gst::debug!(CAT, "{factory}: {} set through '{name}'", setting.what),
+            Err(why) if setting.required => return Err(why),
+            // Another version of the element: it does this its own way, or not at all.
+            Err(why) => gst::debug!(CAT, "{factory}: {} not applied: {why}", setting.what),
+        }
+    }
+    Ok(encoder)
+}
+
+impl AutoEnc {
+    /// READY→PAUSED: a new stream starts from the top of the candidate order.
+    pub(super) fn start_stream(&self) -> Result<(), gst::StateChangeError> {
+        let settings = self.settings();
+        let parser = settings.codec.parser();
+        if gst::ElementFactory::find(parser).is_none() {
+            gst::element_imp_error!(
+                self,
+                gst::CoreError::MissingPlugin,
+                (
+                    "GStreamer element '{}' is missing; install it with: apt-get install gstreamer1.0-plugins-bad",
+                    parser
+                )
+            );
+            return Err(gst::StateChangeError);
+        }
+        let candidates = match &settings.candidates {
+            Ok(names) => names,
+            Err(why) => {
+                gst::element_imp_error!(
+                    self,
+                    gst::LibraryError::Settings,
+                    ("invalid candidates: {}", why)
+                );
+                return Err(gst::StateChangeError);
+            }
+        };
+        {
+            let mut state = self.state();
+            let generation = state.generation;
+            *state = Default::default();
+            state.generation = generation;
+            state.order = plan::order(settings.codec, candidates);
+        }
+        self.open_next()
+            .map(drop)
+            .map_err(|()| gst::StateChangeError)
+    }
+
+    /// PAUSED→READY: the chain and the frames go with the stream.
+    pub(super) fn end_stream(&self) {
+        self.chain.teardown(self.obj().upcast_ref());
+        let had_encoder = {
+            let mut state = self.state();
+            if let Some(error) = state.async_error.take() {
+                gst::info!(
+                    CAT,
+                    imp = self,
+                    "dropping an unanswered encoder error at stop: {error:?}"
+                );
+            }
+            state.pending.clear();
+            state.active.take().is_some()
+        };
+        if had_encoder {
+            self.obj().notify("active-encoder");
+        }
+    }
+
+    /// Opens the next candidate that reaches the bin's state, recording each one looked at.
+    /// Returns its name; `Err(())` when none is left, after posting the element error.
+    pub(super) fn open_next(&self) -> Result<String, ()> {
+        let settings = self.settings();
+        loop {
+            let candidate = {
+                let mut state = self.state();
+                let candidate = state.order.get(state.next).cloned();
+                state.next += 1;
+                candidate
+            };
+            let Some(candidate) = candidate else {
+                self.chain.teardown(self.obj().upcast_ref());
+                self.post_exhausted(&settings);
+                return Err(());
+            };
+            let screened = plan::screen(
+                &candidate,
+                &registered(&candidate.factory),
+                settings.codec,
+                settings.preference,
+            );
+            let outcome = match screened {
+                Ok(hardware) => match self.try_open(&candidate, hardware, &settings) {
+                    Ok(()) => return Ok(candidate.factory),
+                    Err(why) => Outcome::FailedToOpen(why),
+                },
+                Err(skipped) => skipped,
+            };
+            gst::info!(CAT, imp = self, "{}: {outcome}", candidate.factory);
+            self.state().tried.push(&candidate.factory, outcome);
+        }
+    }
+
+    /// Builds `stromautoconvert ! candidate ! parser` and puts it in place at the bin's state,
+    /// with the errors it posts meanwhile held back; on failure nothing of it stays.
+    fn try_open(
+        &self,
+        candidate: &Candidate,
+        hardware: bool,
+        settings: &Settings,
+    ) -> Result<(), String> {
+        let encoder = make_encoder(candidate, settings)?;
+        let converter: gst::Element =
+            glib::Object::new::<crate::autoconvert::AutoConvert>().upcast();
+        let parser = gst::ElementFactory::make(settings.codec.parser())
+            .build()
+            .map_err(|err| format!("no {}: {err}", settings.codec.parser()))?;
+        let generation = {
+            let mut state = self.state();
+            state.generation += 1;
+            state.generation
+        };
+        self.watch_output(&encoder, generation);
+        let bin = self.obj();
+        let elements = vec![converter.clone(), encoder.clone(), parser];
+        let (installed, held) = self
+            .errors
+            .push(|| self.chain.install(bin.upcast_ref(), generation, elements));
+        let why = match (installed, held) {
+            (Ok(()), None) => None,
+            // It got there, but said it is broken: not one to trust with the stream.
+            (Ok(()), Some(error)) => {
+                self.chain.teardown(bin.upcast_ref());
+                Some(summarise_error(&error).unwrap_or_default())
+            }
+            (Err(err), held) => Some(
+                held.as_ref()
+                    .and_then(summarise_error)
+                    .unwrap_or_else(|| err.to_string()),
+            ),
+        };
+        if let Some(why) = why {
+            return Err(why);
+        }
+        {
+            let mut state = self.state();
+            state.tried.push(
+                &candidate.factory,
+                Outcome::Ok {
+                    mapped: candidate.row.is_some(),
+                },
+            );
+            state.active = Some(Active {
+                factory: candidate.factory.clone(),
+                hardware,
+                row: candidate.row,
+                encoder,
+                converter,
+                generation,
+                encoded: 0,
+                announced: false,
+            });
+        }
+        gst::info!(CAT, imp = self, "{} opened", candidate.factory);
+        bin.notify("active-encoder");
+        Ok(())
+    }
+
+    /// Counts what comes out of `encoder`: each buffer confirms its frame; the first one is
+    /// when the choice is announced.
+    fn watch_output(&self, encoder: &gst::Element, generation: u64) {
+        let Some(pad) = encoder.static_pad("src") else {
+            return;
+        };
+        let bin = self.obj().downgrade();
+        pad.add_probe(
+            gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
+            move |pad, info| {
+                let Some(bin) = bin.upgrade() else {
+                    return gst::PadProbeReturn::Ok;
+                };
+                match &info.data {
+                    Some(gst::PadProbeData::Buffer(buffer)) => {
+                        bin.imp().on_encoded(generation, pad, buffer);
+                    }
+                    Some(gst::PadProbeData::BufferList(list)) => {
+                        for buffer in list.iter() {
+                            bin.imp().on_encoded(generation, pad, buffer);
+                        }
+                    }
+                    _ => {}
+                }
+                gst::PadProbeReturn::Ok
+            },
+        );
+    }
+
+    fn on_encoded(&self, generation: u64, pad: &gst::Pad, buffer: &gst::BufferRef) {
+        let running_time = running_time(pad, buffer.pts());
+        let first = {
+            let mut state = self.state();
+            let Some(active) = state.active.as_mut().filter(|a| a.generation == generation) else {
+                return;
+            };
+            active.encoded += 1;
+            let first = !active.announced;
+            active.announced = true;
+            state.output_started = true;
+            state.pending.confirm(running_time);
+            first
+        };
+        if first {
+            self.announce();
+        }
+    }
+}

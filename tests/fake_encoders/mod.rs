@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: MPL-2.0
+//! Test-only encoders, registered by the test binary and never by the plugin: "hardware" H.264
+//! encoders that fail as real ones do when the GPU cannot serve them, so that `stromautoenc`'s
+//! fallback is exercised without a GPU. They prove nothing about a GPU.
+//!
+//! - `stromtestfailopenh264enc` never opens (as `nvh264enc` without a CUDA device, or NVENC at
+//!   its session limit: "OpenEncodeSessionEx failed: out of memory");
+//! - `stromtestfailframeh264enc` opens and takes caps, then fails on its first frame (as an
+//!   encoder whose session is lost when it first encodes);
+//! - `stromtestglh264enc` takes GL memory only, as a GL-fed encoder does: a bin of
+//!   `gldownload ! x264enc` behind a GL-memory-only sink pad.
+#![allow(dead_code)]
+
+use std::sync::Once;
+
+use gst::glib;
+use gst::prelude::*;
+
+pub const FAIL_OPEN: &str = "stromtestfailopenh264enc";
+pub const FAIL_FRAME: &str = "stromtestfailframeh264enc";
+pub const GL_ENCODER: &str = "stromtestglh264enc";
+pub const OPEN_ERROR: &str = "OpenEncodeSessionEx failed: out of memory";
+pub const FRAME_ERROR: &str = "NvEncEncodePicture failed: the encode session was lost";
+
+mod imp {
+    use std::sync::LazyLock;
+
+    use gst::glib;
+    use gst::subclass::prelude::*;
+    use gst_video::prelude::*;
+    use gst_video::subclass::prelude::*;
+
+    fn metadata(long_name: &str) -> gst::subclass::ElementMetadata {
+        gst::subclass::ElementMetadata::new(
+            long_name,
+            "Codec/Encoder/Video/Hardware",
+            "Test-only H.264 encoder that fails (gst-strom tests)",
+            "gst-strom developers",
+        )
+    }
+
+    fn templates() -> Vec<gst::PadTemplate> {
+        let sink = gst_video::VideoCapsBuilder::new()
+            .format(gst_video::VideoFormat::Nv12)
+            .build();
+        let src = gst::Caps::builder("video/x-h264")
+            .field("stream-format", "byte-stream")
+            .field("alignment", "au")
+            .field("profile", "main")
+            .build();
+        vec![
+            gst::PadTemplate::new(
+                "sink",
+                gst::PadDirection::Sink,
+                gst::PadPresence::Always,
+                &sink,
+            )
+            .unwrap(),
+            gst::PadTemplate::new(
+                "src",
+                gst::PadDirection::Src,
+                gst::PadPresence::Always,
+                &src,
+            )
+            .unwrap(),
+        ]
+    }
+
+    #[derive(Default)]
+    pub struct FailOpen;
+
+    #[glib::object_subclass]
+    impl ObjectSubclass for FailOpen {
+        const NAME: &'static str = "StromTestFailOpenH264Enc";
+        type Type = super::FailOpen;
+        type ParentType = gst_video::VideoEncoder;
+    }
+
+    impl ObjectImpl for FailOpen {}
+    impl GstObjectImpl for FailOpen {}
+
+    impl ElementImpl for FailOpen {
+        fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+            static METADATA: LazyLock<gst::subclass::ElementMetadata> =
+                LazyLock::new(|| metadata("Test encoder that never opens"));
+            Some(&*METADATA)
+        }
+
+        fn pad_templates() -> &'static [gst::PadTemplate] {
+            static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(templates);
+            TEMPLATES.as_ref()
+        }
+    }
+
+    impl VideoEncoderImpl for FailOpen {
+        fn open(&self) -> Result<(), gst::ErrorMessage> {
+            Err(gst::error_msg!(
+                gst::LibraryError::Init,
+                ["{} (test-only encoder that never opens)", super::OPEN_ERROR]
+            ))
+        }
+    }
+
+    #[derive(Default)]
+    pub struct GlEncoder;
+
+    #[glib::object_subclass]
+    impl ObjectSubclass for GlEncoder {
+        const NAME: &'static str = "StromTestGlH264Enc";
+        type Type = super::GlEncoder;
+        type ParentType = gst::Bin;
+    }
+
+    impl ObjectImpl for GlEncoder {
+        fn constructed(&self) {
+            self.parent_constructed();
+            let bin = self.obj();
+            let only_gl = gst::ElementFactory::make("capsfilter")
+                .property(
+                    "caps",
+                    gst::Caps::builder("video/x-raw")
+                        .features(["memory:GLMemory"])
+                        .build(),
+                )
+                .build()
+                .unwrap();
+            let download = gst::ElementFactory::make("gldownload").build().unwrap();
+            let convert = gst::ElementFactory::make("videoconvert").build().unwrap();
+            let encoder = gst::ElementFactory::make("x264enc")
+                .property_from_str("tune", "zerolatency")
+                .build()
+                .unwrap();
+            let children = [&only_gl, &download, &convert, &encoder];
+            bin.add_many(children).unwrap();
+            gst::Element::link_many(children).unwrap();
+            let templates = bin.pad_template_list();
+            let find = |name| {
+                templates
+                    .iter()
+                    .find(|t| t.name_template() == name)
+                    .unwrap()
+            };
+            let sink = gst::GhostPad::builder_from_template_with_target(
+                find("sink"),
+                &only_gl.static_pad("sink").unwrap(),
+            )
+            .unwrap()
+            .build();
+            let src = gst::GhostPad::builder_from_template_with_target(
+                find("src"),
+                &encoder.static_pad("src").unwrap(),
+            )
+            .unwrap()
+            .build();
+            bin.add_pad(&sink).unwrap();
+            bin.add_pad(&src).unwrap();
+        }
+    }
+
+    impl GstObjectImpl for GlEncoder {}
+    impl BinImpl for GlEncoder {}
+
+    impl ElementImpl for GlEncoder {
+        fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+            static METADATA: LazyLock<gst::subclass::ElementMetadata> =
+                LazyLock::new(|| metadata("Test encoder that takes GL memory only"));
+            Some(&*METADATA)
+        }
+
+        fn pad_templates() -> &'static [gst::PadTemplate] {
+            static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+                let sink = gst::Caps::builder("video/x-raw")
+                    .features(["memory:GLMemory"])
+                    .build();
+                let src = gst::Caps::builder("video/x-h264").build();
+                vec![
+                    gst::PadTemplate::new(
+                        "sink",
+                        gst::PadDirection::Sink,
+                        gst::PadPresence::Always,
+                        &sink,
+                    )
+                    .unwrap(),
+                    gst::PadTemplate::new(
+                        "src",
+                        gst::PadDirection::Src,
+                        gst::PadPresence::Always,
+                        &src,
+                    )
+                    .unwrap(),
+                ]
+            });
+            TEMPLATES.as_ref()
+        }
+    }
+
+    #[derive(Default)]
+    pub struct FailFrame;
+
+    #[glib::object_subclass]
+    impl ObjectSubclass for FailFrame {
+        const NAME: &'static str = "StromTestFailFrameH264Enc";
+        type Type = super::FailFrame;
+        type ParentType = gst_video::VideoEncoder;
+    }
+
+    impl ObjectImpl for FailFrame {}
+    impl GstObjectImpl for FailFrame {}
+
+    impl ElementImpl for FailFrame {
+        fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+            static METADATA: LazyLock<gst::subclass::ElementMetadata> =
+                LazyLock::new(|| metadata("Test encoder that fails on its first frame"));
+            Some(&*METADATA)
+        }
+
+        fn pad_templates() -> &'static [gst::PadTemplate] {
+            static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(templates);
+            TEMPLATES.as_ref()
+        }
+    }
+
+    impl VideoEncoderImpl for FailFrame {
+        fn set_format(
+            &self,
+            state: &gst_video::VideoCodecState<'static, gst_video::video_codec_state::Readable>,
+        ) -> Result<(), gst::LoggableError> {
+            let caps = gst::Caps::builder("video/x-h264")
+                .field("stream-format", "byte-stream")
+                .field("alignment", "au")
+                .field("profile", "main")
+                .build();
+            self.obj()
+                .set_output_state(caps, Some(state))
+                .map_err(|_| gst::loggable_error!(gst::CAT_RUST, "output state"))?;
+            Ok(())
+        }
+
+        fn handle_frame(
+            &self,
+            _frame: gst_video::VideoCodecFrame,
+        ) -> Result<gst::FlowSuccess, gst::FlowError> {
+            gst::element_imp_error!(
+                self,
+                gst::StreamError::Encode,
+                [
+                    "{} (test-only encoder that fails on its first frame)",
+                    super::FRAME_ERROR
+                ]
+            );
+            Err(gst::FlowError::Error)
+        }
+    }
+}
+
+glib::wrapper! {
+    pub struct FailOpen(ObjectSubclass<imp::FailOpen>) @extends gst_video::VideoEncoder, gst::Element, gst::Object;
+}
+
+glib::wrapper! {
+    pub struct GlEncoder(ObjectSubclass<imp::GlEncoder>) @extends gst::Bin, gst::Element, gst::Object;
+}
+
+glib::wrapper! {
+    pub struct FailFrame(ObjectSubclass<imp::FailFrame>) @extends gst_video::VideoEncoder, gst::Element, gst::Object;
+}
+
+/// Registers the test encoders for this process (GStreamer must be initialised).
+pub fn register() {
+    static REGISTER: Once = Once::new();
+    REGISTER.call_once(|| {
+        gst::Element::register(None, FAIL_OPEN, gst::Rank::NONE, FailOpen::static_type())
+            .expect("register the fail-open encoder");
+        gst::Element::register(None, FAIL_FRAME, gst::Rank::NONE, FailFrame::static_type())
+            .expect("register the fail-frame encoder");
+        gst::Element::register(None, GL_ENCODER, gst::Rank::NONE, GlEncoder::static_type())
+            .expect("register the GL-memory encoder");
+    });
+}
