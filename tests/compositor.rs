@@ -474,7 +474,29 @@ fn add_and_remove_mid_stream(mode: &str) {
     let mut pts = Vec::new();
     let mut white = Vec::new();
     let mut added: Option<(gst::Element, gst::Pad)> = None;
-    while let Some(sample) = sink.try_pull_sample(TIMEOUT) {
+    // Once the added input's src pad is blocked: (source, pad, "the probe fired").
+    let mut blocking: Option<(gst::Element, gst::Pad, std::sync::mpsc::Receiver<()>)> = None;
+    let started = std::time::Instant::now();
+    loop {
+        // The release happens here, on this thread, while the source's streaming thread waits in
+        // the probe. Waiting for the probe without pulling would deadlock: the appsink holds one
+        // buffer, so the mixer would stop taking input and the source never reach its probe.
+        if let Some((_, _, fired)) = &blocking
+            && fired.try_recv().is_ok()
+        {
+            let (source, pad, _) = blocking.take().unwrap();
+            source.static_pad("src").unwrap().unlink(&pad).unwrap();
+            m.release_request_pad(&pad);
+            source.set_state(gst::State::Null).unwrap();
+            pipeline.remove(&source).unwrap();
+        }
+        let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_mseconds(20)) else {
+            if sink.is_eos() {
+                break;
+            }
+            assert!(started.elapsed() < common::HANG, "{mode}: hang");
+            continue;
+        };
         let buffer = sample.buffer().unwrap();
         pts.push(buffer.pts().unwrap());
         let map = buffer.map_readable().unwrap();
@@ -507,11 +529,7 @@ fn add_and_remove_mid_stream(mode: &str) {
                 let _ = tx.send(());
                 gst::PadProbeReturn::Ok
             });
-            rx.recv_timeout(std::time::Duration::from_secs(30)).unwrap();
-            src.unlink(&pad).unwrap();
-            m.release_request_pad(&pad);
-            source.set_state(gst::State::Null).unwrap();
-            pipeline.remove(&source).unwrap();
+            blocking = Some((source, pad, rx));
         }
     }
     let bus = pipeline.bus().unwrap();
