@@ -48,7 +48,7 @@ done
 MAX_BYTES=$((60 * 1024 * 1024))
 # x264 (the software encoder of the fallback tiers) is included while it stays this small.
 X264_MAX_BYTES=$((4 * 1024 * 1024))
-PLUGINS=(coreelements app videotestsrc videoconvertscale opengl nvcodec debugutilsbad)
+PLUGINS=(coreelements app videotestsrc videoconvertscale opengl nvcodec debugutilsbad compositor videoparsersbad)
 # Never bundled: provided by the NVIDIA driver, GLVND (chooses the driver's GL), glibc or GCC.
 EXCLUDED='^(libcuda\.so|libnvidia-|libnvcuvid|libEGL_nvidia|libGLX_nvidia|libEGL\.so|libGL\.so|libGLX\.so|libGLdispatch\.so|libOpenGL\.so|libGLESv[12]|libstdc\+\+\.so|libgcc_s\.so|libc\.so|libm\.so|libdl\.so|libpthread\.so|librt\.so|libresolv\.so|libutil\.so|ld-linux|linux-vdso)'
 

@@ -222,6 +222,39 @@ gpumonitor_section() {
     SUMMARY+=("stromgpumonitor: $count strom-gpu-stats messages in 3 s; first: $(grep -o 'strom-gpu-stats, .*' <<<"$out" | head -n 1)")
 }
 
+# The decision message an element posted, from a gst-launch -m run (first match of NAME).
+decision_of() {
+    local name=$1
+    shift
+    timeout -k 5 "$STEP_TIMEOUT" env "${HEADLESS_GL[@]}" gst-launch-1.0 -m "$@" 2>&1 \
+        | grep -o "$name, .*" | head -n 1
+}
+
+new_elements_section() {
+    section "stromautoconvertscale, stromcompositor, stromautoenc on this GPU"
+    local d
+    # GL scaling: on a GPU, glcolorscale; the size is what videoconvertscale would choose.
+    d=$(decision_of strom-autoconvert videotestsrc num-buffers=30 \
+        ! video/x-raw,format=I420,width=1920,height=1080 ! stromautoconvertscale \
+        ! "video/x-raw(memory:GLMemory),format=NV12,width=1280,height=720;video/x-raw,format=NV12,width=1280,height=720" \
+        ! fakesink)
+    echo "stromautoconvertscale 1080p -> 720p: ${d:-no decision}"
+    SUMMARY+=("stromautoconvertscale 1080p -> 720p: ${d:-no decision}")
+    # Mixing: on a hardware GL renderer, auto must choose glvideomixer and name the renderer.
+    d=$(decision_of strom-compositor stromcompositor name=c sink_1::xpos=320 \
+        ! video/x-raw,width=640,height=240 ! fakesink \
+        videotestsrc num-buffers=30 ! video/x-raw,width=320,height=240 ! c. \
+        videotestsrc num-buffers=30 pattern=ball ! video/x-raw,width=320,height=240 ! c.)
+    echo "stromcompositor (auto): ${d:-no decision}"
+    SUMMARY+=("stromcompositor (auto): ${d:-no decision}")
+    # Encoding: Hopper has no NVENC, so nv*enc must be named in 'tried' and a software encoder
+    # chosen; with NVENC, nvh264enc.
+    d=$(decision_of strom-autoenc videotestsrc num-buffers=30 ! video/x-raw,width=640,height=360 \
+        ! stromautoenc ! fakesink)
+    echo "stromautoenc (auto): ${d:-no decision}"
+    SUMMARY+=("stromautoenc (auto): ${d:-no decision}")
+}
+
 # Frames per second over the whole run (start-up, GL context creation and the source included;
 # the source-only row shows what the source alone costs).
 measure() {
@@ -265,6 +298,7 @@ gl_section
 interop_section
 per_device_section
 nvcodec_section
+new_elements_section
 gpumonitor_section
 throughput_section
 section "summary"

@@ -90,7 +90,7 @@ fi
 check "host GStreamer is hidden in the namespace" in_hidden_namespace bash -c \
     '! /usr/bin/gst-inspect-1.0 --version >/dev/null 2>&1 && [[ -z $(ls /usr/lib/x86_64-linux-gnu/gstreamer-1.0) ]]'
 
-PLUGINS=(strom coreelements videotestsrc videoconvertscale opengl nvcodec app debugutilsbad)
+PLUGINS=(strom coreelements videotestsrc videoconvertscale opengl nvcodec app debugutilsbad compositor videoparsersbad)
 # shellcheck disable=SC2016 # expanded by the inner shell
 inspect=$(in_hidden_namespace "$BUNDLE/run.sh" bash -c 'gst-inspect-1.0; for p in "$@"; do gst-inspect-1.0 "$p"; done' \
     inspect "${PLUGINS[@]}" 2>&1 || true)
@@ -112,6 +112,10 @@ expect_output "log: per-device interop section recorded (no GPU here)" \
     '^per-device interop: skipped \(no NVIDIA GPU\)|^device 0, ' "$log"
 expect_output "log: nvcodec elements listed" '^nvcodec present: ' "$log"
 expect_output "log: stromgpumonitor step recorded" '^stromgpumonitor: ' "$log"
+expect_output "log: stromautoconvertscale decision recorded" '^stromautoconvertscale 1080p -> 720p: strom-autoconvert, path=' "$log"
+expect_output "log: stromcompositor decision recorded (software on llvmpipe here)" \
+    '^stromcompositor \(auto\): strom-compositor, path=\(string\)software' "$log"
+expect_output "log: stromautoenc step recorded" '^stromautoenc \(auto\): (strom-autoenc, encoder=|no decision)' "$log"
 for size in 1920x1080 3840x2160; do
     expect_output "log: $size GL-path conversion measured" "^$size glupload ! glcolorconvert x2 +3 frames .* fps$" "$log"
     expect_output "log: $size stromautoconvert mode=gl measured" "^$size stromautoconvert mode=gl +3 frames .* fps$" "$log"
