@@ -8,6 +8,9 @@
 //! Layout: `gpu/` touches the NVIDIA and GL libraries and knows nothing of elements; each element
 //! lives in its own folder (`mod.rs` public type, `imp.rs` subclass); decisions are plain modules.
 
+// Boundaries the compiler enforces: an item is `pub` only if it is reachable from outside the crate.
+#![deny(unreachable_pub)]
+
 pub mod autoconvert;
 pub mod autoenc;
 mod chainbin;

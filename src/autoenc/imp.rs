@@ -60,7 +60,7 @@ impl Default for Settings {
 }
 
 impl Settings {
-    pub fn encode(&self) -> plan::EncodeSettings {
+    pub(super) fn encode(&self) -> plan::EncodeSettings {
         plan::EncodeSettings {
             bitrate_kbps: self.bitrate_kbps,
             gop_size: self.gop_size,
@@ -116,7 +116,7 @@ pub(super) struct State {
 
 impl State {
     /// Whether another candidate is left to try after the one in use.
-    pub fn has_more(&self) -> bool {
+    pub(super) fn has_more(&self) -> bool {
         self.next < self.order.len()
     }
 }

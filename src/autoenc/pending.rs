@@ -41,7 +41,7 @@ impl<T: Clone> Default for Pending<T> {
 }
 
 impl<T: Clone> Pending<T> {
-    pub fn with_limit(limit: usize) -> Pending<T> {
+    pub(super) fn with_limit(limit: usize) -> Pending<T> {
         Pending {
             entries: VecDeque::new(),
             limit: limit.max(1),
@@ -49,7 +49,7 @@ impl<T: Clone> Pending<T> {
     }
 
     /// Records a frame about to enter the encoder. Returns whether the oldest one had to go.
-    pub fn push(&mut self, running_time: Option<u64>, item: T) -> bool {
+    pub(super) fn push(&mut self, running_time: Option<u64>, item: T) -> bool {
         let overflow = self.entries.len() >= self.limit;
         if overflow {
             self.entries.pop_front();
@@ -60,7 +60,7 @@ impl<T: Clone> Pending<T> {
 
     /// An encoded buffer for `running_time` came out: its frame is done. Returns whether a frame
     /// was confirmed.
-    pub fn confirm(&mut self, running_time: Option<u64>) -> bool {
+    pub(super) fn confirm(&mut self, running_time: Option<u64>) -> bool {
         let Some(rt) = running_time else {
             return self.entries.pop_front().is_some();
         };
@@ -75,15 +75,15 @@ impl<T: Clone> Pending<T> {
     }
 
     /// The frames still pending, oldest first: what the next encoder gets again.
-    pub fn snapshot(&self) -> Vec<T> {
+    pub(super) fn snapshot(&self) -> Vec<T> {
         self.entries.iter().map(|e| e.item.clone()).collect()
     }
 
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.entries.len()
     }
 
-    pub fn clear(&mut self) {
+    pub(super) fn clear(&mut self) {
         self.entries.clear();
     }
 }

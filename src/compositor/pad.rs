@@ -56,12 +56,12 @@ impl PadSettings {
     }
 
     /// An explicit size: the input is scaled (unless it happens to have that size).
-    pub fn scaled(&self) -> bool {
+    pub(super) fn scaled(&self) -> bool {
         self.width > 0 || self.height > 0
     }
 
     /// Translucent: the input is blended, not copied.
-    pub fn blended(&self) -> bool {
+    pub(super) fn blended(&self) -> bool {
         self.alpha < 1.0
     }
 }

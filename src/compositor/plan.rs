@@ -8,7 +8,7 @@ use super::Mode;
 
 /// The two mixers the bin can build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MixPath {
+pub(crate) enum MixPath {
     /// `glvideomixer`: blending on the GPU.
     Gl,
     /// `compositor`: blending on the CPU.
@@ -16,7 +16,7 @@ pub enum MixPath {
 }
 
 impl MixPath {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             MixPath::Gl => "gl",
             MixPath::Software => "software",
@@ -24,7 +24,7 @@ impl MixPath {
     }
 
     /// The factory of the mixer this path builds.
-    pub fn mixer(self) -> &'static str {
+    pub(crate) fn mixer(self) -> &'static str {
         match self {
             MixPath::Gl => "glvideomixer",
             MixPath::Software => "compositor",
@@ -34,13 +34,13 @@ impl MixPath {
 
 /// Where the mixed frames leave the bin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum OutputMemory {
+pub(crate) enum OutputMemory {
     System,
     Gl,
 }
 
 impl OutputMemory {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             OutputMemory::System => "system",
             OutputMemory::Gl => "gl",
@@ -50,7 +50,7 @@ impl OutputMemory {
 
 /// GL in this process, as far as the decision needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GlState {
+pub(crate) enum GlState {
     /// Not looked at: `mode=software` with a consumer that takes system memory needs no GL.
     NotChecked,
     /// A GL element the path needs is not installed (its factory name).
@@ -94,7 +94,7 @@ impl GlState {
 
 /// What downstream's caps accept, per memory.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Downstream {
+pub(crate) struct Downstream {
     pub system: bool,
     pub gl: bool,
     /// ANY caps (a bare `fakesink`, or nothing linked yet).
@@ -116,7 +116,7 @@ impl Downstream {
 /// What the requested pads ask of the mix when the decision is made: the CPU cost of
 /// `compositor` grows with every input it scales or blends, which GL does in the same pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct MixLoad {
+pub(crate) struct MixLoad {
     pub inputs: usize,
     /// Inputs with an explicit `width` or `height` (scaled, unless the size happens to match).
     pub scaled: usize,
@@ -128,7 +128,7 @@ impl MixLoad {
     /// Whether `compositor` would cost more CPU than uploading every input and downloading the
     /// mix: it copies unscaled opaque inputs about as fast as an upload would, but scaling and
     /// blending are per-pixel work on the CPU that the GPU does in the same draw.
-    pub fn cpu_costs_more(&self) -> bool {
+    pub(crate) fn cpu_costs_more(&self) -> bool {
         self.scaled > 0 || self.blended > 0
     }
 
@@ -142,14 +142,14 @@ impl MixLoad {
 
 /// The interop test's answer, as far as the decision needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InteropVerdict {
+pub(crate) struct InteropVerdict {
     pub works: bool,
     pub status: String,
 }
 
 /// Everything the decision reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Request {
+pub(crate) struct Request {
     pub mode: Mode,
     pub gl: GlState,
     pub downstream: Downstream,
@@ -159,7 +159,7 @@ pub struct Request {
 }
 
 /// Whether the decision needs to know about GL (a context check, once per process).
-pub fn needs_gl_check(mode: Mode, downstream: &Downstream) -> bool {
+pub(crate) fn needs_gl_check(mode: Mode, downstream: &Downstream) -> bool {
     mode != Mode::Software || downstream.gl_only()
 }
 
@@ -167,14 +167,14 @@ impl Request {
     /// Auto mode on a GPU, with a consumer that takes both memories (as `nvh264enc` does): GL
     /// memory helps only if the consumer can read it, which for a CUDA encoder is the interop
     /// test's question.
-    pub fn needs_interop(&self) -> bool {
+    pub(crate) fn needs_interop(&self) -> bool {
         self.mode == Mode::Auto && self.gl.on_gpu() == Some(true) && self.downstream.accepts_both()
     }
 }
 
 /// The decision.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Plan {
+pub(crate) struct Plan {
     pub path: MixPath,
     pub output: OutputMemory,
     /// Why, for people: the bus message and the log.
@@ -185,7 +185,7 @@ impl Plan {
     /// The elements between the mixer's output and the bin's src pad: `glupload` when
     /// `compositor` feeds a GL consumer, a system-memory capsfilter when `glvideomixer` must
     /// download for a consumer that would also take GL memory.
-    pub fn output_elements(&self) -> &'static [&'static str] {
+    pub(crate) fn output_elements(&self) -> &'static [&'static str] {
         match (self.path, self.output) {
             (MixPath::Software, OutputMemory::Gl) => &["glupload"],
             (MixPath::Gl, OutputMemory::System) => &["capsfilter"],
@@ -194,7 +194,7 @@ impl Plan {
     }
 
     /// `glvideomixer ! capsfilter` and the like, for logs.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         std::iter::once(self.path.mixer())
             .chain(self.output_elements().iter().map(|e| match *e {
                 "capsfilter" => "video/x-raw",
@@ -207,10 +207,10 @@ impl Plan {
 
 /// Why no mixer can be built, with the fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlanError(pub String);
+pub(crate) struct PlanError(pub String);
 
 /// Picks the mixer for `request`.
-pub fn plan(request: &Request) -> Result<Plan, PlanError> {
+pub(crate) fn plan(request: &Request) -> Result<Plan, PlanError> {
     let down = &request.downstream;
     if !down.system && !down.gl && !down.any {
         return Err(PlanError(format!(

@@ -67,7 +67,7 @@ pub(crate) fn is_mesa_or_software(vendor: &str, renderer: &str) -> bool {
 /// True when `renderer` rasterises on the CPU (Mesa's llvmpipe, softpipe and swrast, the
 /// "Software Rasterizer" of other vendors): GL there is slower than code written for the CPU.
 /// Unlike [`is_mesa_or_software`], Mesa drivers of real GPUs (radeonsi, iris) are not.
-pub fn is_cpu_rasteriser(renderer: &str) -> bool {
+pub(crate) fn is_cpu_rasteriser(renderer: &str) -> bool {
     let renderer = renderer.to_ascii_lowercase();
     ["llvmpipe", "softpipe", "swrast", "software rasterizer"]
         .iter()
