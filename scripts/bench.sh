@@ -2,16 +2,19 @@
 # SPDX-License-Identifier: MPL-2.0
 # Benchmarks stromautoconvert against videoconvert (1 thread and one per core), autovideoconvert
 # and, for scaling, videoconvertscale, in one run: throughput, CPU per frame for the capture
-# formats (UYVY/YUY2/NV12/BGRx/BGRA/RGBA/RGBx into I420/NV12, 1080p and 2160p, net of the source,
-# against a memcpy floor), start-up cost, the interop test's time, stromgpumonitor overhead,
-# peak memory, a hand-written I420->NV12 converter, and stromcompositor against compositor and
-# glvideomixer (4 x 1080p -> 1080p).
+# formats (UYVY/YUY2/NV12/BGRx/BGRA/RGBA/RGBx into I420/NV12, 1080p and 2160p, net of the
+# source, against a memcpy floor), stromautoconvertscale against videoconvertscale (1080p I420
+# into 720p and 480p NV12, same threads and one thread), start-up cost, the interop test's time,
+# stromgpumonitor overhead, peak memory, a hand-written I420->NV12 converter, and
+# stromcompositor against compositor and glvideomixer (4 x 1080p -> 1080p).
 # Builds the harness (examples/bench) in release mode and runs it; prints Markdown, or JSON
 # with --json.
 #
-# Usage: scripts/bench.sh [--quick] [--json] [--reps N] [--only throughput,cpu,monitor,startup,rss,direct,compositor]
+# Usage: scripts/bench.sh [--quick] [--json] [--reps N]
+#          [--only throughput,cpu,scaling,monitor,startup,rss,direct,compositor] [--cases SUBSTRING,...]
 #   --quick   tiny frame counts and one repetition: a smoke run, the numbers mean nothing
 #   --json    machine-readable output on stdout (progress goes to stderr)
+#   --cases   only the cases whose id contains one of these (e.g. uyvy-i420,720p)
 # Other processes on the machine skew the numbers: the load average is recorded with them.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh

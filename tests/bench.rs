@@ -106,6 +106,33 @@ fn quick_bench_reports_every_section() {
     }
     assert_eq!(run["targets"].as_array().map(Vec::len), Some(5));
 
+    let scaling = run["scaling"].as_array().expect("scaling cases");
+    assert_eq!(scaling.len(), 2, "{scaling:?}");
+    for case in scaling {
+        let results = case["results"].as_array().expect("results");
+        let contenders: Vec<&str> = results
+            .iter()
+            .filter_map(|e| e["contender"].as_str())
+            .collect();
+        assert_eq!(
+            contenders,
+            [
+                format!("stromautoconvertscale n-threads={cores}"),
+                format!("videoconvertscale n-threads={cores}"),
+                "videoconvertscale".to_owned()
+            ],
+            "{case}"
+        );
+        for entry in results {
+            assert!(
+                entry["fps"].is_object() && entry["cpu-ms-per-frame"].is_object(),
+                "every contender scales: {entry}"
+            );
+        }
+        // A system-memory consumer: the bin's software chain, one videoconvertscale.
+        assert_eq!(results[0]["chain"], "software: videoconvertscale", "{case}");
+    }
+
     let layouts = run["compositor"].as_array().expect("compositor layouts");
     assert_eq!(layouts.len(), 2, "{layouts:?}");
     for layout in layouts {

@@ -180,21 +180,34 @@ fn difference(a: &Output, b: &Output) -> (f64, u8) {
 /// Converts the same buffers with the bin and with `videoconvert`, checks the bin used the fast
 /// converter, the caps are equal and every sample is.
 fn compare(input: &str, consumer: &str, layout: Layout) {
+    compare_on_threads(input, consumer, layout, &[]);
+}
+
+/// [`compare`] with the bin's default threads, and with each `n-threads` of `threads` (the fast
+/// converter then splits every frame into row bands over that many threads).
+fn compare_on_threads(input: &str, consumer: &str, layout: Layout, threads: &[u32]) {
     init();
     let input: gst::Caps = input.parse().unwrap();
     let info = gst_video::VideoInfo::from_caps(&input).unwrap();
     let buffers = input_buffers(&info, layout);
-    let ours = run("stromautoconvert mode=software", &input, consumer, &buffers);
     let reference = run("videoconvert", &input, consumer, &buffers);
-    let what = format!("{input} -> {consumer} ({layout:?})");
-    assert_eq!(
-        ours.chain.as_deref(),
-        Some("stromfastconvert"),
-        "{what}: the fast converter is used"
+    let bins = std::iter::once("stromautoconvert mode=software".to_owned()).chain(
+        threads
+            .iter()
+            .map(|n| format!("stromautoconvert mode=software n-threads={n}")),
     );
-    assert_eq!(ours.caps, reference.caps, "{what}: output caps");
-    let (mean, max) = difference(&ours, &reference);
-    assert_eq!(max, 0, "{what}: differs from videoconvert (mean {mean:.3})");
+    for bin in bins {
+        let ours = run(&bin, &input, consumer, &buffers);
+        let what = format!("{bin}: {input} -> {consumer} ({layout:?})");
+        assert_eq!(
+            ours.chain.as_deref(),
+            Some("stromfastconvert"),
+            "{what}: the fast converter is used"
+        );
+        assert_eq!(ours.caps, reference.caps, "{what}: output caps");
+        let (mean, max) = difference(&ours, &reference);
+        assert_eq!(max, 0, "{what}: differs from videoconvert (mean {mean:.3})");
+    }
 }
 
 /// Sizes: even and odd, below and above 576 lines (where GStreamer's defaults switch from
@@ -222,6 +235,44 @@ fn packed_yuv_to_420_is_bit_exact_with_videoconvert() {
     }
 }
 
+/// Every conversion the fast converter makes, as (input, output) formats.
+const CONVERSIONS: [(&str, &str); 14] = [
+    ("UYVY", "I420"),
+    ("UYVY", "NV12"),
+    ("YUY2", "I420"),
+    ("YUY2", "NV12"),
+    ("I420", "NV12"),
+    ("NV12", "I420"),
+    ("BGRx", "I420"),
+    ("BGRx", "NV12"),
+    ("BGRA", "I420"),
+    ("BGRA", "NV12"),
+    ("RGBx", "I420"),
+    ("RGBx", "NV12"),
+    ("RGBA", "I420"),
+    ("RGBA", "NV12"),
+];
+
+#[test]
+fn row_bands_on_several_threads_give_the_one_thread_picture_for_every_conversion() {
+    // 2 and 3 threads, 4 bands each where the height allows (at least 16 rows a band): bands
+    // of odd heights at the bottom, chroma rows split at half the band starts, and strides and
+    // offsets that change from buffer to buffer. Equal to videoconvert is equal to the
+    // one-thread picture, which `compare` checks as well.
+    for (from, to) in CONVERSIONS {
+        for size in SIZES {
+            for layout in [Layout::Packed, Layout::VaryingMeta] {
+                compare_on_threads(
+                    &caps_for(from, size, ""),
+                    &format!("video/x-raw,format={to}"),
+                    layout,
+                    &[1, 2, 3],
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn packed_yuv_keeps_bit_exactness_for_every_chroma_siting_pair() {
     // The input's siting is the upsampling filter's, the output's the downsampling one's.
@@ -229,7 +280,7 @@ fn packed_yuv_keeps_bit_exactness_for_every_chroma_siting_pair() {
         for in_site in ["jpeg", "mpeg2"] {
             for out_site in ["", ",chroma-site=jpeg", ",chroma-site=mpeg2"] {
                 for size in [(63, 47), (642, 578)] {
-                    compare(
+                    compare_on_threads(
                         &caps_for(
                             from,
                             size,
@@ -237,6 +288,7 @@ fn packed_yuv_keeps_bit_exactness_for_every_chroma_siting_pair() {
                         ),
                         &format!("video/x-raw,format=NV12{out_site}"),
                         Layout::Packed,
+                        &[3],
                     );
                 }
             }
@@ -296,10 +348,11 @@ fn rgb_to_yuv_is_bit_exact_with_videoconvert_for_every_matrix_and_range() {
 fn rgb_to_yuv_follows_the_chroma_siting_downstream_asks_for() {
     for site in ["jpeg", "mpeg2"] {
         for size in [(63, 47), (642, 578)] {
-            compare(
+            compare_on_threads(
                 &caps_for("BGRA", size, ",colorimetry=sRGB"),
                 &format!("video/x-raw,format=NV12,colorimetry=bt709,chroma-site={site}"),
                 Layout::Packed,
+                &[3],
             );
         }
     }

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MPL-2.0
 //! `n-threads=0` sized from what the process may really use, not the host's cores: a child
 //! process runs with a CPU affinity or a cgroup CPU quota the test sets, and reports how many
-//! threads the bin gave its internal videoconvert.
+//! threads the bin gave its internal videoconvert, and how many helper threads the internal
+//! fast converter started (one thread by default where one is fast enough, row bands over the
+//! usable CPUs for UYVY/YUY2 -> I420, exactly N for `n-threads=N`, none left once stopped).
 
 mod common;
 
@@ -64,6 +66,115 @@ fn child_reports_converter_threads() {
         stromautoconvert: threads[0],
         stromautoconvertscale: threads[1],
     });
+}
+
+/// What the fast converter did in a child: its `n-threads` and the helper threads it had
+/// started once prerolled (the converting thread itself is the streaming thread), per case,
+/// and the helpers still alive after every pipeline stopped.
+#[derive(Debug, Serialize, Deserialize)]
+struct FastThreads {
+    /// (case, the fast converter's n-threads, helper threads while prerolled)
+    cases: Vec<(String, u32, usize)>,
+    helpers_after_stop: usize,
+}
+
+/// Threads of this process whose name starts with the fast converter's helper name.
+fn fast_converter_helpers() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .expect("/proc/self/task")
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with("stromfastconv-"))
+        .count()
+}
+
+#[test]
+#[ignore = "run by the tests below in their own processes"]
+fn child_reports_fast_converter_threads() {
+    if !common::is_child() {
+        return;
+    }
+    common::init();
+    let mut cases = Vec::new();
+    for (from, to, n_threads) in [
+        ("UYVY", "I420", 0),
+        ("YUY2", "I420", 0),
+        ("BGRx", "NV12", 0),
+        ("UYVY", "NV12", 0),
+        ("BGRx", "NV12", 3),
+        ("UYVY", "I420", 1),
+    ] {
+        let pipeline = gst::parse::launch(&format!(
+            "videotestsrc num-buffers=2 ! video/x-raw,format={from},width=320,height=240 \
+             ! stromautoconvert name=conv mode=software n-threads={n_threads} \
+             ! video/x-raw,format={to} ! fakesink"
+        ))
+        .unwrap()
+        .downcast::<gst::Pipeline>()
+        .unwrap();
+        // Prerolled, the first frame went through the chain, which is still in place.
+        pipeline.set_state(gst::State::Paused).unwrap();
+        let (prerolled, _, _) = pipeline.state(gst::ClockTime::from_seconds(30));
+        assert_eq!(prerolled, Ok(gst::StateChangeSuccess::Success));
+        let conv = pipeline
+            .by_name("conv")
+            .unwrap()
+            .downcast::<gst::Bin>()
+            .unwrap();
+        let fast = conv
+            .children()
+            .into_iter()
+            .find(|e| e.type_().name() == "GstStromFastConvert")
+            .expect("the fast converter inside");
+        cases.push((
+            format!("{from}->{to} n-threads={n_threads}"),
+            fast.property::<u32>("n-threads"),
+            fast_converter_helpers(),
+        ));
+        pipeline.set_state(gst::State::Null).unwrap();
+    }
+    common::report(&FastThreads {
+        cases,
+        helpers_after_stop: fast_converter_helpers(),
+    });
+}
+
+fn fast_threads_in_child(wrapper: &[&str]) -> FastThreads {
+    common::run_child_under(
+        wrapper,
+        &child_name!(child_reports_fast_converter_threads),
+        &[],
+    )
+    .report()
+}
+
+#[test]
+fn the_fast_converter_threads_only_what_one_thread_is_too_slow_for() {
+    let usable = usable_here() as usize;
+    let report = fast_threads_in_child(&[]);
+    let helpers: Vec<(u32, usize)> = report.cases.iter().map(|(_, n, h)| (*n, *h)).collect();
+    assert_eq!(
+        helpers,
+        vec![
+            // 0 = automatic: bands over the usable CPUs where one thread is not 1.5x
+            // videoconvert's speed, one thread elsewhere.
+            (0, usable - 1),
+            (0, usable - 1),
+            (0, 0),
+            (0, 0),
+            // An explicit number, for any conversion.
+            (3, 2),
+            (1, 0),
+        ],
+        "{report:?} ({usable} usable CPUs)"
+    );
+    assert_eq!(report.helpers_after_stop, 0, "{report:?}");
+}
+
+#[test]
+fn a_one_cpu_affinity_keeps_the_fast_converter_on_one_thread() {
+    let report = fast_threads_in_child(&["taskset", "-c", "0"]);
+    let helpers: Vec<usize> = report.cases.iter().map(|(_, _, h)| *h).collect();
+    assert_eq!(helpers, vec![0, 0, 0, 0, 2, 0], "{report:?}");
 }
 
 /// The threads each element's converter got in a child run through `wrapper`.

@@ -136,18 +136,19 @@ fn source_only() -> Contender {
     }
 }
 
-/// `quick`: one packed, one layout and one RGB case at 1080p (a smoke run).
+/// What `--quick` runs: one packed, one layout and one RGB case at 1080p (a smoke run).
+pub const QUICK_CASES: [&str; 3] = ["1080p-uyvy-nv12", "1080p-nv12-i420", "1080p-bgrx-nv12"];
+
+/// The cases `wanted` keeps, each contender interleaved round-robin with the others.
 pub fn measure(
     reps: usize,
-    quick: bool,
+    wanted: impl Fn(&Case) -> bool,
     frames: impl Fn(&Case) -> u32,
     contenders: &[Contender],
 ) -> Vec<CaptureResult> {
     cases()
         .into_iter()
-        .filter(|c| {
-            !quick || ["1080p-uyvy-nv12", "1080p-nv12-i420", "1080p-bgrx-nv12"].contains(&c.id)
-        })
+        .filter(|c| wanted(c))
         .map(|case| {
             let n = frames(&case);
             // The baseline keeps the input format end to end.

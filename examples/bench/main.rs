@@ -7,7 +7,8 @@
 //!
 //! Run through `scripts/bench.sh` (release build). Options: `--quick` (tiny frame counts, one
 //! repetition: a smoke run, numbers meaningless), `--json`, `--reps N`, `--only a,b` with
-//! sections throughput, cpu, monitor, startup, rss, direct, compositor.
+//! sections throughput, cpu, scaling, monitor, startup, rss, direct, compositor, `--cases a,b`
+//! (only the cases whose id contains one of these).
 
 mod capture;
 mod cases;
@@ -17,6 +18,7 @@ mod direct;
 mod monitor;
 mod pipeline;
 mod report;
+mod scaling;
 mod startup;
 mod stats;
 
@@ -28,10 +30,12 @@ use cases::{CASES, Case, Contender, STROM};
 use stats::Summary;
 
 const USAGE: &str = "Usage: bench [--quick] [--json] [--reps N] \
-                     [--only throughput,cpu,monitor,startup,rss,direct,compositor]";
-const SECTIONS: [&str; 7] = [
+                     [--only throughput,cpu,scaling,monitor,startup,rss,direct,compositor] \
+                     [--cases SUBSTRING,...]";
+const SECTIONS: [&str; 8] = [
     "throughput",
     "cpu",
+    "scaling",
     "monitor",
     "startup",
     "rss",
@@ -46,11 +50,19 @@ pub struct Options {
     pub json: bool,
     pub reps: usize,
     pub sections: Vec<String>,
+    /// Only the cases whose id contains one of these (throughput, cpu and scaling sections).
+    pub cases: Option<Vec<String>>,
 }
 
 impl Options {
     fn wants(&self, section: &str) -> bool {
         self.sections.iter().any(|s| s == section)
+    }
+
+    pub fn wants_case(&self, case: &Case) -> bool {
+        self.cases
+            .as_ref()
+            .is_none_or(|list| list.iter().any(|c| case.id.contains(c.as_str())))
     }
 
     fn frames(&self, case: &Case) -> u32 {
@@ -68,6 +80,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         json: false,
         reps: 5,
         sections: SECTIONS.iter().map(|s| (*s).to_owned()).collect(),
+        cases: None,
     };
     let mut reps_given = false;
     let mut args = args.iter();
@@ -96,6 +109,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
                     return Err(format!("unknown section '{bad}'\n{USAGE}"));
                 }
             }
+            "--cases" => options.cases = Some(value()?.split(',').map(str::to_owned).collect()),
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument '{other}'\n{USAGE}")),
         }
@@ -154,6 +168,7 @@ impl CaseResult {
 fn measure_throughput(options: &Options, contenders: &[Contender]) -> Vec<CaseResult> {
     CASES
         .iter()
+        .filter(|case| options.wants_case(case))
         .map(|case| {
             let runnable: Vec<&Contender> = contenders
                 .iter()
@@ -358,9 +373,17 @@ fn main() -> ExitCode {
             .collect();
         run.capture = Some(capture::measure(
             options.reps,
-            options.quick,
+            |c| options.wants_case(c) && (!options.quick || capture::QUICK_CASES.contains(&c.id)),
             |c| options.frames(c),
             &compared,
+        ));
+    }
+    if options.wants("scaling") {
+        run.scaling = Some(scaling::measure(
+            options.reps,
+            |c| options.wants_case(c),
+            |c| options.frames(c),
+            &scaling::contenders(cores),
         ));
     }
     if options.wants("monitor") {

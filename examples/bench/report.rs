@@ -33,6 +33,7 @@ pub struct Run {
     pub direct: Option<Result<Vec<DirectResult>, String>>,
     pub rss: Option<(Option<i64>, Vec<RssResult>)>,
     pub capture: Option<Vec<crate::capture::CaptureResult>>,
+    pub scaling: Option<Vec<crate::scaling::ScalingResult>>,
     pub compositor: Option<Result<Vec<LayoutResult>, String>>,
 }
 
@@ -97,6 +98,7 @@ impl Run {
             direct: None,
             rss: None,
             capture: None,
+            scaling: None,
             compositor: None,
         }
     }
@@ -267,6 +269,7 @@ impl Run {
             "direct-converter": section(&direct),
             "rss": rss,
             "cpu-per-frame": self.capture.as_deref().map(crate::capture::to_json),
+            "scaling": self.scaling.as_deref().map(crate::scaling::to_json),
             "compositor": section(&self.compositor.as_ref().map(|r| {
                 r.as_ref()
                     .map(|v| v.iter().map(LayoutResult::to_json).collect())
@@ -303,6 +306,9 @@ impl Run {
                 STOCK,
                 &self.threaded(),
             ));
+        }
+        if let Some(scaling) = &self.scaling {
+            md.push_str(&crate::scaling::markdown(scaling, env.reps, env.cores));
         }
         self.targets_markdown(&mut md);
         self.startup_markdown(&mut md);

@@ -120,11 +120,7 @@ impl AutoConvert {
         plan: &ChainPlan,
         output_size: Option<&OutputSize>,
     ) -> Result<(), ChainError> {
-        let specs = specs_for(
-            &plan.shape,
-            threads_for(self.settings().n_threads),
-            output_size,
-        );
+        let specs = specs_for(&plan.shape, self.settings().n_threads, output_size);
         self.chain
             .build_and_install(self.obj().upcast_ref(), plan.shape, &specs)
             .map_err(ChainError::Build)
@@ -184,6 +180,19 @@ pub(super) fn threads_for(n_threads: u32) -> u32 {
     }
 }
 
+/// What the bin's `n-threads` setting sets on `element`'s own `n-threads`: the threads for
+/// `videoconvert`/`videoconvertscale`, the setting itself for the fast converter (which reads 0
+/// per conversion); `None` for the other elements of a chain.
+pub(super) fn n_threads_of(element: &gst::Element, setting: u32) -> Option<u32> {
+    if element.type_() == crate::convert::FastConvert::static_type() {
+        return Some(setting);
+    }
+    element
+        .factory()
+        .is_some_and(|f| f.name().starts_with("videoconvert"))
+        .then(|| threads_for(setting))
+}
+
 /// The name of the capsfilter at the end of a GL chain that may write YUV from RGB.
 const OUTPUT_PIN: &str = "strom-output-caps";
 
@@ -198,7 +207,8 @@ fn output_pin_caps(size: Option<&OutputSize>) -> gst::Caps {
     caps::gl_written_caps(size.map(|s| (s.width, s.height, s.par)))
 }
 
-/// How to make each element of `shape`; `output_size` pins a GL scaling chain's size.
+/// How to make each element of `shape` under the bin's `n-threads`; `output_size` pins a GL
+/// scaling chain's size.
 fn specs_for(
     shape: &ChainShape,
     n_threads: u32,
@@ -210,11 +220,13 @@ fn specs_for(
         .factories()
         .into_iter()
         .map(|factory| match factory {
+            // The fast converter reads 0 itself: one thread where that is fast enough.
             crate::convert::ELEMENT_NAME => {
                 ElementSpec::internal(crate::convert::ELEMENT_NAME, crate::convert::make)
+                    .property("n-threads", n_threads)
             }
             "videoconvert" | "videoconvertscale" => {
-                ElementSpec::new(factory).property("n-threads", n_threads)
+                ElementSpec::new(factory).property("n-threads", threads_for(n_threads))
             }
             "identity" => ElementSpec::new("identity").property("silent", true),
             "capsfilter" if !std::mem::take(&mut hop_left) => ElementSpec::new("capsfilter")
@@ -277,12 +289,25 @@ mod tests {
             let names: Vec<&str> = specs.iter().map(|s| s.factory).collect();
             assert_eq!(names, shape.factories());
             let elements = crate::chainbin::chain::build(&specs).expect("builds");
-            if let Some(vc) = elements.iter().find(|e| {
-                e.factory()
-                    .is_some_and(|f| f.name().starts_with("videoconvert"))
-            }) {
-                assert_eq!(vc.property::<u32>("n-threads"), 2);
+            for converter in &elements {
+                if let Some(threads) = n_threads_of(converter, 2) {
+                    assert_eq!(converter.property::<u32>("n-threads"), threads);
+                    assert_eq!(threads, 2);
+                }
             }
+            // Automatic: videoconvert gets the usable CPUs, the fast converter decides itself.
+            let elements = crate::chainbin::chain::build(&specs_for(&shape, 0, None)).unwrap();
+            let converters: Vec<_> = elements
+                .iter()
+                .filter_map(|e| Some((e, n_threads_of(e, 0)?)))
+                .collect();
+            for (converter, threads) in &converters {
+                assert_eq!(converter.property::<u32>("n-threads"), *threads);
+                let fast = converter.factory().is_none();
+                assert_eq!(*threads, if fast { 0 } else { crate::cpus::usable() });
+            }
+            let converts = !shape.passthrough && shape.path == ConvertPath::Software;
+            assert_eq!(converters.len(), usize::from(converts), "{shape:?}");
         }
     }
 }

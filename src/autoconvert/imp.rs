@@ -378,11 +378,15 @@ impl ObjectImpl for AutoConvert {
                 glib::ParamSpecUInt::builder("n-threads")
                     .nick("Threads")
                     .blurb(
-                        "Threads of the internal videoconvert(scale) on the software path; \
-                         0 = one per CPU this process may use (its CPU affinity and cgroup CPU \
-                         quota, so a container limited to 2 CPUs gets 2). Conversions the \
-                         internal fast converter makes (I420<->NV12; UYVY, YUY2, BGRx, BGRA, \
-                         RGBx, RGBA to I420/NV12) run on one thread per stream whatever this says",
+                        "Threads of the software path. 0 (automatic): the internal \
+                         videoconvert(scale) runs one per CPU this process may use (its CPU \
+                         affinity and cgroup CPU quota, so a container limited to 2 CPUs gets \
+                         2); the internal fast converter (I420<->NV12; UYVY, YUY2, BGRx, BGRA, \
+                         RGBx, RGBA to I420/NV12) runs one thread per stream where one already \
+                         runs at 1.5x videoconvert's default speed or more, and splits the \
+                         frame into row bands over that many CPUs where it does not (UYVY/YUY2 \
+                         to I420). N: N threads for both, every conversion; 1 = one thread. The \
+                         picture is the same on any number",
                     )
                     .default_value(DEFAULT_N_THREADS)
                     // Bounded so that a wrapped "-1" from gst-launch is refused, not obeyed.
@@ -441,12 +445,12 @@ impl ObjectImpl for AutoConvert {
             "n-threads" => {
                 let n_threads = value.get::<u32>().expect("type checked upstream");
                 lock(&self.settings).n_threads = n_threads;
-                // Applies from the next caps; videoconvert reads it when it (re)configures.
-                for converter in self.chain.elements().iter().filter(|e| {
-                    e.factory()
-                        .is_some_and(|f| f.name().starts_with("videoconvert"))
-                }) {
-                    converter.set_property("n-threads", super::chain::threads_for(n_threads));
+                // videoconvert reads it when it (re)configures, from the next caps; the fast
+                // converter from the next frame, and reads 0 itself.
+                for converter in self.chain.elements() {
+                    if let Some(threads) = super::chain::n_threads_of(&converter, n_threads) {
+                        converter.set_property("n-threads", threads);
+                    }
                 }
             }
             "cuda-check-interval" => {

@@ -12,17 +12,25 @@
 //!
 //! The element is not registered as a plugin feature: bins create it with [`make`] when
 //! [`negotiate::videoconvert_output`] says `videoconvert` would produce caps that
-//! [`negotiate::Conversion::new`] converts, and use `videoconvert` for everything else. It runs
-//! one thread per stream: every conversion here costs a fraction of a frame period at 2160p.
+//! [`negotiate::Conversion::new`] converts, and use `videoconvert` for everything else.
+//!
+//! Threads (`n-threads`, which the bins pass on): by default one per stream where one thread
+//! already runs at 1.5× `videoconvert`'s default speed or more, CPU time per frame being what a
+//! server with many streams pays; where it does not (UYVY/YUY2 → I420, against `videoconvert`'s
+//! own fast path), the frame is cut into row bands shared out over parked worker threads
+//! (`bands.rs`, `frame.rs`, `pool.rs`), with the same picture as on one thread.
 
 use gst::glib;
 
+mod bands;
 mod chroma;
+mod frame;
 mod imp;
 pub(crate) mod negotiate;
 mod out420;
 mod packed;
 mod planes;
+mod pool;
 mod rgb;
 
 /// The name chains and messages give the element.

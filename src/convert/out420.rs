@@ -19,6 +19,28 @@ pub(crate) enum Out420<'a> {
 }
 
 impl<'a> Out420<'a> {
+    /// The picture cut into disjoint pictures at luma rows `starts` (even, ascending, the first
+    /// 0), chroma rows at half of each.
+    pub(crate) fn into_bands(self, starts: &[usize]) -> Vec<Out420<'a>> {
+        let luma = || starts.iter().copied();
+        let chroma = || starts.iter().map(|s| s / 2);
+        match self {
+            Out420::I420 { y, u, v } => y
+                .into_bands(luma())
+                .into_iter()
+                .zip(u.into_bands(chroma()))
+                .zip(v.into_bands(chroma()))
+                .map(|((y, u), v)| Out420::I420 { y, u, v })
+                .collect(),
+            Out420::Nv12 { y, uv } => y
+                .into_bands(luma())
+                .into_iter()
+                .zip(uv.into_bands(chroma()))
+                .map(|(y, uv)| Out420::Nv12 { y, uv })
+                .collect(),
+        }
+    }
+
     pub(crate) fn y_row(&mut self, r: usize, width: usize) -> &mut [u8] {
         match self {
             Out420::I420 { y, .. } | Out420::Nv12 { y, .. } => y.row(r, width),

@@ -17,15 +17,41 @@ pub(crate) struct PlaneMut<'a> {
     pub(crate) stride: usize,
 }
 
-impl Plane<'_> {
+impl<'a> Plane<'a> {
     pub(crate) fn row(&self, r: usize, len: usize) -> &[u8] {
         &self.data[r * self.stride..r * self.stride + len]
     }
+
+    /// The plane from row `r` on, as a plane of its own (a band's input).
+    pub(crate) fn rows_from(self, r: usize) -> Plane<'a> {
+        Plane {
+            data: &self.data[(r * self.stride).min(self.data.len())..],
+            stride: self.stride,
+        }
+    }
 }
 
-impl PlaneMut<'_> {
+impl<'a> PlaneMut<'a> {
     pub(crate) fn row(&mut self, r: usize, len: usize) -> &mut [u8] {
         &mut self.data[r * self.stride..r * self.stride + len]
+    }
+
+    /// The plane cut into disjoint planes at rows `starts` (ascending, the first 0): band `k`
+    /// holds rows `starts[k]..starts[k + 1]` (the last, the rest of the plane).
+    pub(crate) fn into_bands(self, starts: impl IntoIterator<Item = usize>) -> Vec<PlaneMut<'a>> {
+        let stride = self.stride;
+        let mut rest = self.data;
+        let mut at = 0;
+        let mut bands = Vec::new();
+        for start in starts.into_iter().skip(1) {
+            let cut = ((start - at) * stride).min(rest.len());
+            let (band, tail) = std::mem::take(&mut rest).split_at_mut(cut);
+            bands.push(PlaneMut { data: band, stride });
+            rest = tail;
+            at = start;
+        }
+        bands.push(PlaneMut { data: rest, stride });
+        bands
     }
 }
 
