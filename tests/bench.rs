@@ -118,6 +118,7 @@ fn quick_bench_reports_every_section() {
             contenders,
             [
                 format!("stromautoconvertscale n-threads={cores}"),
+                format!("videoscale n-threads={cores} ! stromautoconvert n-threads={cores}"),
                 format!("videoconvertscale n-threads={cores}"),
                 "videoconvertscale".to_owned()
             ],

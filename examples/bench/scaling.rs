@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MPL-2.0
 //! The scaling ladder a transcoder feeds its encoders: 1080p I420 into 720p and 480p NV12,
 //! `stromautoconvertscale` (auto mode, which with a system-memory consumer builds its software
-//! chain) against `videoconvertscale` with the same threads and with its default one thread,
+//! chain) and `videoscale ! stromautoconvert` against `videoconvertscale` with the same threads and with its default one thread,
 //! interleaved round-robin in one run; frames per second and CPU per frame side by side.
 
 use serde_json::{Value, json};
@@ -30,11 +30,13 @@ pub const CASES: [Case; 2] = [
     },
 ];
 
-/// `stromautoconvertscale` and `videoconvertscale` with `threads` threads each, and
+/// `stromautoconvertscale`, `stromautoconvert` behind `videoscale` (how a pipeline that scales
+/// and then converts uses it) and `videoconvertscale`, with `threads` threads each, and
 /// `videoconvertscale` alone.
 pub fn contenders(threads: usize) -> Vec<Contender> {
     [
         format!("stromautoconvertscale n-threads={threads}"),
+        format!("videoscale n-threads={threads} ! stromautoconvert n-threads={threads}"),
         format!("videoconvertscale n-threads={threads}"),
         STOCK.to_owned(),
     ]
