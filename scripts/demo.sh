@@ -59,7 +59,7 @@ echo "  interop-status:  $(field "$decision" interop-status)"
 echo "  chain:           $(field "$decision" chain)"
 echo "  CUDA-GL interop in this process (for a consumer taking GL memory, as nvh264enc does):"
 echo "                   $(field "$interop" interop-status) -> path $(field "$interop" path)"
-echo "  encoder:         ${encoder%% *}"
+echo "  encoder:         $encoder"
 echo "  frames/second:   $fps ($FRAMES frames, whole pipeline including encode)"
 echo "  output:          $OUTPUT ($(stat -c %s "$OUTPUT") bytes)"
 
@@ -79,5 +79,10 @@ echo "stromautoenc chose: encoder=$(field "$choice" encoder) ($(sed -n 's/.*hard
 echo "  reason:          $(field "$choice" reason)"
 echo "  tried:           $(field "$choice" tried)"
 echo "  convert-path:    $(field "$choice" convert-path)"
-echo "  frames/second:   $fps ($FRAMES frames, whole pipeline including encode)"
+speed_note=""
+# The same encoder at other settings is not the same speed: say so instead of leaving it to guess.
+if [ "$(field "$choice" encoder)" = x264enc ] && [[ "$encoder" == x264enc* ]]; then
+  speed_note="; x264enc at its own default speed-preset (medium), the run above at ultrafast"
+fi
+echo "  frames/second:   $fps ($FRAMES frames, whole pipeline including encode$speed_note)"
 echo "  output:          $autoenc_output ($(stat -c %s "$autoenc_output") bytes)"
