@@ -180,17 +180,23 @@ pub(super) fn threads_for(n_threads: u32) -> u32 {
     }
 }
 
-/// What the bin's `n-threads` setting sets on `element`'s own `n-threads`: the threads for
-/// `videoconvert`/`videoconvertscale`, the setting itself for the fast converter (which reads 0
-/// per conversion); `None` for the other elements of a chain.
+/// The `n-threads` the bin's setting gives a chain element made by `factory`: the setting itself
+/// for the fast converter (which reads 0 per conversion), the threads for
+/// `videoconvert`/`videoconvertscale`; `None` for elements without threads.
+fn converter_threads(factory: &str, setting: u32) -> Option<u32> {
+    match factory {
+        crate::convert::ELEMENT_NAME => Some(setting),
+        "videoconvert" | "videoconvertscale" => Some(threads_for(setting)),
+        _ => None,
+    }
+}
+
+/// [`converter_threads`] for an element of a built chain (the fast converter has no factory).
 pub(super) fn n_threads_of(element: &gst::Element, setting: u32) -> Option<u32> {
     if element.type_() == crate::convert::FastConvert::static_type() {
-        return Some(setting);
+        return converter_threads(crate::convert::ELEMENT_NAME, setting);
     }
-    element
-        .factory()
-        .is_some_and(|f| f.name().starts_with("videoconvert"))
-        .then(|| threads_for(setting))
+    converter_threads(&element.factory()?.name(), setting)
 }
 
 /// The name of the capsfilter at the end of a GL chain that may write YUV from RGB.
@@ -219,27 +225,28 @@ fn specs_for(
     shape
         .factories()
         .into_iter()
-        .map(|factory| match factory {
-            // The fast converter reads 0 itself: one thread where that is fast enough.
-            crate::convert::ELEMENT_NAME => {
-                ElementSpec::internal(crate::convert::ELEMENT_NAME, crate::convert::make)
-                    .property("n-threads", n_threads)
+        .map(|factory| {
+            let spec = match factory {
+                crate::convert::ELEMENT_NAME => {
+                    ElementSpec::internal(crate::convert::ELEMENT_NAME, crate::convert::make)
+                }
+                "identity" => ElementSpec::new("identity").property("silent", true),
+                "capsfilter" if !std::mem::take(&mut hop_left) => ElementSpec::new("capsfilter")
+                    .property("name", OUTPUT_PIN)
+                    .property("caps", output_pin_caps(output_size)),
+                "capsfilter" => ElementSpec::new("capsfilter").property(
+                    "caps",
+                    gst::Caps::builder("video/x-raw")
+                        .features([caps::GL_MEMORY])
+                        .field("format", "RGBA")
+                        .build(),
+                ),
+                other => ElementSpec::new(other),
+            };
+            match converter_threads(factory, n_threads) {
+                Some(threads) => spec.property("n-threads", threads),
+                None => spec,
             }
-            "videoconvert" | "videoconvertscale" => {
-                ElementSpec::new(factory).property("n-threads", threads_for(n_threads))
-            }
-            "identity" => ElementSpec::new("identity").property("silent", true),
-            "capsfilter" if !std::mem::take(&mut hop_left) => ElementSpec::new("capsfilter")
-                .property("name", OUTPUT_PIN)
-                .property("caps", output_pin_caps(output_size)),
-            "capsfilter" => ElementSpec::new("capsfilter").property(
-                "caps",
-                gst::Caps::builder("video/x-raw")
-                    .features([caps::GL_MEMORY])
-                    .field("format", "RGBA")
-                    .build(),
-            ),
-            other => ElementSpec::new(other),
         })
         .collect()
 }
