@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::cases::{Case, Contender, Video};
 use crate::pipeline;
-use crate::stats::Summary;
+use crate::stats::{Summary, ratio};
 
 /// Where `videoconvert` 1.22 has a fast path of its own (`video_orc_convert_*_I420`): the goal
 /// there is never to cost more than it.
@@ -209,12 +209,6 @@ pub fn measure(
             }
         })
         .collect()
-}
-
-/// Ratios of medians: ours over `other`.
-fn ratio(a: Option<Summary>, b: Option<Summary>) -> Option<f64> {
-    let (a, b) = (a?, b?);
-    (b.median > 0.0).then(|| a.median / b.median)
 }
 
 pub fn markdown(results: &[CaptureResult], strom: &str, stock: &str, threaded: &str) -> String {

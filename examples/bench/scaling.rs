@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::cases::{Case, Contender, Video};
 use crate::pipeline;
-use crate::stats::Summary;
+use crate::stats::{Summary, ratio};
 
 /// The reference every ratio is against: `videoconvertscale` as users run it by default.
 pub const STOCK: &str = "videoconvertscale";
@@ -73,14 +73,8 @@ impl ScalingResult {
         let (Some(a), Some(b)) = (self.find(contender), self.find(other)) else {
             return (None, None);
         };
-        let fps = match (&a.fps, &b.fps) {
-            (Ok(a), Ok(b)) if b.median > 0.0 => Some(a.median / b.median),
-            _ => None,
-        };
-        let cpu = match (a.cpu_ms, b.cpu_ms) {
-            (Some(a), Some(b)) if b.median > 0.0 => Some(a.median / b.median),
-            _ => None,
-        };
+        let fps = ratio(a.fps.as_ref().ok().copied(), b.fps.as_ref().ok().copied());
+        let cpu = ratio(a.cpu_ms, b.cpu_ms);
         (fps, cpu)
     }
 }

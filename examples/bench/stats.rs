@@ -60,3 +60,9 @@ impl Summary {
         )
     }
 }
+
+/// Ratio of medians, `a` over `b`; `None` where either is missing or `b` is zero.
+pub fn ratio(a: Option<Summary>, b: Option<Summary>) -> Option<f64> {
+    let (a, b) = (a?, b?);
+    (b.median > 0.0).then(|| a.median / b.median)
+}
