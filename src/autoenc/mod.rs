@@ -20,6 +20,7 @@ mod open;
 mod pending;
 // Public so that the tests can check the mapping of every encoder installed on the machine.
 pub mod plan;
+pub(crate) mod registry;
 mod report;
 
 /// Name of the element message posted when an encoder has produced its first output buffer.

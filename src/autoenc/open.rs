@@ -10,7 +10,8 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 
 use super::imp::{Active, AutoEnc, CAT, Settings, running_time};
-use super::plan::{self, Candidate, Outcome, Registered, Value};
+use super::plan::{self, Candidate, Outcome, Value};
+use super::registry::registered;
 use crate::chainbin::{PropertyValue, set_checked, summarise_error};
 
 /// The table's value as `set_checked` takes it.
@@ -43,40 +44,6 @@ fn apply(
         let names: Vec<&str> = setting.alternatives.iter().map(|a| a.0).collect();
         format!("{factory} has no property {}", names.join(" or "))
     }))
-}
-
-/// What the registry says about `factory`, for [`plan::screen`].
-fn registered(factory: &str) -> Registered {
-    let Some(factory) = gst::ElementFactory::find(factory) else {
-        return Registered::No;
-    };
-    let hardware_klass = factory
-        .metadata(gst::ELEMENT_METADATA_KLASS)
-        .is_some_and(|k| k.split('/').any(|part| part == "Hardware"));
-    let mut produces = Some(Vec::new());
-    for template in factory.static_pad_templates() {
-        if template.direction() != gst::PadDirection::Src {
-            continue;
-        }
-        let caps = template.caps();
-        if caps.is_any() {
-            produces = None;
-            break;
-        }
-        if let Some(list) = produces.as_mut() {
-            for s in caps.iter() {
-                if let Some(codec) = super::Codec::from_media_type(s.name())
-                    && !list.contains(&codec)
-                {
-                    list.push(codec);
-                }
-            }
-        }
-    }
-    Registered::Yes {
-        hardware_klass,
-        produces,
-    }
 }
 
 /// The encoder of `candidate` with the properties the settings map to.

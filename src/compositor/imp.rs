@@ -28,8 +28,6 @@ pub(super) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     )
 });
 
-/// GL elements the GL path, the uploads and the downloads need.
-const GL_MIXER_ELEMENTS: [&str; 4] = ["glvideomixer", "glupload", "gldownload", "glcolorconvert"];
 pub(super) const GL_MEMORY: &str = "memory:GLMemory";
 
 #[derive(Debug, Clone, Copy)]
@@ -137,19 +135,10 @@ impl Compositor {
     }
 
     fn gl_state(&self) -> GlState {
-        if let Some(missing) = GL_MIXER_ELEMENTS
-            .iter()
-            .find(|name| gst::ElementFactory::find(name).is_none())
-        {
-            return GlState::MissingElement((*missing).to_owned());
-        }
-        match gl::context_check_cached(Some(self.obj().upcast_ref())) {
-            Ok(info) => GlState::Context {
-                vendor: info.vendor.clone(),
-                renderer: info.renderer.clone(),
-            },
-            Err(why) => GlState::NoContext(why.clone()),
-        }
+        GlState::from_facts(
+            |name| gst::ElementFactory::find(name).is_some(),
+            || gl::context_check_cached(Some(self.obj().upcast_ref())).clone(),
+        )
     }
 
     /// Decides, builds the mixer and connects every pad; then says what was chosen and why.

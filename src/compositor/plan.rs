@@ -92,6 +92,31 @@ impl GlState {
     }
 }
 
+/// GL elements the GL path, the uploads and the downloads need.
+pub(crate) const GL_MIXER_ELEMENTS: [&str; 4] =
+    ["glvideomixer", "glupload", "gldownload", "glcolorconvert"];
+
+impl GlState {
+    /// GL as the bin and `strom-doctor` see it: the first GL element `registered` says is
+    /// missing, else what `context` says (a GL context check, made only when every element is
+    /// there).
+    pub(crate) fn from_facts(
+        registered: impl Fn(&str) -> bool,
+        context: impl FnOnce() -> Result<crate::gpu::gl::GlInfo, String>,
+    ) -> GlState {
+        if let Some(missing) = GL_MIXER_ELEMENTS.iter().find(|name| !registered(name)) {
+            return GlState::MissingElement((*missing).to_owned());
+        }
+        match context() {
+            Ok(info) => GlState::Context {
+                vendor: info.vendor,
+                renderer: info.renderer,
+            },
+            Err(why) => GlState::NoContext(why),
+        }
+    }
+}
+
 /// What downstream's caps accept, per memory.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct Downstream {

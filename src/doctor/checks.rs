@@ -535,6 +535,9 @@ const NVCODEC_FIX: &str = "needs a working NVIDIA driver with NVENC (libnvidia-e
      containers NVIDIA_DRIVER_CAPABILITIES=all) and gstreamer1.0-plugins-bad (nvcodec); then \
      rm -rf ~/.cache/gstreamer-1.0 so the registry is rebuilt";
 
+const STROM_PLUGIN_FIX: &str =
+    "install libgststrom.so (meson install) or set GST_PLUGIN_PATH to its folder";
+
 /// Every element the doctor looks up, in the order of the table.
 pub(crate) const ELEMENTS: &[ElementNeed] = &[
     ElementNeed {
@@ -617,14 +620,35 @@ pub(crate) const ELEMENTS: &[ElementNeed] = &[
     ElementNeed {
         name: "stromautoconvert",
         role: "automatic GL/software conversion",
-        fix: "install libgststrom.so (meson install) or set GST_PLUGIN_PATH to its folder",
+        fix: STROM_PLUGIN_FIX,
+        blocks: None,
+        required: true,
+    },
+    ElementNeed {
+        name: "stromautoconvertscale",
+        role: "automatic GL/software conversion and scaling",
+        fix: STROM_PLUGIN_FIX,
+        blocks: None,
+        required: true,
+    },
+    ElementNeed {
+        name: "stromautoenc",
+        role: "the first encoder that opens, hardware before software",
+        fix: STROM_PLUGIN_FIX,
+        blocks: None,
+        required: true,
+    },
+    ElementNeed {
+        name: "stromcompositor",
+        role: "mixing on the GPU or the CPU",
+        fix: STROM_PLUGIN_FIX,
         blocks: None,
         required: true,
     },
     ElementNeed {
         name: "stromgpumonitor",
         role: "GPU statistics as bus messages",
-        fix: "install libgststrom.so (meson install) or set GST_PLUGIN_PATH to its folder",
+        fix: STROM_PLUGIN_FIX,
         blocks: None,
         required: true,
     },
@@ -1027,6 +1051,9 @@ mod tests {
             "x264enc",
             "videoconvert",
             "stromautoconvert",
+            "stromautoconvertscale",
+            "stromautoenc",
+            "stromcompositor",
             "stromgpumonitor",
         ] {
             assert!(names.contains(&name), "{name}");

@@ -9,10 +9,14 @@ use std::path::{Path, PathBuf};
 
 use gst::prelude::*;
 
-use super::checks;
 use super::verdict::{self, Capabilities};
 use super::{Check, Report};
+use super::{checks, paths};
+use crate::autoenc::{Codec, registry};
+use crate::compositor::plan::GlState;
 use crate::gpu::cuda::CudaDriver;
+use crate::gpu::gl::GlInfo;
+use crate::gpu::interop::InteropReport;
 use crate::gpu::{gl, interop, libraries, platform};
 
 /// Runs every check and returns the report. Never fails: what cannot be checked is a row.
@@ -40,7 +44,8 @@ pub fn run() -> Report {
     let devices = driver.as_ref().ok().map(|d| cuda_device_names(d));
     checks.push(checks::cuda_devices(devices.as_ref()));
     checks.push(checks::nvidia_smi(find_on_path("nvidia-smi").as_deref()));
-    checks.push(checks::nvml(Some(nvml_answer())));
+    let nvml = nvml_answer();
+    checks.push(checks::nvml(Some(nvml.clone())));
     checks.push(checks::libnvrtc(&libraries::probe_nvrtc()));
 
     checks.push(checks::libegl_nvidia(
@@ -59,7 +64,10 @@ pub fn run() -> Report {
         ..Capabilities::default()
     };
     match gst_ready {
-        Ok(()) => gstreamer_checks(&mut checks, &mut caps),
+        Ok(()) => {
+            gstreamer_checks(&mut checks, &mut caps);
+            checks.push(paths::gpumonitor(&nvml));
+        }
         Err(err) => checks.push(
             Check::fail(
                 "gstreamer",
@@ -108,9 +116,28 @@ fn gstreamer_checks(checks: &mut Vec<Check>, caps: &mut Capabilities) {
         installed.as_deref(),
         registered_builtin,
     ));
+    element_paths(checks, &report, &context);
 
     caps.nvenc_element = gst::ElementFactory::find("nvh264enc").is_some();
     caps.gl_elements = gl::missing_gl_elements().is_empty();
+}
+
+/// Which path each element would take here, from the same interop report and GL context.
+fn element_paths(
+    checks: &mut Vec<Check>,
+    report: &InteropReport,
+    context: &Result<GlInfo, String>,
+) {
+    checks.push(paths::autoconvert(report, false));
+    checks.push(paths::autoconvert(report, true));
+    for codec in [Codec::H264, Codec::H265, Codec::Av1] {
+        checks.push(paths::autoenc(codec, registry::registered));
+    }
+    let gl = GlState::from_facts(
+        |name| gst::ElementFactory::find(name).is_some(),
+        || context.clone(),
+    );
+    checks.push(paths::compositor(gl, report));
 }
 
 /// `cuInit`, then every device's name; the first failing call as text.

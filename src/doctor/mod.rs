@@ -2,6 +2,8 @@
 //! `strom-doctor`: every check a user would otherwise run by hand, and the verdict they add up to.
 //!
 //! - [`checks`] turns plain facts into rows of the report (pure, unit-tested with made-up facts);
+//! - [`paths`] says which path each element would take here, by asking the elements' own plain
+//!   decision modules (pure);
 //! - [`verdict`] decides the tier a pipeline will get and the first fix to apply (pure);
 //! - [`gather`] reads this machine through `crate::gpu` (the same reports the elements read) and
 //!   GStreamer's registry, and assembles the [`Report`];
@@ -11,6 +13,7 @@
 
 pub(crate) mod checks;
 pub(crate) mod gather;
+pub(crate) mod paths;
 pub mod render;
 pub(crate) mod verdict;
 
