@@ -67,7 +67,15 @@ fn prints_the_table_and_verdict_without_a_gpu() {
         "cuda-gl-interop ",
         "element glupload ",
         "element stromautoconvert ",
+        "element stromautoconvertscale ",
+        "element stromautoenc ",
+        "element stromcompositor ",
+        "element stromgpumonitor ",
         "strom-plugin ",
+        "path stromautoconvert ",
+        "path stromautoenc h264 ",
+        "path stromcompositor ",
+        "path stromgpumonitor ",
     ] {
         assert!(text.contains(row), "no row '{row}' in\n{text}");
     }
@@ -111,6 +119,75 @@ fn json_has_the_documented_shape_and_tier_software() {
         assert_eq!(tier, "software");
         assert!(doc["first_fix"].is_string(), "{doc:#}");
         assert_eq!(check(&doc, "libcuda")["ok"], false);
+    }
+}
+
+const ELEMENTS: [&str; 5] = [
+    "stromautoconvert",
+    "stromautoconvertscale",
+    "stromautoenc",
+    "stromcompositor",
+    "stromgpumonitor",
+];
+
+#[test]
+fn every_element_is_registered_with_its_version_and_path() {
+    let doc = doctor_json(&common::HEADLESS_GL);
+    for element in ELEMENTS {
+        let row = check(&doc, &format!("element {element}"));
+        assert_eq!(row["ok"], true, "{row}");
+        assert!(
+            row["detail"]
+                .as_str()
+                .unwrap()
+                .starts_with("from plugin strom "),
+            "{row}"
+        );
+    }
+    let paths: Vec<String> = [
+        "path stromautoconvert",
+        "path stromautoconvertscale",
+        "path stromautoenc h264",
+        "path stromautoenc h265",
+        "path stromautoenc av1",
+        "path stromcompositor",
+        "path stromgpumonitor",
+    ]
+    .iter()
+    .map(|name| {
+        let row = check(&doc, name);
+        assert_eq!(row["result"], "info", "{row}");
+        row["detail"].as_str().unwrap().to_owned()
+    })
+    .collect();
+    // x264enc comes with gstreamer1.0-plugins-ugly, which the tests install.
+    assert!(
+        paths[2].contains("(software) is tried first") || driver_here(),
+        "{}",
+        paths[2]
+    );
+    if !driver_here() {
+        // No GPU: the interop test cannot pass and GL is Mesa (or absent).
+        assert!(
+            paths[0].starts_with("software (videoconvert"),
+            "{}",
+            paths[0]
+        );
+        assert!(
+            paths[1].starts_with("software (videoconvertscale"),
+            "{}",
+            paths[1]
+        );
+        assert!(
+            paths[5].starts_with("software (compositor)"),
+            "{}",
+            paths[5]
+        );
+        assert!(
+            paths[2].contains("nvh264enc not registered"),
+            "{}",
+            paths[2]
+        );
     }
 }
 
