@@ -17,6 +17,7 @@ use super::frame::{self, Workspace};
 use super::negotiate::{self, Conversion, Planar};
 use super::out420::Out420;
 use super::planes::{Plane, PlaneMut};
+use crate::framecheck::{self, DropCount};
 use crate::sync::lock;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -49,6 +50,9 @@ impl Default for Settings {
 #[derive(Default)]
 struct State {
     conversion: Option<Conversion>,
+    /// The input caps: the frame size converted (a larger meta frame is cropped to it, as
+    /// `videoconvert` does) and what each input buffer is checked against.
+    in_info: Option<gst_video::VideoInfo>,
     usable_cpus: u32,
     workspace: Workspace,
     /// Threads asked for that the system refused (warned once per number).
@@ -59,6 +63,8 @@ struct State {
 pub struct FastConvert {
     settings: Mutex<Settings>,
     state: Mutex<State>,
+    /// Input buffers dropped because they do not hold the frame they claim.
+    dropped: DropCount,
 }
 
 impl FastConvert {
@@ -195,7 +201,32 @@ impl BaseTransformImpl for FastConvert {
         let mut state = self.state();
         state.workspace.release_threads();
         state.refused_threads = None;
+        self.dropped.reset();
         Ok(())
+    }
+
+    /// Checks the input buffer against its memory before the video filter maps it: a meta
+    /// that lies would make the mapped planes reach past the memory.
+    fn transform(
+        &self,
+        inbuf: &gst::Buffer,
+        outbuf: &mut gst::BufferRef,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let in_info = self.state().in_info.clone();
+        if let Some(in_info) = in_info
+            && let Err(fault) = framecheck::buffer::check(inbuf, &in_info)
+        {
+            gst::warning!(CAT, imp = self, "dropping an input buffer: {fault}");
+            if let Some(dropped) = self.dropped.note() {
+                gst::element_imp_warning!(
+                    self,
+                    gst::StreamError::Format,
+                    ("{}", framecheck::drop_message(dropped, &fault))
+                );
+            }
+            return Ok(gst_base::BASE_TRANSFORM_FLOW_DROPPED);
+        }
+        self.parent_transform(inbuf, outbuf)
     }
 
     /// Each input format's direct targets, with the fields their conversion decides left open
@@ -251,11 +282,15 @@ impl VideoFilterImpl for FastConvert {
                 gst::debug!(CAT, imp = self, "{conversion:?} for {incaps} -> {outcaps}");
                 let mut state = self.state();
                 state.conversion = Some(conversion);
+                state.in_info = Some(in_info.clone());
                 state.usable_cpus = crate::cpus::usable();
                 Ok(())
             }
             Err(why) => {
-                self.state().conversion = None;
+                let mut state = self.state();
+                state.conversion = None;
+                state.in_info = None;
+                drop(state);
                 gst::element_imp_error!(
                     self,
                     gst::CoreError::Negotiation,
@@ -275,7 +310,16 @@ impl VideoFilterImpl for FastConvert {
         inframe: &gst_video::VideoFrameRef<&gst::BufferRef>,
         outframe: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let (width, height) = (inframe.width() as usize, inframe.height() as usize);
+        // The caps' size, not the frame's: a meta may describe a larger frame, of which
+        // `videoconvert` converts the top left part the caps describe.
+        let Some((width, height)) = self
+            .state()
+            .in_info
+            .as_ref()
+            .map(|info| (info.width() as usize, info.height() as usize))
+        else {
+            return Err(gst::FlowError::NotNegotiated);
+        };
         // Strides and offsets come from each buffer's GstVideoMeta, so they may change from
         // one buffer to the next.
         let in_strides = strides(inframe.plane_stride());
