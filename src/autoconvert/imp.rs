@@ -154,7 +154,10 @@ impl AutoConvert {
                 });
             (state.input_info.clone(), cuda_check)
         };
-        if input_info.is_some_and(|info| self.is_malformed(&buffer, &info)) {
+        if input_info
+            .as_ref()
+            .is_some_and(|info| self.is_malformed(&buffer, info))
+        {
             return Ok(gst::FlowSuccess::Ok);
         }
         let on_gl = match cuda_check {
@@ -162,6 +165,12 @@ impl AutoConvert {
             None => on_gl,
         };
         if on_gl {
+            // The part of a larger meta frame that videoconvert converts (glupload would
+            // scale the whole frame).
+            let buffer = match &input_info {
+                Some(info) => framecheck::buffer::crop_to_caps(buffer, info),
+                None => buffer,
+            };
             self.push_through_gl(pad, buffer)
         } else {
             gst::ProxyPad::chain_default(pad, Some(&*self.obj()), buffer)

@@ -105,8 +105,9 @@ impl Compositor {
         pad: &CompositorPad,
         buffer: gst::Buffer,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        if let Some(info) = pad.imp().input_info()
-            && let Err(fault) = framecheck::buffer::check(&buffer, &info)
+        let info = pad.imp().input_info();
+        if let Some(info) = &info
+            && let Err(fault) = framecheck::buffer::check(&buffer, info)
         {
             gst::warning!(CAT, obj = pad, "dropping an input buffer: {fault}");
             if let Some(dropped) = pad.imp().malformed.note() {
@@ -122,6 +123,16 @@ impl Compositor {
             }
             return Ok(gst::FlowSuccess::Ok);
         }
+        // glvideomixer would upload a larger meta frame whole and scale it into the caps' size;
+        // compositor (like videoconvert) takes the caps' top left part of it.
+        let on_gl = pad
+            .imp()
+            .link()
+            .is_some_and(|link| link.path == MixPath::Gl);
+        let buffer = match (&info, on_gl) {
+            (Some(info), true) => framecheck::buffer::crop_to_caps(buffer, info),
+            _ => buffer,
+        };
         gst::ProxyPad::chain_default(pad, Some(&*self.obj()), buffer)
     }
 

@@ -311,12 +311,13 @@ impl VideoFilterImpl for FastConvert {
         outframe: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
         // The caps' size, not the frame's: a meta may describe a larger frame, of which
-        // `videoconvert` converts the top left part the caps describe.
+        // `videoconvert` converts the top left part the caps describe. An alternate-mode
+        // buffer is one field.
         let Some((width, height)) = self
             .state()
             .in_info
             .as_ref()
-            .map(|info| (info.width() as usize, info.height() as usize))
+            .map(|info| (info.width() as usize, info.field_height() as usize))
         else {
             return Err(gst::FlowError::NotNegotiated);
         };

@@ -47,6 +47,38 @@ pub(crate) fn check(buffer: &gst::BufferRef, info: &VideoInfo) -> Result<(), Fau
     check_planes(&planes, &blocks)
 }
 
+/// `buffer` with a meta frame larger than the caps cut to the caps' size, its offsets and
+/// strides kept: the top left part, which `videoconvert` converts (it maps the frame and
+/// converts the caps' size of it). `glupload` would take the meta's size and scale the whole
+/// frame into the caps' instead, so the GL paths are given the cut frame. Call after [`check`].
+pub(crate) fn crop_to_caps(mut buffer: gst::Buffer, info: &VideoInfo) -> gst::Buffer {
+    let Some(meta) = buffer.meta::<VideoMeta>() else {
+        return buffer;
+    };
+    if (meta.width(), meta.height()) == (info.width(), info.height()) {
+        return buffer;
+    }
+    let (flags, format) = (meta.video_frame_flags(), meta.format());
+    let (offsets, strides) = (meta.offset().to_vec(), meta.stride().to_vec());
+    let writable = buffer.make_mut();
+    let removed = writable
+        .meta_mut::<VideoMeta>()
+        .is_some_and(|meta| meta.remove().is_ok());
+    if removed {
+        // Cannot fail: the format and plane count are those of the meta just removed.
+        let _ = VideoMeta::add_full(
+            writable,
+            flags,
+            format,
+            info.width(),
+            info.height(),
+            &offsets,
+            &strides,
+        );
+    }
+    buffer
+}
+
 /// The planes of `meta`'s frame as the mapping reads them.
 fn meta_planes(meta: &VideoMeta, interlace: VideoInterlaceMode) -> Result<Vec<PlaneLayout>, Fault> {
     let finfo = VideoFormatInfo::from_format(meta.format());
@@ -72,6 +104,7 @@ fn meta_planes(meta: &VideoMeta, interlace: VideoInterlaceMode) -> Result<Vec<Pl
                 .into_iter()
                 .filter_map(|c| u8::try_from(c).ok())
                 .collect();
+            let align = sample_alignment(&finfo, &comps);
             let (rows, row_bytes) = match (tiled, comps.first()) {
                 (false, Some(&first)) => {
                     let mut rows = finfo.scale_height(first, rows_of) as usize;
@@ -89,6 +122,7 @@ fn meta_planes(meta: &VideoMeta, interlace: VideoInterlaceMode) -> Result<Vec<Pl
                 stride: i64::from(stride),
                 rows,
                 row_bytes,
+                align,
             })
         })
         .collect()
@@ -101,7 +135,22 @@ fn palette(offset: usize) -> PlaneLayout {
         stride: 1024,
         rows: 1,
         row_bytes: 1024,
+        align: 1,
     }
+}
+
+/// The alignment rows of a plane need: the largest power of two (up to 4) dividing the pixel
+/// stride of each of its components — 2 for YUY2/UYVY and NV12's UV, 4 for RGBx, 1 for 8-bit
+/// planes and 24-bit RGB (whose rows GStreamer lets start anywhere).
+fn sample_alignment(finfo: &VideoFormatInfo, comps: &[u8]) -> usize {
+    comps
+        .iter()
+        .map(|&c| {
+            let pstride = finfo.pixel_stride()[c as usize].max(1) as usize;
+            1 << pstride.trailing_zeros().min(2)
+        })
+        .min()
+        .unwrap_or(1)
 }
 
 /// Bytes one row of plane `plane` takes at `width`: the widest of its components, sample count
@@ -233,6 +282,17 @@ mod tests {
             &[1280],
         );
         assert!(check(&short_meta, &caps).is_err());
+        let odd = with_meta(
+            2 * caps.size(),
+            VideoFormat::Uyvy,
+            (640, 480),
+            &[1],
+            &[1281],
+        );
+        assert!(matches!(
+            check(&odd, &caps),
+            Err(Fault::Misaligned { align: 2, .. })
+        ));
         let narrow = with_meta(caps.size(), VideoFormat::Uyvy, (640, 480), &[0], &[1000]);
         assert!(matches!(
             check(&narrow, &caps),
@@ -255,6 +315,34 @@ mod tests {
         // Enough for the caps' 480 rows but not the meta's 1080: the mapping makes 1080.
         let cut = with_meta(3840 * 480, VideoFormat::Uyvy, (1920, 1080), &[0], &[3840]);
         assert!(check(&cut, &caps).is_err());
+    }
+
+    #[test]
+    fn a_larger_meta_frame_is_cut_to_the_caps_keeping_its_layout() {
+        gst::init().unwrap();
+        let caps = info(VideoFormat::Nv12, 64, 48);
+        let big = info(VideoFormat::Nv12, 128, 96);
+        let large = with_meta(
+            big.size(),
+            VideoFormat::Nv12,
+            (128, 96),
+            big.offset(),
+            big.stride(),
+        );
+        let cut = crop_to_caps(large.clone(), &caps);
+        let meta = cut.meta::<VideoMeta>().unwrap();
+        assert_eq!((meta.width(), meta.height()), (64, 48));
+        assert_eq!((meta.offset(), meta.stride()), (big.offset(), big.stride()));
+        assert_eq!(check(&cut, &caps), Ok(()));
+        // Untouched where the sizes agree.
+        let same = with_meta(
+            caps.size(),
+            VideoFormat::Nv12,
+            (64, 48),
+            caps.offset(),
+            caps.stride(),
+        );
+        assert_eq!(crop_to_caps(same.clone(), &caps).as_ptr(), same.as_ptr());
     }
 
     #[test]

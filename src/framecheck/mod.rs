@@ -13,7 +13,10 @@
 //! frame size; with one, the meta's format and plane count are the caps', its frame is at least
 //! the caps' size (GStreamer refuses a smaller one), and each plane — offset + stride × rows of
 //! the meta's frame — lies inside the one memory block its offset falls in (the default map
-//! function maps only that block), with a stride of at least a row.
+//! function maps only that block), with a stride of at least a row. Where samples are wider than
+//! a byte (the 2-byte groups of YUY2/UYVY, 4-byte RGBx pixels, 16-bit formats), offsets and
+//! strides are multiples of that width: `videoconvert`'s YUY2/UYVY → I420 fast path crashes on
+//! a row starting at an odd byte even when every byte read is inside the buffer.
 
 pub(crate) mod buffer;
 
@@ -29,6 +32,8 @@ pub(crate) struct PlaneLayout {
     pub(crate) rows: usize,
     /// Bytes one row of the frame's width takes.
     pub(crate) row_bytes: usize,
+    /// What the offset and stride must be multiples of (1: anything).
+    pub(crate) align: usize,
 }
 
 /// Why a buffer does not hold the frame it claims.
@@ -61,6 +66,13 @@ pub(crate) enum Fault {
         plane: usize,
         stride: i64,
         row_bytes: usize,
+    },
+    /// A packed plane whose rows do not start on a whole sample group.
+    Misaligned {
+        plane: usize,
+        offset: usize,
+        stride: i64,
+        align: usize,
     },
     /// A plane's first byte is in no memory block.
     OffsetOutside {
@@ -106,6 +118,16 @@ impl fmt::Display for Fault {
                 f,
                 "plane {plane}'s stride {stride} is shorter than one row of {row_bytes} bytes"
             ),
+            Fault::Misaligned {
+                plane,
+                offset,
+                stride,
+                align,
+            } => write!(
+                f,
+                "plane {plane}'s offset {offset} or stride {stride} is not a multiple of its \
+                 {align}-byte samples"
+            ),
             Fault::OffsetOutside {
                 plane,
                 offset,
@@ -138,6 +160,15 @@ pub(crate) fn check_planes(planes: &[PlaneLayout], blocks: &[usize]) -> Result<(
                 plane,
                 stride: layout.stride,
                 row_bytes: layout.row_bytes,
+            });
+        }
+        let align = layout.align.max(1);
+        if layout.offset % align != 0 || layout.stride.rem_euclid(align as i64) != 0 {
+            return Err(Fault::Misaligned {
+                plane,
+                offset: layout.offset,
+                stride: layout.stride,
+                align,
             });
         }
         let Some((start, len)) = block_holding(blocks, layout.offset) else {
@@ -209,6 +240,7 @@ mod tests {
             stride,
             rows,
             row_bytes,
+            align: 1,
         }
     }
 
@@ -245,6 +277,23 @@ mod tests {
                 size: 5000
             }
         );
+    }
+
+    #[test]
+    fn packed_rows_start_on_whole_samples() {
+        // videoconvert's YUY2 -> I420 fast path crashes (SIGSEGV) on odd strides or offsets.
+        let yuy2 = |offset, stride| PlaneLayout {
+            align: 2,
+            ..plane(offset, stride, 2, 32)
+        };
+        assert!(check_planes(&[yuy2(0, 34)], &[1000]).is_ok());
+        for (offset, stride) in [(0, 33), (1, 32)] {
+            let fault = check_planes(&[yuy2(offset, stride)], &[1000]).unwrap_err();
+            assert!(
+                matches!(fault, Fault::Misaligned { align: 2, .. }),
+                "{fault}"
+            );
+        }
     }
 
     #[test]
