@@ -357,7 +357,7 @@ pub fn plan(request: &Request) -> Result<ChainPlan, PlanError> {
         ConvertPath::Software => ChainShape {
             download_input: converted.memory == Memory::Gl,
             fast_convert: converted.memory == Memory::System
-                && converted.features.is_empty()
+                && converted.features.iter().all(|f| f == "format:Interlaced")
                 && !input.bayer
                 && !downstream.wants_bayer()
                 && request.direct_target.is_some(),

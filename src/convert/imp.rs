@@ -166,14 +166,23 @@ impl ElementImpl for FastConvert {
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            // Progressive or interleaved frames, and alternate-mode fields (one per buffer).
             let caps = |formats: &[&str]| {
-                gst_video::VideoCapsBuilder::new()
-                    .format_list(
-                        formats
-                            .iter()
-                            .map(|f| gst_video::VideoFormat::from_string(f)),
-                    )
-                    .build()
+                let formats = || {
+                    formats
+                        .iter()
+                        .map(|f| gst_video::VideoFormat::from_string(f))
+                };
+                let mut caps = gst_video::VideoCapsBuilder::new()
+                    .format_list(formats())
+                    .build();
+                caps.merge(
+                    gst_video::VideoCapsBuilder::new()
+                        .features([gst_video::CAPS_FEATURE_FORMAT_INTERLACED])
+                        .format_list(formats())
+                        .build(),
+                );
+                caps
             };
             [
                 ("sink", gst::PadDirection::Sink, caps(super::inputs())),

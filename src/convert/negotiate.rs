@@ -257,7 +257,13 @@ fn remove_format_info(caps: &gst::CapsRef) -> gst::Caps {
     let mut out = gst::Caps::new_empty();
     for (s, features) in caps.iter_with_features() {
         let mut s = s.to_owned();
-        if !features.is_any() && (features.is_empty() || features.contains(SYSTEM_MEMORY)) {
+        // As videoconvert: system memory, alternate-mode fields included.
+        let system = features.is_empty()
+            || features.contains(SYSTEM_MEMORY)
+            || features
+                .iter()
+                .all(|f| f == gst_video::CAPS_FEATURE_FORMAT_INTERLACED);
+        if !features.is_any() && system {
             s.remove_fields(["format", "colorimetry", "chroma-site"]);
         }
         if let Some(out) = out.get_mut() {
