@@ -12,12 +12,22 @@ source "$(dirname "$0")/../scripts/lib.sh"
 cd "$STROM_ROOT"
 
 command -v valgrind >/dev/null || die "valgrind not found: apt-get install valgrind"
+# The first line of each kind of memcheck error.
+ERROR_START='^==[0-9]+== (Invalid (read|write|free)|Conditional jump|Use of uninitialised|Syscall param|Mismatched free|Source and destination overlap|Argument .* of function)'
 logs="$(mktemp -d)"
 trap 'rm -rf "$logs"' EXIT
 
 # The test binary cargo builds for a target (its path is on the "Executable" line).
 test_binary() {
   cargo test --release "$@" --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\))$/\1/p' | tail -n 1
+}
+
+# The errors of valgrind log $1 with a gststrom:: frame, each headed "==pid== ERROR".
+errors_in_our_code() {
+  awk -v start="$ERROR_START" '
+    $0 ~ start { block = $0; next }
+    /^==[0-9]+== $/ { if (block ~ /gststrom::/) print "==0== ERROR\n" block "\n"; block = ""; next }
+    block != "" { block = block "\n" $0 }' "$1"
 }
 
 # Runs "$@" under memcheck into log $1; fails on an error with one of our frames in its stack.
@@ -29,20 +39,16 @@ memcheck() {
     --suppressions=/usr/share/glib-2.0/valgrind/glib.supp \
     --suppressions=tests/valgrind/gstreamer.supp \
     --log-file="$log" "$@" >"$logs/$name.out" 2>&1 || {
-    cat "$logs/$name.out"; die "$name failed under valgrind (the test itself, not memcheck)"
+    tail -n 40 "$logs/$name.out"; die "$name failed under valgrind (the test itself, not memcheck)"
   }
-  # One error per paragraph of the log: "==pid== Invalid read..." up to the blank "==pid== ".
+  # One error per paragraph of the log, from its first line ("==pid== Invalid read ...") to the
+  # blank "==pid== " line; ours when a frame is a gststrom:: function.
   local ours others
-  ours=$(awk '/^==[0-9]+== $/ { if (block ~ /gststrom/) n++; block = ""; next }
-              /^==[0-9]+== [A-Z]/ && block == "" { block = $0; next }
-              block != "" { block = block "\n" $0 }
-              END { print n + 0 }' "$log")
-  others=$(grep -c '^==[0-9]*== \(Invalid\|Conditional\|Use of uninit\|Syscall param\|Mismatched\)' "$log" || true)
+  ours=$(errors_in_our_code "$log" | grep -c '^==[0-9]*== ERROR' || true)
+  others=$(grep -Ec "$ERROR_START" "$log" || true)
   log "$name: $((SECONDS - start)) s under memcheck, $ours error(s) in our code, $others in all"
   if [ "$ours" -gt 0 ]; then
-    awk '/^==[0-9]+== $/ { if (block ~ /gststrom/) print block "\n"; block = ""; next }
-         /^==[0-9]+== [A-Z]/ && block == "" { block = $0; next }
-         block != "" { block = block "\n" $0 }' "$log"
+    errors_in_our_code "$log"
     die "$name: memcheck found errors in gststrom"
   fi
 }

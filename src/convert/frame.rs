@@ -430,6 +430,7 @@ mod tests {
             lead in 0usize..24,
             cut in -48isize..48,
         ) {
+            gst::init().unwrap();
             let all = conversions();
             let conversion = all[which % all.len()];
             let mut layouts = Vec::new();
