@@ -59,12 +59,12 @@ fn info(format: &str, width: u32, height: u32) -> VideoInfo {
         .unwrap()
 }
 
+/// What a meta says: format, frame size, offsets, strides.
+type MetaLayout<'a> = (VideoFormat, (u32, u32), &'a [usize], &'a [i32]);
+
 /// A buffer of `blocks` memory blocks (their sizes) of noise, with a meta when `meta` gives
 /// (format, size, offsets, strides).
-fn buffer(
-    blocks: &[usize],
-    meta: Option<(VideoFormat, (u32, u32), &[usize], &[i32])>,
-) -> gst::Buffer {
+fn buffer(blocks: &[usize], meta: Option<MetaLayout<'_>>) -> gst::Buffer {
     let mut buffer = gst::Buffer::new();
     {
         let b = buffer.get_mut().unwrap();
@@ -526,10 +526,10 @@ proptest! {
         let mut strides = Vec::new();
         let mut at = lead;
         let finfo = caps_info.format_info();
-        for p in 0..n {
+        for (p, extra) in pad.iter().enumerate().take(n) {
             let c = finfo.component(p as u32)[0] as u8;
             let rows = finfo.scale_height(c, height) as usize;
-            let stride = caps_info.stride()[p] + pad[p];
+            let stride = caps_info.stride()[p] + extra;
             offsets.push(at);
             strides.push(stride);
             at += stride.max(0) as usize * rows;
