@@ -392,3 +392,55 @@ impl VideoFilterImpl for FastConvert {
 fn strides(strides: &[i32]) -> Vec<usize> {
     strides.iter().map(|&s| s.max(0) as usize).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A UYVY 64x48 buffer with a meta whose stride runs past the end of its memory.
+    fn lying(size: usize) -> gst::Buffer {
+        let mut buffer = gst::Buffer::with_size(size).unwrap();
+        gst_video::VideoMeta::add_full(
+            buffer.get_mut().unwrap(),
+            gst_video::VideoFrameFlags::empty(),
+            gst_video::VideoFormat::Uyvy,
+            64,
+            48,
+            &[0],
+            &[4 * 128],
+        )
+        .unwrap();
+        buffer
+    }
+
+    #[test]
+    fn a_buffer_that_lies_is_dropped_with_a_warning_before_it_is_mapped() {
+        gst::init().unwrap();
+        let mut h =
+            gst_check::Harness::with_element(&super::super::make(), Some("sink"), Some("src"));
+        h.set_caps_str(
+            "video/x-raw,format=UYVY,width=64,height=48,framerate=25/1",
+            "video/x-raw,format=NV12,width=64,height=48,framerate=25/1",
+        );
+        let bus = gst::Bus::new();
+        h.element().unwrap().set_bus(Some(&bus));
+        let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::Uyvy, 64, 48)
+            .build()
+            .unwrap();
+        assert_eq!(h.push(lying(info.size())), Ok(gst::FlowSuccess::Ok));
+        assert_eq!(h.buffers_in_queue(), 0, "the lie was dropped");
+        let warning = bus.pop_filtered(&[gst::MessageType::Warning]);
+        let text = warning.map(|m| match m.view() {
+            gst::MessageView::Warning(w) => w.error().to_string(),
+            _ => String::new(),
+        });
+        assert!(
+            text.as_deref()
+                .is_some_and(|t| t.contains("dropped 1 malformed")),
+            "{text:?}"
+        );
+        let honest = gst::Buffer::with_size(info.size()).unwrap();
+        assert_eq!(h.push(honest), Ok(gst::FlowSuccess::Ok));
+        assert_eq!(h.buffers_in_queue(), 1);
+    }
+}
