@@ -4,7 +4,8 @@
 //! cause, never crashes (each element runs in a child process, so a crash names it) and never
 //! panics; a meta frame larger than the caps is converted as `videoconvert` converts it (its top
 //! left part, byte for byte); interlaced I420 ↔ NV12 through the plane copy equals
-//! `videoconvert`. Random layouts go through the bins in `tests/hostile_fuzz.rs`'s cases below.
+//! `videoconvert`; random layouts (a bounded proptest) through the software bin convert as
+//! `videoconvert` does or are dropped.
 
 mod common;
 
@@ -29,12 +30,14 @@ const PAIRS: [(&str, &str); 5] = [
 ];
 
 /// Every element that converts, in every mode that changes its path.
-const ELEMENTS: [&str; 7] = [
+const ELEMENTS: [&str; 9] = [
     "stromautoconvert",
     "stromautoconvert mode=software",
     "stromautoconvert mode=gl",
     "stromautoconvertscale",
     "stromautoconvertscale mode=software",
+    "stromautoconvertscale mode=gl",
+    "stromcompositor mode=gl",
     "stromcompositor",
     "stromcompositor mode=software",
 ];
@@ -381,6 +384,7 @@ fn a_larger_meta_frame_converts_as_videoconvert_converts_it() {
             "stromautoconvert",
             "stromautoconvertscale",
             "stromautoconvert mode=gl",
+            "stromautoconvertscale mode=gl",
         ] {
             let ours = run(element, &caps, &out, vec![large.clone()]);
             let what = format!("{element}: {input} -> {output}");
