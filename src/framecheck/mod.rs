@@ -14,9 +14,10 @@
 //! the caps' size (GStreamer refuses a smaller one), and each plane — offset + stride × rows of
 //! the meta's frame — lies inside the one memory block its offset falls in (the default map
 //! function maps only that block), with a stride of at least a row. Where samples are wider than
-//! a byte (the 2-byte groups of YUY2/UYVY, 4-byte RGBx pixels, 16-bit formats), offsets and
-//! strides are multiples of that width: `videoconvert`'s YUY2/UYVY → I420 fast path crashes on
-//! a row starting at an odd byte even when every byte read is inside the buffer.
+//! a byte (the 4-byte 2-pixel groups of YUY2/UYVY, 4-byte RGBx pixels, 16-bit formats),
+//! offsets and strides are multiples of that width (up to 4): `videoconvert`'s YUY2/UYVY → I420
+//! fast path crashes on a row that starts off a group even when every byte read is inside the
+//! buffer.
 
 pub(crate) mod buffer;
 
@@ -281,16 +282,17 @@ mod tests {
 
     #[test]
     fn packed_rows_start_on_whole_samples() {
-        // videoconvert's YUY2 -> I420 fast path crashes (SIGSEGV) on odd strides or offsets.
+        // videoconvert's YUY2 -> I420 fast path crashes (SIGSEGV) on rows that start off a
+        // 4-byte group: odd strides or offsets, or 2 bytes off at some widths.
         let yuy2 = |offset, stride| PlaneLayout {
-            align: 2,
-            ..plane(offset, stride, 2, 32)
+            align: 4,
+            ..plane(offset, stride, 2, 40)
         };
-        assert!(check_planes(&[yuy2(0, 34)], &[1000]).is_ok());
-        for (offset, stride) in [(0, 33), (1, 32)] {
+        assert!(check_planes(&[yuy2(44, 64)], &[1000]).is_ok());
+        for (offset, stride) in [(0, 41), (1, 40), (46, 64), (44, 62)] {
             let fault = check_planes(&[yuy2(offset, stride)], &[1000]).unwrap_err();
             assert!(
-                matches!(fault, Fault::Misaligned { align: 2, .. }),
+                matches!(fault, Fault::Misaligned { align: 4, .. }),
                 "{fault}"
             );
         }
