@@ -31,6 +31,7 @@ step "cargo build (release)" cargo build --release --lib --bins --examples
 step "plugin without the doctor feature" cargo clippy --release --lib --no-default-features --quiet -- -D warnings
 step "cargo clippy -D warnings" cargo clippy --release --all-targets --quiet -- -D warnings
 step "cargo test (release)" cargo test --release --all-targets --no-fail-fast
+step "valgrind memcheck on the converter paths" tests/memcheck.sh
 step "packaging (install scripts, Dockerfile, hadolint)" tests/packaging.sh
 step "meson build, install, gst-inspect" tests/meson.sh
 step "GPU bundle with the host GStreamer hidden" tests/bundle.sh

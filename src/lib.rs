@@ -20,6 +20,7 @@ mod cpus;
 #[cfg(feature = "doctor")]
 pub mod doctor;
 mod formats;
+mod framecheck;
 pub mod gpu;
 pub mod gpumonitor;
 mod sync;

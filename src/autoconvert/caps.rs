@@ -8,6 +8,8 @@ use crate::formats;
 
 pub(crate) const GL_MEMORY: &str = "memory:GLMemory";
 const SYSTEM_MEMORY: &str = "memory:SystemMemory";
+/// Alternate-mode interlacing: each buffer one field, in system memory.
+const INTERLACED_FIELDS: &str = "format:Interlaced";
 const RAW_VIDEO: &str = "video/x-raw";
 const BAYER: &str = "video/x-bayer";
 
@@ -141,9 +143,12 @@ pub(crate) fn takes_as_is(input: &gst::CapsRef, downstream: &gst::CapsRef) -> bo
 /// caps and pictures downstream gets do not depend on the choice.
 pub(crate) fn direct_target(input: &gst::CapsRef, downstream: &gst::CapsRef) -> Option<String> {
     let (s, features) = input.iter_with_features().next()?;
-    // The converter's caps carry no features besides system memory (videoconvert passes those).
+    // The converter's caps carry no features besides system memory and alternate fields
+    // (videoconvert passes the others).
     if s.name() != RAW_VIDEO
-        || !features.iter().all(|f| f == SYSTEM_MEMORY)
+        || !features
+            .iter()
+            .all(|f| f == SYSTEM_MEMORY || f == INTERLACED_FIELDS)
         || downstream.is_any()
         || takes_as_is(input, downstream)
     {

@@ -16,6 +16,7 @@ use super::caps;
 use super::plan::{self, ChainShape, ConvertPath};
 use super::recovery::{ConsumerJudge, CudaWatch};
 use crate::chainbin::{ChainSlot, ErrorHold, QueryGate};
+use crate::framecheck::{self, DropCount};
 use crate::sync::lock;
 
 pub(super) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -56,9 +57,9 @@ pub(super) struct State {
     pub(crate) interop_status: String,
     /// Why the GL chain failed with data flowing: auto mode stays on software for the stream.
     pub(crate) gl_failed: Option<String>,
-    /// Bytes one frame of the current system-memory caps needs (None for GL memory).
-    pub(crate) expected_size: Option<usize>,
-    pub(crate) malformed_buffers: u64,
+    /// The current system-memory input caps, which each buffer is checked against (None for
+    /// GL memory).
+    pub(crate) input_info: Option<gst_video::VideoInfo>,
     /// Set while the chain is the GL path that auto mode chose for a CUDA consumer.
     pub(crate) cuda_watch: Option<CudaWatch>,
 }
@@ -75,6 +76,8 @@ pub struct AutoConvert {
     pub(super) queries: QueryGate,
     /// What downstream answered to the first GL frames of the current chain.
     pub(super) judge: ConsumerJudge,
+    /// Input buffers dropped because they do not hold the frame they claim.
+    pub(super) malformed: DropCount,
 }
 
 impl AutoConvert {
@@ -94,7 +97,7 @@ impl AutoConvert {
                     self.post_chain_error(&caps, err);
                     return false;
                 }
-                self.state().expected_size = expected_buffer_size(&caps);
+                self.state().input_info = system_memory_info(&caps);
             }
             // Without a chain (EOS before any caps: an empty stream) the ghost pad has nowhere to
             // send it, and a dropped EOS would leave the pipeline waiting for ever.
@@ -107,34 +110,21 @@ impl AutoConvert {
         gst::Pad::event_default(pad, Some(&*self.obj()), event)
     }
 
-    /// Raw video buffers without a `GstVideoMeta` must hold at least the frame the caps
-    /// describe. A shorter one is dropped with a warning naming the sizes: passed on, it would
-    /// make a passthrough consumer (an encoder) read past its end.
-    fn is_malformed(&self, buffer: &gst::BufferRef, expected: usize) -> bool {
-        if buffer.size() >= expected || buffer.meta::<gst_video::VideoMeta>().is_some() {
+    /// Whether `buffer` fails to hold the frame it claims (see `framecheck`): such a buffer is
+    /// dropped here, before any child maps it, with a warning naming the cause. Passed on, it
+    /// would make `videoconvert`, `glupload`, our converter or a passthrough consumer (an
+    /// encoder) read past its memory. Dropped rather than failing the stream: the check costs
+    /// nothing to the frames around it, and a live source keeps running.
+    fn is_malformed(&self, buffer: &gst::BufferRef, info: &gst_video::VideoInfo) -> bool {
+        let Err(fault) = framecheck::buffer::check(buffer, info) else {
             return false;
-        }
-        let dropped = {
-            let mut state = self.state();
-            state.malformed_buffers += 1;
-            state.malformed_buffers
         };
-        gst::warning!(
-            CAT,
-            imp = self,
-            "dropping a {}-byte buffer: the caps need {expected} bytes per frame",
-            buffer.size()
-        );
-        if dropped == 1 || dropped.is_power_of_two() {
+        gst::warning!(CAT, imp = self, "dropping an input buffer: {fault}");
+        if let Some(dropped) = self.malformed.note() {
             gst::element_imp_warning!(
                 self,
                 gst::StreamError::Format,
-                (
-                    "dropped {} malformed raw video buffer(s): {} bytes where the negotiated caps need {}; fix the producer or its caps",
-                    dropped,
-                    buffer.size(),
-                    expected
-                )
+                ("{}", framecheck::drop_message(dropped, &fault))
             );
         }
         true
@@ -150,7 +140,7 @@ impl AutoConvert {
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
         let on_gl = self.chain.shape().map(|s| s.path) == Some(ConvertPath::Gl);
         // One look at the state per buffer: this runs for every frame.
-        let (expected_size, cuda_check) = {
+        let (input_info, cuda_check) = {
             let mut state = self.state();
             let cuda_check = state
                 .cuda_watch
@@ -162,9 +152,12 @@ impl AutoConvert {
                         .take_due(Instant::now())
                         .then_some(watch.device)
                 });
-            (state.expected_size, cuda_check)
+            (state.input_info.clone(), cuda_check)
         };
-        if expected_size.is_some_and(|expected| self.is_malformed(&buffer, expected)) {
+        if input_info
+            .as_ref()
+            .is_some_and(|info| self.is_malformed(&buffer, info))
+        {
             return Ok(gst::FlowSuccess::Ok);
         }
         let on_gl = match cuda_check {
@@ -172,6 +165,12 @@ impl AutoConvert {
             None => on_gl,
         };
         if on_gl {
+            // The part of a larger meta frame that videoconvert converts (glupload would
+            // scale the whole frame).
+            let buffer = match &input_info {
+                Some(info) => framecheck::buffer::crop_to_caps(buffer, info),
+                None => buffer,
+            };
             self.push_through_gl(pad, buffer)
         } else {
             gst::ProxyPad::chain_default(pad, Some(&*self.obj()), buffer)
@@ -286,16 +285,14 @@ impl AutoConvert {
     }
 }
 
-/// The size of one frame of system-memory raw video `caps`; None where buffers are not plain
-/// bytes (GL memory) or the caps are not video.
-fn expected_buffer_size(caps: &gst::CapsRef) -> Option<usize> {
+/// The frame of system-memory raw video `caps`; None where buffers are not plain bytes (GL
+/// memory) or the caps are not video.
+fn system_memory_info(caps: &gst::CapsRef) -> Option<gst_video::VideoInfo> {
     let features = caps.features(0)?;
     if features.contains(caps::GL_MEMORY) {
         return None;
     }
-    gst_video::VideoInfo::from_caps(caps)
-        .ok()
-        .map(|info| info.size())
+    gst_video::VideoInfo::from_caps(caps).ok()
 }
 
 #[glib::object_subclass]
@@ -357,6 +354,7 @@ impl ObjectSubclass for AutoConvert {
             errors: ErrorHold::default(),
             queries: QueryGate::default(),
             judge: ConsumerJudge::default(),
+            malformed: DropCount::default(),
         }
     }
 }
@@ -566,6 +564,7 @@ impl ElementImpl for AutoConvert {
                 *self.state() = State::default();
                 self.errors.clear();
                 self.judge.reset();
+                self.malformed.reset();
             }
             _ => {}
         }

@@ -357,7 +357,7 @@ pub fn plan(request: &Request) -> Result<ChainPlan, PlanError> {
         ConvertPath::Software => ChainShape {
             download_input: converted.memory == Memory::Gl,
             fast_convert: converted.memory == Memory::System
-                && converted.features.is_empty()
+                && converted.features.iter().all(|f| f == "format:Interlaced")
                 && !input.bayer
                 && !downstream.wants_bayer()
                 && request.direct_target.is_some(),
@@ -860,10 +860,21 @@ mod tests {
         let p = plan(&auto).unwrap();
         assert_eq!(p.shape.factories(), ["videoconvert"]);
         assert!(p.reason.contains("format:Interlaced"), "{}", p.reason);
-        // Never the plane copy, which carries no caps features.
+        // The fast converter takes alternate-mode fields (format:Interlaced) where it has a
+        // direct target, and no other feature.
         let p = plan(&Request {
             direct_target: Some("ARGB".into()),
             ..request(Mode::Software, &interlaced, &down)
+        })
+        .unwrap();
+        assert_eq!(p.shape.factories(), ["stromfastconvert"]);
+        let overlay = Input {
+            features: vec!["meta:GstVideoOverlayComposition".into()],
+            ..input("AYUV", true)
+        };
+        let p = plan(&Request {
+            direct_target: Some("ARGB".into()),
+            ..request(Mode::Software, &overlay, &down)
         })
         .unwrap();
         assert_eq!(p.shape.factories(), ["videoconvert"]);

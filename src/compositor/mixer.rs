@@ -16,6 +16,7 @@ use super::plan::{MixPath, Plan};
 use crate::chainbin::{
     self, BuildError, ChainSlot, ChildState, ElementSpec, Inlet, Outlet, PropertyValue,
 };
+use crate::framecheck;
 use crate::gpu::gl;
 
 impl Compositor {
@@ -87,7 +88,52 @@ impl Compositor {
                     |this| this.sink_query(pad, query),
                 )
             })
+            .chain_function(|pad, parent, buffer| {
+                Compositor::catch_panic_pad_function(
+                    parent,
+                    || Err(gst::FlowError::Error),
+                    |this| this.sink_chain(pad, buffer),
+                )
+            })
             .build()
+    }
+
+    /// Drops a buffer that does not hold the frame it claims (see `framecheck`) before the
+    /// mixer maps it, with a warning naming the input and the cause; passes the rest on.
+    fn sink_chain(
+        &self,
+        pad: &CompositorPad,
+        buffer: gst::Buffer,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let info = pad.imp().input_info();
+        if let Some(info) = &info
+            && let Err(fault) = framecheck::buffer::check(&buffer, info)
+        {
+            gst::warning!(CAT, obj = pad, "dropping an input buffer: {fault}");
+            if let Some(dropped) = pad.imp().malformed.note() {
+                gst::element_imp_warning!(
+                    self,
+                    gst::StreamError::Format,
+                    (
+                        "{}: {}",
+                        pad.name(),
+                        framecheck::drop_message(dropped, &fault)
+                    )
+                );
+            }
+            return Ok(gst::FlowSuccess::Ok);
+        }
+        // glvideomixer would upload a larger meta frame whole and scale it into the caps' size;
+        // compositor (like videoconvert) takes the caps' top left part of it.
+        let on_gl = pad
+            .imp()
+            .link()
+            .is_some_and(|link| link.path == MixPath::Gl);
+        let buffer = match (&info, on_gl) {
+            (Some(info), true) => framecheck::buffer::crop_to_caps(buffer, info),
+            _ => buffer,
+        };
+        gst::ProxyPad::chain_default(pad, Some(&*self.obj()), buffer)
     }
 
     /// Requests the mixer's pad for `pad`, points the ghost pad at it and sends it the pad's
@@ -158,6 +204,9 @@ impl Compositor {
     /// Caps events pick what sits between the pad and `compositor`: nothing for system memory,
     /// `gldownload` for GL memory.
     fn sink_event(&self, pad: &CompositorPad, event: gst::Event) -> bool {
+        if let gst::EventView::Caps(caps) = event.view() {
+            pad.imp().set_input_caps(caps.caps());
+        }
         if let gst::EventView::Caps(caps) = event.view()
             && let Err(err) = self.adapt_input(pad, caps.caps())
         {

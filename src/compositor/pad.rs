@@ -10,9 +10,10 @@ use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 
-use super::imp::CAT;
+use super::imp::{CAT, GL_MEMORY};
 use super::plan::MixPath;
 use crate::chainbin::ChainSlot;
+use crate::framecheck::DropCount;
 use crate::sync::lock;
 
 /// What the pad's properties say, with `compositor`'s defaults.
@@ -88,6 +89,11 @@ pub(super) struct Link {
 pub struct CompositorPad {
     settings: Mutex<PadSettings>,
     link: Mutex<Option<Arc<Link>>>,
+    /// The input's system-memory caps, which each buffer is checked against (None for GL
+    /// memory, whose frames are textures).
+    input_info: Mutex<Option<gst_video::VideoInfo>>,
+    /// Buffers dropped on this input because they do not hold the frame they claim.
+    pub(super) malformed: DropCount,
 }
 
 impl CompositorPad {
@@ -97,6 +103,18 @@ impl CompositorPad {
 
     pub(super) fn set_zorder(&self, zorder: u32) {
         lock(&self.settings).zorder = zorder;
+    }
+
+    pub(super) fn input_info(&self) -> Option<gst_video::VideoInfo> {
+        lock(&self.input_info).clone()
+    }
+
+    /// New caps on this input: a new frame to check buffers against.
+    pub(super) fn set_input_caps(&self, caps: &gst::CapsRef) {
+        let system_memory = caps.features(0).is_none_or(|f| !f.contains(GL_MEMORY));
+        *lock(&self.input_info) = system_memory
+            .then(|| gst_video::VideoInfo::from_caps(caps).ok())
+            .flatten();
     }
 
     pub(super) fn link(&self) -> Option<Arc<Link>> {

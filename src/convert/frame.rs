@@ -398,4 +398,65 @@ mod tests {
         };
         assert!(convert(&Conversion::I420ToNv12, 4, 4, &[plane], out, &mut scratch).is_err());
     }
+
+    /// Input planes of `conversion` at `width`x`height`: (row bytes, rows) each.
+    fn plane_sizes(conversion: &Conversion, width: usize, height: usize) -> Vec<(usize, usize)> {
+        let (cw, ch) = (width.div_ceil(2), height.div_ceil(2));
+        match conversion {
+            Conversion::I420ToNv12 => vec![(width, height), (cw, ch), (cw, ch)],
+            Conversion::Nv12ToI420 => vec![(width, height), (2 * cw, ch)],
+            Conversion::Packed { .. } => vec![(4 * cw, height)],
+            Conversion::Rgb { .. } => vec![(4 * width, height)],
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config {
+            cases: 512,
+            failure_persistence: None,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(25),
+            ..Default::default()
+        })]
+
+        /// Whatever layout `framecheck` admits (random sizes from 1x1, strides around a row,
+        /// offsets, buffer lengths around the frame), the converter reads inside it: no panic,
+        /// no error. Without the check, these layouts make it panic (slice out of range).
+        #[test]
+        fn every_layout_the_check_admits_converts(
+            which in 0usize..1000,
+            width in 1usize..40,
+            height in 1usize..40,
+            pad in proptest::collection::vec(-4i64..12, 3),
+            lead in 0usize..24,
+            cut in -48isize..48,
+        ) {
+            gst::init().unwrap();
+            let all = conversions();
+            let conversion = all[which % all.len()];
+            let mut layouts = Vec::new();
+            let mut at = lead;
+            for (p, (row, rows)) in plane_sizes(&conversion, width, height).into_iter().enumerate() {
+                let stride = row as i64 + pad[p];
+                layouts.push(crate::framecheck::PlaneLayout { offset: at, stride, rows, row_bytes: row, align: 1 });
+                at += stride.max(0) as usize * rows;
+            }
+            let len = (at as isize + cut).max(1) as usize;
+            if crate::framecheck::check_planes(&layouts, &[len]).is_err() {
+                return Ok(());
+            }
+            let data = noise(len, which as u64);
+            let planes: Vec<Plane<'_>> = layouts
+                .iter()
+                .map(|l| Plane { data: &data[l.offset..], stride: l.stride as usize })
+                .collect();
+            let mut output = output_for(&conversion, width, height);
+            let mut out = output.iter_mut().map(|(data, stride)| PlaneMut { data, stride: *stride });
+            let out = match output_layout(&conversion) {
+                Planar::I420 => Out420::I420 { y: out.next().unwrap(), u: out.next().unwrap(), v: out.next().unwrap() },
+                Planar::Nv12 => Out420::Nv12 { y: out.next().unwrap(), uv: out.next().unwrap() },
+            };
+            let mut scratch = Scratch::default();
+            proptest::prop_assert!(convert(&conversion, width, height, &planes, out, &mut scratch).is_ok());
+        }
+    }
 }

@@ -17,6 +17,7 @@ use super::frame::{self, Workspace};
 use super::negotiate::{self, Conversion, Planar};
 use super::out420::Out420;
 use super::planes::{Plane, PlaneMut};
+use crate::framecheck::{self, DropCount};
 use crate::sync::lock;
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
@@ -49,6 +50,9 @@ impl Default for Settings {
 #[derive(Default)]
 struct State {
     conversion: Option<Conversion>,
+    /// The input caps: the frame size converted (a larger meta frame is cropped to it, as
+    /// `videoconvert` does) and what each input buffer is checked against.
+    in_info: Option<gst_video::VideoInfo>,
     usable_cpus: u32,
     workspace: Workspace,
     /// Threads asked for that the system refused (warned once per number).
@@ -59,6 +63,8 @@ struct State {
 pub struct FastConvert {
     settings: Mutex<Settings>,
     state: Mutex<State>,
+    /// Input buffers dropped because they do not hold the frame they claim.
+    dropped: DropCount,
 }
 
 impl FastConvert {
@@ -160,14 +166,23 @@ impl ElementImpl for FastConvert {
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            // Progressive or interleaved frames, and alternate-mode fields (one per buffer).
             let caps = |formats: &[&str]| {
-                gst_video::VideoCapsBuilder::new()
-                    .format_list(
-                        formats
-                            .iter()
-                            .map(|f| gst_video::VideoFormat::from_string(f)),
-                    )
-                    .build()
+                let formats = || {
+                    formats
+                        .iter()
+                        .map(|f| gst_video::VideoFormat::from_string(f))
+                };
+                let mut caps = gst_video::VideoCapsBuilder::new()
+                    .format_list(formats())
+                    .build();
+                caps.merge(
+                    gst_video::VideoCapsBuilder::new()
+                        .features([gst_video::CAPS_FEATURE_FORMAT_INTERLACED])
+                        .format_list(formats())
+                        .build(),
+                );
+                caps
             };
             [
                 ("sink", gst::PadDirection::Sink, caps(super::inputs())),
@@ -195,7 +210,32 @@ impl BaseTransformImpl for FastConvert {
         let mut state = self.state();
         state.workspace.release_threads();
         state.refused_threads = None;
+        self.dropped.reset();
         Ok(())
+    }
+
+    /// Checks the input buffer against its memory before the video filter maps it: a meta
+    /// that lies would make the mapped planes reach past the memory.
+    fn transform(
+        &self,
+        inbuf: &gst::Buffer,
+        outbuf: &mut gst::BufferRef,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let in_info = self.state().in_info.clone();
+        if let Some(in_info) = in_info
+            && let Err(fault) = framecheck::buffer::check(inbuf, &in_info)
+        {
+            gst::warning!(CAT, imp = self, "dropping an input buffer: {fault}");
+            if let Some(dropped) = self.dropped.note() {
+                gst::element_imp_warning!(
+                    self,
+                    gst::StreamError::Format,
+                    ("{}", framecheck::drop_message(dropped, &fault))
+                );
+            }
+            return Ok(gst_base::BASE_TRANSFORM_FLOW_DROPPED);
+        }
+        self.parent_transform(inbuf, outbuf)
     }
 
     /// Each input format's direct targets, with the fields their conversion decides left open
@@ -251,11 +291,15 @@ impl VideoFilterImpl for FastConvert {
                 gst::debug!(CAT, imp = self, "{conversion:?} for {incaps} -> {outcaps}");
                 let mut state = self.state();
                 state.conversion = Some(conversion);
+                state.in_info = Some(in_info.clone());
                 state.usable_cpus = crate::cpus::usable();
                 Ok(())
             }
             Err(why) => {
-                self.state().conversion = None;
+                let mut state = self.state();
+                state.conversion = None;
+                state.in_info = None;
+                drop(state);
                 gst::element_imp_error!(
                     self,
                     gst::CoreError::Negotiation,
@@ -275,7 +319,17 @@ impl VideoFilterImpl for FastConvert {
         inframe: &gst_video::VideoFrameRef<&gst::BufferRef>,
         outframe: &mut gst_video::VideoFrameRef<&mut gst::BufferRef>,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let (width, height) = (inframe.width() as usize, inframe.height() as usize);
+        // The caps' size, not the frame's: a meta may describe a larger frame, of which
+        // `videoconvert` converts the top left part the caps describe. An alternate-mode
+        // buffer is one field.
+        let Some((width, height)) = self
+            .state()
+            .in_info
+            .as_ref()
+            .map(|info| (info.width() as usize, info.field_height() as usize))
+        else {
+            return Err(gst::FlowError::NotNegotiated);
+        };
         // Strides and offsets come from each buffer's GstVideoMeta, so they may change from
         // one buffer to the next.
         let in_strides = strides(inframe.plane_stride());
@@ -337,4 +391,56 @@ impl VideoFilterImpl for FastConvert {
 
 fn strides(strides: &[i32]) -> Vec<usize> {
     strides.iter().map(|&s| s.max(0) as usize).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A UYVY 64x48 buffer with a meta whose stride runs past the end of its memory.
+    fn lying(size: usize) -> gst::Buffer {
+        let mut buffer = gst::Buffer::with_size(size).unwrap();
+        gst_video::VideoMeta::add_full(
+            buffer.get_mut().unwrap(),
+            gst_video::VideoFrameFlags::empty(),
+            gst_video::VideoFormat::Uyvy,
+            64,
+            48,
+            &[0],
+            &[4 * 128],
+        )
+        .unwrap();
+        buffer
+    }
+
+    #[test]
+    fn a_buffer_that_lies_is_dropped_with_a_warning_before_it_is_mapped() {
+        gst::init().unwrap();
+        let mut h =
+            gst_check::Harness::with_element(&super::super::make(), Some("sink"), Some("src"));
+        h.set_caps_str(
+            "video/x-raw,format=UYVY,width=64,height=48,framerate=25/1",
+            "video/x-raw,format=NV12,width=64,height=48,framerate=25/1",
+        );
+        let bus = gst::Bus::new();
+        h.element().unwrap().set_bus(Some(&bus));
+        let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::Uyvy, 64, 48)
+            .build()
+            .unwrap();
+        assert_eq!(h.push(lying(info.size())), Ok(gst::FlowSuccess::Ok));
+        assert_eq!(h.buffers_in_queue(), 0, "the lie was dropped");
+        let warning = bus.pop_filtered(&[gst::MessageType::Warning]);
+        let text = warning.map(|m| match m.view() {
+            gst::MessageView::Warning(w) => w.error().to_string(),
+            _ => String::new(),
+        });
+        assert!(
+            text.as_deref()
+                .is_some_and(|t| t.contains("dropped 1 malformed")),
+            "{text:?}"
+        );
+        let honest = gst::Buffer::with_size(info.size()).unwrap();
+        assert_eq!(h.push(honest), Ok(gst::FlowSuccess::Ok));
+        assert_eq!(h.buffers_in_queue(), 1);
+    }
 }

@@ -74,6 +74,7 @@ impl Conversion {
                 if input.chroma_site() != output.chroma_site() {
                     return Err("the chroma siting changes (videoconvert resamples)".into());
                 }
+                interlaced_chroma_rows_match(input)?;
                 Ok(match to {
                     Planar::Nv12 => Conversion::I420ToNv12,
                     Planar::I420 => Conversion::Nv12ToI420,
@@ -129,6 +130,24 @@ fn same_colour(input: &VideoInfo, output: &VideoInfo) -> Result<(), String> {
 fn progressive(info: &VideoInfo) -> Result<(), String> {
     if info.interlace_mode() != VideoInterlaceMode::Progressive {
         return Err("interlaced video (videoconvert resamples chroma per field)".into());
+    }
+    Ok(())
+}
+
+/// Interlaced 4:2:0 keeps each field's chroma in its own rows (lines 4k and 4k+1 carry chroma
+/// rows 2k and 2k+1), so `videoconvert` writes one more chroma row than ceil(height/2) where
+/// the height is 4k+2 (GStreamer sizes the planes for it); the plane copy copies ceil(height/2)
+/// and is equal for every other height.
+fn interlaced_chroma_rows_match(info: &VideoInfo) -> Result<(), String> {
+    let height = match info.interlace_mode() {
+        VideoInterlaceMode::Progressive => return Ok(()),
+        VideoInterlaceMode::Alternate => info.field_height(),
+        _ => info.height(),
+    };
+    if height % 4 == 2 {
+        return Err(format!(
+            "interlaced 4:2:0 {height} lines high (4k+2: videoconvert writes an extra chroma row)"
+        ));
     }
     Ok(())
 }
@@ -238,7 +257,13 @@ fn remove_format_info(caps: &gst::CapsRef) -> gst::Caps {
     let mut out = gst::Caps::new_empty();
     for (s, features) in caps.iter_with_features() {
         let mut s = s.to_owned();
-        if !features.is_any() && (features.is_empty() || features.contains(SYSTEM_MEMORY)) {
+        // As videoconvert: system memory, alternate-mode fields included.
+        let system = features.is_empty()
+            || features.contains(SYSTEM_MEMORY)
+            || features
+                .iter()
+                .all(|f| f == gst_video::CAPS_FEATURE_FORMAT_INTERLACED);
+        if !features.is_any() && system {
             s.remove_fields(["format", "colorimetry", "chroma-site"]);
         }
         if let Some(out) = out.get_mut() {
@@ -515,6 +540,17 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.contains("colorimetry"), "{err}");
+        let interlaced = |s: &str, height: u32| {
+            let s = s.replace("height=48", &format!("height={height}"));
+            info(&format!("{s},interlace-mode=interleaved"))
+        };
+        for (height, copies) in [(48, true), (49, true), (51, true), (50, false), (6, false)] {
+            assert_eq!(
+                Conversion::new(&interlaced(i420, height), &interlaced(nv12, height)).is_ok(),
+                copies,
+                "interlaced height {height}"
+            );
+        }
         let uyvy = "video/x-raw,format=UYVY,width=64,height=48,colorimetry=bt601";
         assert!(Conversion::new(&info(uyvy), &info(&format!("{nv12},colorimetry=bt709"))).is_err());
         assert!(
