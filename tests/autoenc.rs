@@ -467,7 +467,10 @@ fn unknown_and_wrong_codec_candidates_are_named() {
     let out = encode("candidates=nosuchenc", 10);
     let error = out.run.error().expect("an element error");
     assert!(
-        error.contains("no H.264 encoder is installed; tried: nosuchenc: not registered. Install one of: x264enc (gstreamer1.0-plugins-ugly)"),
+        error.contains(
+            "no H.264 encoder among the candidates; tried: nosuchenc: not registered. \
+             Installed but not in candidates: x264enc"
+        ),
         "{error}"
     );
 }
@@ -917,6 +920,8 @@ fn properties_have_the_documented_defaults() {
     assert_eq!(e.property::<String>("candidates"), "");
     assert_eq!(e.property::<String>("active-encoder"), "");
     assert_eq!(e.property::<String>("convert-path"), "");
+    assert_eq!(e.property::<u64>("max-held-time"), 2_000_000_000);
+    assert_eq!(e.property::<u64>("max-held-bytes"), 256 * 1024 * 1024);
     let factory = e.factory().unwrap();
     assert_eq!(
         factory.metadata(gst::ELEMENT_METADATA_KLASS),
@@ -1068,4 +1073,204 @@ fn x264enc_check_suite_profiles() {
             assert_eq!(pos, data.len());
         }
     }
+}
+
+/// The `profile` and size of what came out.
+fn output_profile_and_size(out: &Encoded) -> (String, i32, i32) {
+    let caps = out.samples[0].caps().expect("caps on the first sample");
+    let s = caps.structure(0).unwrap();
+    (
+        s.get::<String>("profile").unwrap_or_default(),
+        s.get::<i32>("width").unwrap(),
+        s.get::<i32>("height").unwrap(),
+    )
+}
+
+#[test]
+fn packed_and_rgb_input_gives_8bit_420_profiles() {
+    let cases = [
+        ("h264", "x264enc", &["high", "main"][..]),
+        ("h265", "x265enc", &["main"][..]),
+        ("av1", "av1enc", &["main"][..]),
+    ];
+    for (codec, factory, profiles) in cases {
+        if !present(factory) {
+            eprintln!("SKIP: {factory} not installed");
+            continue;
+        }
+        let formats: &[&str] = if codec == "av1" {
+            &["YUY2"]
+        } else {
+            &["YUY2", "UYVY", "BGRx"]
+        };
+        for format in formats {
+            let out = encode_from(
+                &format!(
+                    "videotestsrc num-buffers=3 ! video/x-raw,format={format},width=320,\
+                     height=240,framerate=30/1"
+                ),
+                &format!("codec={codec} candidates={factory} tune=low-latency"),
+                |_| {},
+            );
+            out.assert_clean();
+            let (profile, w, h) = output_profile_and_size(&out);
+            assert!(
+                profiles.contains(&profile.as_str()),
+                "{format} -> {codec}: {profile}"
+            );
+            assert_eq!((w, h), (320, 240));
+            assert_eq!(out.frames().len(), 3, "{format} -> {codec}");
+        }
+    }
+}
+
+#[test]
+fn downstream_asking_for_422_still_gets_it() {
+    if !present("x264enc") {
+        eprintln!("SKIP: x264enc not installed");
+        return;
+    }
+    let out = encode_from(
+        "videotestsrc num-buffers=3 ! video/x-raw,format=YUY2,width=320,height=240,framerate=30/1",
+        "candidates=x264enc tune=low-latency ! video/x-h264,profile=high-4:2:2",
+        |_| {},
+    );
+    out.assert_clean();
+    assert_eq!(output_profile_and_size(&out).0, "high-4:2:2");
+}
+
+#[test]
+fn odd_sizes_keep_their_exact_size() {
+    if !present("x264enc") {
+        eprintln!("SKIP: x264enc not installed");
+        return;
+    }
+    for (w, h) in [(853, 480), (1279, 720), (1, 1), (3, 3), (15, 15), (4097, 1)] {
+        let out = encode_from(
+            &format!("videotestsrc num-buffers=2 ! video/x-raw,width={w},height={h}"),
+            "tune=low-latency",
+            |_| {},
+        );
+        out.assert_clean();
+        assert_eq!(field(out.message(), "encoder"), "x264enc", "{w}x{h}");
+        assert_eq!(output_profile_and_size(&out), ("high-4:4:4".into(), w, h));
+        assert_eq!(out.frames().len(), 2, "{w}x{h}");
+    }
+}
+
+#[test]
+fn an_encoder_that_would_change_an_odd_size_is_refused() {
+    if !present("openh264enc") {
+        eprintln!("SKIP: openh264enc not installed");
+        return;
+    }
+    let out = encode_from(
+        "videotestsrc num-buffers=2 ! video/x-raw,width=853,height=480",
+        "candidates=openh264enc",
+        |_| {},
+    );
+    let error = out.run.error().expect("an element error, not 852 columns");
+    assert!(
+        error.contains("openh264enc: failed") && error.contains("853x480 (odd size)"),
+        "{error}"
+    );
+    assert!(out.samples.is_empty());
+}
+
+#[test]
+fn a_candidates_list_without_the_installed_encoder_says_so() {
+    if !present("x264enc") || !present("x265enc") {
+        eprintln!("SKIP: x264enc or x265enc not installed");
+        return;
+    }
+    let out = encode("codec=h264 candidates=x265enc", 2);
+    let error = out.run.error().expect("an element error");
+    assert!(
+        error.contains("not in candidates: x264enc") && !error.contains("Install one of"),
+        "{error}"
+    );
+    let out = encode("candidates=\",,\"", 2);
+    let error = out.run.error().expect("an element error");
+    assert!(
+        error.contains("invalid candidates: ',,' names no encoder"),
+        "{error}"
+    );
+}
+
+/// Makes the first `factory` inside `bin` get every frame without timestamps, as an encoder
+/// whose output times say nothing: no output confirms a held frame (nor tells which it
+/// dropped), and the frame the encoder gets is a copy, so that the bin is the only holder of the
+/// original once the encoder has returned it.
+fn strip_input_times(bin: &gst::Element, factory: &'static str) {
+    on_first(bin, factory, |encoder| {
+        encoder
+            .static_pad("sink")
+            .unwrap()
+            .add_probe(gst::PadProbeType::BUFFER, |_, info| {
+                if let Some(gst::PadProbeData::Buffer(buffer)) = info.data.as_mut() {
+                    let buffer = buffer.make_mut();
+                    buffer.set_pts(gst::ClockTime::NONE);
+                    buffer.set_dts(gst::ClockTime::NONE);
+                }
+                gst::PadProbeReturn::Ok
+            });
+    });
+}
+
+#[test]
+fn held_frames_do_not_starve_a_small_fixed_upstream_pool() {
+    if !present("x264enc") {
+        eprintln!("SKIP: x264enc not installed");
+        return;
+    }
+    let pipeline = gst::parse::launch(
+        "appsrc name=src format=time ! stromautoenc name=enc candidates=x264enc,openh264enc \
+         tune=low-latency ! fakesink name=out sync=false",
+    )
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    strip_input_times(&pipeline.by_name("enc").unwrap(), "x264enc");
+    let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, 320, 240)
+        .fps(gst::Fraction::new(30, 1))
+        .build()
+        .unwrap();
+    let caps = info.to_caps().unwrap();
+    let src = pipeline
+        .by_name("src")
+        .unwrap()
+        .downcast::<gst_app::AppSrc>()
+        .unwrap();
+    src.set_caps(Some(&caps));
+    let pool = gst::BufferPool::new();
+    let mut config = pool.config();
+    config.set_params(Some(&caps), info.size() as u32, 3, 3);
+    pool.set_config(config).unwrap();
+    pool.set_active(true).unwrap();
+    let decoded = count_buffers(&pipeline);
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let frames = 30u64;
+    for n in 0..frames {
+        // Waits for a free buffer; a starved pool never gives one back.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut buffer = loop {
+            match pool.acquire_buffer(Some(&gst::BufferPoolAcquireParams::with_flags(
+                gst::BufferPoolAcquireFlags::DONTWAIT,
+            ))) {
+                Ok(buffer) => break buffer,
+                Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(2)),
+                Err(e) => panic!("the 3-buffer pool starved at frame {n}: {e:?}"),
+            }
+        };
+        {
+            let buffer = buffer.get_mut().unwrap();
+            buffer.set_pts(gst::ClockTime::SECOND.mul_div_floor(n, 30));
+            buffer.set_duration(gst::ClockTime::SECOND.mul_div_floor(1, 30));
+        }
+        src.push_buffer(buffer).unwrap();
+    }
+    src.end_of_stream().unwrap();
+    let run = common::run_to_eos(&pipeline, Duration::from_secs(60));
+    assert!(run.error().is_none(), "{:?}", run.error());
+    assert_eq!(decoded.load(Ordering::SeqCst), frames as usize);
 }

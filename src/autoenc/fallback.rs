@@ -103,6 +103,10 @@ impl AutoEnc {
     /// One serialized event into the chain: whether it was taken (false for a refusal that is
     /// not the chain's failure), or why the chain failed on it.
     fn event_into(&self, via: Via<'_>, event: &gst::Event) -> Result<bool, Failure> {
+        if let gst::EventView::Caps(c) = event.view() {
+            self.follow_input_caps(c.caps())
+                .map_err(|why| Failure { why, error: None })?;
+        }
         let (forwarded, held) = self.errors.push(|| match via {
             Via::Ghost(pad) => gst::Pad::event_default(pad, Some(&*self.obj()), event.clone()),
             Via::Direct => self
@@ -217,11 +221,14 @@ impl AutoEnc {
                 state.output_started,
             )
         };
+        let (frames, bytes) = {
+            let state = self.state();
+            (state.pending.len(), state.pending.bytes())
+        };
         gst::info!(
             CAT,
             imp = self,
-            "{failed} {outcome}; {} frames to hand on",
-            self.state().pending.len()
+            "{failed} {outcome}; {frames} frames ({bytes} bytes) to hand on"
         );
         // The failed encoder goes first: a hardware session it holds may be what the next
         // candidate needs.
@@ -260,7 +267,7 @@ impl AutoEnc {
         }
         // The chain's sticky caps may already be newer than the oldest frame's: always say.
         let mut pushed_caps: Option<gst::Caps> = None;
-        for Held { buffer, caps } in frames {
+        for Held { buffer, caps, .. } in frames {
             if let Some(caps) = caps.filter(|c| pushed_caps.as_ref() != Some(c)) {
                 match self.event_into(via, &gst::event::Caps::new(&caps)) {
                     Ok(true) => {}
