@@ -922,6 +922,7 @@ fn properties_have_the_documented_defaults() {
     assert_eq!(e.property::<String>("convert-path"), "");
     assert_eq!(e.property::<u64>("max-held-time"), 2_000_000_000);
     assert_eq!(e.property::<u64>("max-held-bytes"), 256 * 1024 * 1024);
+    assert_eq!(e.property::<u64>("hang-timeout"), 5_000_000_000);
     let factory = e.factory().unwrap();
     assert_eq!(
         factory.metadata(gst::ELEMENT_METADATA_KLASS),
@@ -1273,4 +1274,60 @@ fn held_frames_do_not_starve_a_small_fixed_upstream_pool() {
     let run = common::run_to_eos(&pipeline, Duration::from_secs(60));
     assert!(run.error().is_none(), "{:?}", run.error());
     assert_eq!(decoded.load(Ordering::SeqCst), frames as usize);
+}
+
+/// The first `factory` inside `bin` takes every frame after its `after`-th and returns nothing,
+/// as a GPU encoder whose device stalled without an error.
+fn go_quiet(bin: &gst::Element, factory: &'static str, after: usize) {
+    on_first(bin, factory, move |encoder| {
+        let seen = AtomicUsize::new(0);
+        encoder
+            .static_pad("sink")
+            .unwrap()
+            .add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+                if seen.fetch_add(1, Ordering::SeqCst) >= after {
+                    // Taken: the frame is gone into the encoder, nothing comes back.
+                    info.flow_res = Ok(gst::FlowSuccess::Ok);
+                    gst::PadProbeReturn::Handled
+                } else {
+                    gst::PadProbeReturn::Ok
+                }
+            });
+    });
+}
+
+#[test]
+fn a_hung_encoder_is_replaced_and_no_frame_is_lost() {
+    if !present("x264enc") || !present("openh264enc") {
+        eprintln!("SKIP: x264enc or openh264enc not installed");
+        return;
+    }
+    let out = encode_from(
+        &format!(
+            "videotestsrc is-live=true num-buffers={FRAMES} \
+             ! video/x-raw,width=320,height=240,framerate=30/1"
+        ),
+        "candidates=x264enc,openh264enc tune=low-latency hang-timeout=300000000",
+        |bin| go_quiet(bin, "x264enc", 10),
+    );
+    assert!(out.run.error().is_none(), "{:?}", out.run.error());
+    assert_eq!(out.run.warnings.len(), 1, "{:?}", out.run.warnings);
+    let warning = &out.run.warnings[0].message;
+    assert!(
+        warning.starts_with("x264enc failed after 10 frames: returned no output for ")
+            && warning.contains("hang-timeout=0.3 s")
+            && warning.ends_with("switched to openh264enc with a new keyframe and new caps"),
+        "{warning}"
+    );
+    let encoders: Vec<String> = out.messages().iter().map(|m| field(m, "encoder")).collect();
+    assert_eq!(encoders, ["x264enc", "openh264enc"]);
+    // Every frame once: a live source's running times start where the clock was.
+    let times = out.running_times();
+    let from_first: Vec<u64> = times.iter().map(|t| t - times[0]).collect();
+    let expected: Vec<u64> = expected_times(FRAMES);
+    assert_eq!(from_first.len(), expected.len());
+    for (got, want) in from_first.iter().zip(&expected) {
+        assert!(got.abs_diff(*want) <= 1, "{from_first:?}");
+    }
+    assert_eq!(decode_each_caps("h264", &out.samples), FRAMES as usize);
 }

@@ -16,6 +16,10 @@ use super::imp::{AutoEnc, CAT, Held};
 use super::plan::{self, Outcome};
 use crate::chainbin::summarise_error;
 
+/// How long a failed encoder may take to stop before it is abandoned: a GPU encoder that hung
+/// may never return from its state change.
+const STOP_PATIENCE: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Why the candidate in use cannot go on.
 pub(super) struct Failure {
     pub why: String,
@@ -61,6 +65,18 @@ impl AutoEnc {
             Ok(result) => result,
             Err(failure) => self.recover(via, failure).map(|()| gst::FlowSuccess::Ok),
         }
+    }
+
+    /// The encoder in use has hung (see `hang.rs`): the next candidate takes the frames it
+    /// holds, the one just received included (already among them).
+    pub(super) fn give_up_hung(
+        &self,
+        pad: &gst::GhostPad,
+        why: String,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let failure = Failure { why, error: None };
+        self.recover(Via::Ghost(pad), failure)
+            .map(|()| gst::FlowSuccess::Ok)
     }
 
     /// Pushes a caps or EOS event into the chain; if the encoder fails on it, moves the stream
@@ -231,8 +247,9 @@ impl AutoEnc {
             "{failed} {outcome}; {frames} frames ({bytes} bytes) to hand on"
         );
         // The failed encoder goes first: a hardware session it holds may be what the next
-        // candidate needs.
-        self.chain.teardown(self.obj().upcast_ref());
+        // candidate needs. A hung one may never stop: it is waited for a while, then abandoned.
+        let old = self.chain.detach(self.obj().upcast_ref());
+        self.retire(&failed, old);
         let chosen = self.open_next().map_err(|()| gst::FlowError::Error)?;
         if output_started {
             let why = plan::switch_reason(&failed, &outcome, &chosen);
@@ -250,6 +267,43 @@ impl AutoEnc {
         let obj = self.obj();
         let _ = obj.post_message(gst::message::Latency::builder().src(&*obj).build());
         Ok(())
+    }
+
+    /// Stops the elements of a chain taken out of the bin, waiting at most [`STOP_PATIENCE`];
+    /// one that does not stop by then is left to stop on its own thread, with a warning.
+    fn retire(&self, factory: &str, elements: Vec<gst::Element>) {
+        if elements.is_empty() {
+            return;
+        }
+        let (done, stopped) = std::sync::mpsc::channel();
+        let stopping = std::thread::Builder::new()
+            .name("stromautoenc-stop".into())
+            .spawn(move || {
+                for element in elements.iter().rev() {
+                    let _ = element.set_state(gst::State::Null);
+                }
+                let _ = done.send(());
+            });
+        if stopping.is_err() {
+            gst::warning!(
+                CAT,
+                imp = self,
+                "no thread to stop {factory}: left as it is"
+            );
+            return;
+        }
+        if stopped.recv_timeout(STOP_PATIENCE).is_err() {
+            gst::element_imp_warning!(
+                self,
+                gst::StreamError::Encode,
+                (
+                    "{} did not stop within {} s: abandoned (its resources are freed if it \
+                     ever stops)",
+                    factory,
+                    STOP_PATIENCE.as_secs()
+                )
+            );
+        }
     }
 
     /// Pushes every pending frame, oldest first and each after its own caps, into the chain

@@ -10,6 +10,7 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 
 use super::caps;
+use super::hang::Quiet;
 use super::pending::{Bounds, Pending};
 use super::plan::{self, Candidate, EncoderRow, Tried};
 use super::{Codec, Preference, Tune};
@@ -35,6 +36,9 @@ const DEFAULT_PREFERENCE: Preference = Preference::Auto;
 const DEFAULT_MAX_HELD_TIME_NS: u64 = 2_000_000_000;
 /// 256 MiB: 85 frames of 1080p NV12, 21 of 4K.
 const DEFAULT_MAX_HELD_BYTES: u64 = 256 * 1024 * 1024;
+/// 5 s: longer than any encoder's lookahead at real time (x264's default fills in 1.3 s at 30
+/// fps), short enough that a stalled GPU does not stall a live stream for long.
+const DEFAULT_HANG_TIMEOUT_NS: u64 = 5_000_000_000;
 
 #[derive(Debug, Clone)]
 pub(super) struct Settings {
@@ -50,6 +54,8 @@ pub(super) struct Settings {
     /// Bounds on the raw frames kept for the next encoder (see `pending.rs`).
     pub max_held_time_ns: u64,
     pub max_held_bytes: u64,
+    /// No output for this long while frames go in: the encoder has hung (0: never).
+    pub hang_timeout_ns: u64,
 }
 
 impl Default for Settings {
@@ -64,6 +70,7 @@ impl Default for Settings {
             candidates: Ok(Vec::new()),
             max_held_time_ns: DEFAULT_MAX_HELD_TIME_NS,
             max_held_bytes: DEFAULT_MAX_HELD_BYTES,
+            hang_timeout_ns: DEFAULT_HANG_TIMEOUT_NS,
         }
     }
 }
@@ -112,6 +119,8 @@ pub(super) struct Active {
     pub encoded: u64,
     /// Its `strom-autoenc` message was posted (on its first output buffer).
     pub announced: bool,
+    /// Frames have gone in since its last output: see `hang.rs`.
+    pub quiet: Quiet,
 }
 
 /// What exists only while a stream runs; reset at the start of each.
@@ -207,7 +216,12 @@ impl AutoEnc {
         };
         let running_time = running_time(pad, buffer.pts());
         let bytes = buffer.size() as u64;
-        let evicted = self.state().pending.push(running_time, bytes, held);
+        let timeout = std::time::Duration::from_nanos(lock(&self.settings).hang_timeout_ns);
+        let (evicted, hung) = {
+            let mut state = self.state();
+            let evicted = state.pending.push(running_time, bytes, held);
+            (evicted, note_input(&mut state, running_time, timeout))
+        };
         if evicted > 0 {
             gst::debug!(
                 CAT,
@@ -215,11 +229,36 @@ impl AutoEnc {
                 "held frames past max-held-time/max-held-bytes: {evicted} oldest no longer kept"
             );
         }
-        let result = self.push_buffer(pad, buffer);
+        let result = match hung {
+            // The frames it took and this one go to the next encoder.
+            Some(why) => self.give_up_hung(pad, why),
+            None => self.push_buffer(pad, buffer),
+        };
         self.release_to_upstream();
         result
     }
+}
 
+/// Records a frame going into the encoder in use; says why it has hung, if it has.
+fn note_input(
+    state: &mut State,
+    running_time: Option<u64>,
+    timeout: std::time::Duration,
+) -> Option<String> {
+    let active = state.active.as_mut()?;
+    let now = std::time::Instant::now();
+    let hung = active.quiet.hung(now, running_time, timeout);
+    active.quiet.input(now, running_time);
+    hung.map(|quiet| {
+        format!(
+            "returned no output for {:.1} s while frames went in (hang-timeout={:.1} s)",
+            quiet.as_secs_f64(),
+            timeout.as_secs_f64()
+        )
+    })
+}
+
+impl AutoEnc {
     /// Replaces each held frame that only the bin still references (the encoder let go of it:
     /// copied it inside, dropped it, or returned it under a time that matched nothing) with a
     /// copy, so that the original goes back to its pool: a source with a small fixed pool
@@ -493,6 +532,17 @@ impl ObjectImpl for AutoEnc {
                     .default_value(DEFAULT_MAX_HELD_BYTES)
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecUInt64::builder("hang-timeout")
+                    .nick("Hang timeout")
+                    .blurb(
+                        "An encoder that returns no output for this long (in ns, of both wall \
+                         time and input running time) while frames go in has hung: it is \
+                         treated as failed and the next candidate takes over; 0 = never. \
+                         Changeable in NULL and READY only",
+                    )
+                    .default_value(DEFAULT_HANG_TIMEOUT_NS)
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecString::builder("active-encoder")
                     .nick("Active encoder")
                     .blurb("Factory name of the encoder in use; \"\" until one has opened")
@@ -549,6 +599,10 @@ impl ObjectImpl for AutoEnc {
                 let ns = value.get::<u64>().expect("type checked upstream");
                 self.set_stream_setting("max-held-time", |s| s.max_held_time_ns = ns);
             }
+            "hang-timeout" => {
+                let ns = value.get::<u64>().expect("type checked upstream");
+                self.set_stream_setting("hang-timeout", |s| s.hang_timeout_ns = ns);
+            }
             "max-held-bytes" => {
                 let bytes = value.get::<u64>().expect("type checked upstream");
                 self.set_stream_setting("max-held-bytes", |s| s.max_held_bytes = bytes);
@@ -568,6 +622,7 @@ impl ObjectImpl for AutoEnc {
             "candidates" => settings.candidates_text.to_value(),
             "max-held-time" => settings.max_held_time_ns.to_value(),
             "max-held-bytes" => settings.max_held_bytes.to_value(),
+            "hang-timeout" => settings.hang_timeout_ns.to_value(),
             "active-encoder" => self
                 .state()
                 .active

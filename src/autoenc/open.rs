@@ -263,6 +263,7 @@ impl AutoEnc {
                 generation,
                 encoded: 0,
                 announced: false,
+                quiet: Default::default(),
             });
         }
         gst::info!(CAT, imp = self, "{} opened", candidate.factory);
@@ -349,6 +350,7 @@ impl AutoEnc {
                 return;
             };
             active.encoded += 1;
+            active.quiet.output();
             let first = !active.announced;
             active.announced = true;
             state.output_started = true;
