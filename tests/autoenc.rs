@@ -1331,3 +1331,109 @@ fn a_hung_encoder_is_replaced_and_no_frame_is_lost() {
     }
     assert_eq!(decode_each_caps("h264", &out.samples), FRAMES as usize);
 }
+
+/// What decoding a file written through a switch gives: frames decoded, and whether their
+/// presentation times only grow.
+fn decode_file(file: &std::path::Path, demux: &str) -> Result<(usize, usize, bool), String> {
+    let pipeline = gst::parse::launch(&format!(
+        "filesrc location={} ! {demux} ! h264parse name=parse ! openh264dec ! fakesink name=out",
+        file.display()
+    ))
+    .map_err(|e| e.to_string())?
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let times = Arc::new(Mutex::new(Vec::new()));
+    let seen = times.clone();
+    pipeline
+        .by_name("out")
+        .unwrap()
+        .static_pad("sink")
+        .unwrap()
+        .add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+            if let Some(gst::PadProbeData::Buffer(b)) = &info.data {
+                seen.lock().unwrap().push(b.pts());
+            }
+            gst::PadProbeReturn::Ok
+        });
+    let demuxed = Arc::new(AtomicUsize::new(0));
+    let counter = demuxed.clone();
+    pipeline
+        .by_name("parse")
+        .unwrap()
+        .static_pad("sink")
+        .unwrap()
+        .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            gst::PadProbeReturn::Ok
+        });
+    let run = common::run_to_eos(&pipeline, Duration::from_secs(60));
+    if let Some(error) = run.error() {
+        return Err(error);
+    }
+    let times = times.lock().unwrap();
+    Ok((
+        demuxed.load(Ordering::SeqCst),
+        times.len(),
+        times.windows(2).all(|w| w[0] < w[1]),
+    ))
+}
+
+/// A failing encoder (x264enc, with and without B-frames, erroring on its 30th frame) into
+/// each container that takes H.264, the file demuxed and decoded: every access unit must be in
+/// the file; matroskamux must end with its error. Prints the per-container table.
+#[test]
+fn a_switch_mid_stream_into_containers() {
+    if !present("x264enc") || !present("openh264enc") {
+        eprintln!("SKIP: x264enc or openh264enc not installed");
+        return;
+    }
+    const N: u32 = 90;
+    let mut table = Vec::new();
+    for (mux, demux) in [
+        ("mp4mux", "qtdemux"),
+        ("qtmux", "qtdemux"),
+        ("matroskamux", "matroskademux"),
+        ("mpegtsmux", "tsdemux"),
+        ("flvmux", "flvdemux"),
+    ] {
+        for bframes in [0u32, 2] {
+            let file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+                .join(format!("switch-{mux}-{bframes}-{}", std::process::id()));
+            let pipeline = common::launch(&format!(
+                "videotestsrc num-buffers={N} ! video/x-raw,width=320,height=240,framerate=30/1 \
+                 ! stromautoenc name=enc candidates=x264enc,openh264enc ! h264parse ! {mux} \
+                 ! filesink location={}",
+                file.display()
+            ));
+            let enc = pipeline.by_name("enc").unwrap();
+            on_first(&enc, "x264enc", move |encoder| {
+                encoder.set_property("bframes", bframes);
+                encoder.set_property("rc-lookahead", 0i32);
+                fail_on_buffer(encoder, 30, false);
+            });
+            let run = common::run_to_eos(&pipeline, Duration::from_secs(60));
+            let written = run.error().map_or(Ok(()), Err);
+            let decoded = decode_file(&file, demux);
+            let _ = std::fs::remove_file(&file);
+            match (mux, &written, &decoded) {
+                // Refuses any caps change: the stream ends with an error, never silently.
+                ("matroskamux", Err(error), _) => {
+                    assert!(error.contains("Caps changes are not supported"), "{error}");
+                    table.push(format!("{mux} bframes={bframes}: error at the switch"));
+                }
+                (_, Ok(()), Ok((demuxed, frames, in_order))) => {
+                    assert_eq!(*demuxed, N as usize, "{mux} bframes={bframes}");
+                    table.push(format!(
+                        "{mux} bframes={bframes}: {demuxed} of {N} in the file, {frames} decoded \
+                         by openh264dec, display order {}",
+                        if *in_order { "kept" } else { "steps back" }
+                    ));
+                }
+                _ => panic!("{mux} bframes={bframes}: {written:?}, {decoded:?}"),
+            }
+        }
+    }
+    for row in &table {
+        println!("{row}");
+    }
+}

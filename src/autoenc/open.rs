@@ -217,6 +217,12 @@ impl AutoEnc {
         let parser = gst::ElementFactory::make(settings.codec.parser())
             .build()
             .map_err(|err| format!("no {}: {err}", settings.codec.parser()))?;
+        // Parameter sets in-band with every keyframe: after a switch the new encoder's SPS/PPS
+        // reach the decoder with its first frame, even in a container that kept the first
+        // encoder's codec_data (mp4mux, flvmux).
+        if parser.find_property("config-interval").is_some() {
+            parser.set_property("config-interval", -1i32);
+        }
         let generation = {
             let mut state = self.state();
             state.generation += 1;
