@@ -1437,3 +1437,66 @@ fn a_switch_mid_stream_into_containers() {
         println!("{row}");
     }
 }
+
+/// The same failing encoder into RTP (payloaded, depayloaded, decoded in the same pipeline) and
+/// into splitmuxsink (its files read back by splitmuxsrc): every frame must come through.
+#[test]
+fn a_switch_mid_stream_into_rtp_and_splitmuxsink() {
+    if !present("x264enc") || !present("openh264enc") {
+        eprintln!("SKIP: x264enc or openh264enc not installed");
+        return;
+    }
+    const N: u32 = 90;
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("splitmux-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, tail) in [
+        (
+            "rtph264pay",
+            "rtph264pay config-interval=-1 ! rtph264depay ! h264parse ! fakesink name=out"
+                .to_owned(),
+        ),
+        (
+            "splitmuxsink",
+            format!(
+                "h264parse ! splitmuxsink location={}/part%05d.mp4",
+                dir.display()
+            ),
+        ),
+    ] {
+        let pipeline = common::launch(&format!(
+            "videotestsrc num-buffers={N} ! video/x-raw,width=320,height=240,framerate=30/1 \
+             ! stromautoenc name=enc candidates=x264enc,openh264enc tune=low-latency ! {tail}"
+        ));
+        on_first(&pipeline.by_name("enc").unwrap(), "x264enc", |encoder| {
+            fail_on_buffer(encoder, 30, false)
+        });
+        let counted = (name == "rtph264pay").then(|| count_buffers(&pipeline));
+        let run = common::run_to_eos(&pipeline, Duration::from_secs(60));
+        let frames = match counted {
+            Some(count) => run.error().map_or(Ok(count.load(Ordering::SeqCst)), Err),
+            None => run.error().map_or_else(
+                || {
+                    let mut parts: Vec<_> = std::fs::read_dir(&dir)
+                        .unwrap()
+                        .map(|e| e.unwrap().path())
+                        .collect();
+                    parts.sort();
+                    Ok(parts
+                        .iter()
+                        .map(|p| {
+                            count_frames(&format!(
+                                "filesrc location={} ! qtdemux ! fakesink name=out",
+                                p.display()
+                            ))
+                        })
+                        .sum())
+                },
+                Err,
+            ),
+        };
+        println!("{name}: {frames:?} of {N}");
+        assert_eq!(frames, Ok(N as usize), "{name}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
