@@ -467,7 +467,10 @@ fn unknown_and_wrong_codec_candidates_are_named() {
     let out = encode("candidates=nosuchenc", 10);
     let error = out.run.error().expect("an element error");
     assert!(
-        error.contains("no H.264 encoder is installed; tried: nosuchenc: not registered. Install one of: x264enc (gstreamer1.0-plugins-ugly)"),
+        error.contains(
+            "no H.264 encoder among the candidates; tried: nosuchenc: not registered. \
+             Installed but not in candidates: x264enc"
+        ),
         "{error}"
     );
 }
@@ -917,6 +920,9 @@ fn properties_have_the_documented_defaults() {
     assert_eq!(e.property::<String>("candidates"), "");
     assert_eq!(e.property::<String>("active-encoder"), "");
     assert_eq!(e.property::<String>("convert-path"), "");
+    assert_eq!(e.property::<u64>("max-held-time"), 2_000_000_000);
+    assert_eq!(e.property::<u64>("max-held-bytes"), 256 * 1024 * 1024);
+    assert_eq!(e.property::<u64>("hang-timeout"), 5_000_000_000);
     let factory = e.factory().unwrap();
     assert_eq!(
         factory.metadata(gst::ELEMENT_METADATA_KLASS),
@@ -1068,4 +1074,429 @@ fn x264enc_check_suite_profiles() {
             assert_eq!(pos, data.len());
         }
     }
+}
+
+/// The `profile` and size of what came out.
+fn output_profile_and_size(out: &Encoded) -> (String, i32, i32) {
+    let caps = out.samples[0].caps().expect("caps on the first sample");
+    let s = caps.structure(0).unwrap();
+    (
+        s.get::<String>("profile").unwrap_or_default(),
+        s.get::<i32>("width").unwrap(),
+        s.get::<i32>("height").unwrap(),
+    )
+}
+
+#[test]
+fn packed_and_rgb_input_gives_8bit_420_profiles() {
+    let cases = [
+        ("h264", "x264enc", &["high", "main"][..]),
+        ("h265", "x265enc", &["main"][..]),
+        ("av1", "av1enc", &["main"][..]),
+    ];
+    for (codec, factory, profiles) in cases {
+        if !present(factory) {
+            eprintln!("SKIP: {factory} not installed");
+            continue;
+        }
+        let formats: &[&str] = if codec == "av1" {
+            &["YUY2"]
+        } else {
+            &["YUY2", "UYVY", "BGRx"]
+        };
+        for format in formats {
+            let out = encode_from(
+                &format!(
+                    "videotestsrc num-buffers=3 ! video/x-raw,format={format},width=320,\
+                     height=240,framerate=30/1"
+                ),
+                &format!("codec={codec} candidates={factory} tune=low-latency"),
+                |_| {},
+            );
+            out.assert_clean();
+            let (profile, w, h) = output_profile_and_size(&out);
+            assert!(
+                profiles.contains(&profile.as_str()),
+                "{format} -> {codec}: {profile}"
+            );
+            assert_eq!((w, h), (320, 240));
+            assert_eq!(out.frames().len(), 3, "{format} -> {codec}");
+        }
+    }
+}
+
+#[test]
+fn downstream_asking_for_422_still_gets_it() {
+    if !present("x264enc") {
+        eprintln!("SKIP: x264enc not installed");
+        return;
+    }
+    let out = encode_from(
+        "videotestsrc num-buffers=3 ! video/x-raw,format=YUY2,width=320,height=240,framerate=30/1",
+        "candidates=x264enc tune=low-latency ! video/x-h264,profile=high-4:2:2",
+        |_| {},
+    );
+    out.assert_clean();
+    assert_eq!(output_profile_and_size(&out).0, "high-4:2:2");
+}
+
+#[test]
+fn odd_sizes_keep_their_exact_size() {
+    if !present("x264enc") {
+        eprintln!("SKIP: x264enc not installed");
+        return;
+    }
+    for (w, h) in [(853, 480), (1279, 720), (1, 1), (3, 3), (15, 15), (4097, 1)] {
+        let out = encode_from(
+            &format!("videotestsrc num-buffers=2 ! video/x-raw,width={w},height={h}"),
+            "tune=low-latency",
+            |_| {},
+        );
+        out.assert_clean();
+        assert_eq!(field(out.message(), "encoder"), "x264enc", "{w}x{h}");
+        assert_eq!(output_profile_and_size(&out), ("high-4:4:4".into(), w, h));
+        assert_eq!(out.frames().len(), 2, "{w}x{h}");
+    }
+}
+
+#[test]
+fn an_encoder_that_would_change_an_odd_size_is_refused() {
+    if !present("openh264enc") {
+        eprintln!("SKIP: openh264enc not installed");
+        return;
+    }
+    let out = encode_from(
+        "videotestsrc num-buffers=2 ! video/x-raw,width=853,height=480",
+        "candidates=openh264enc",
+        |_| {},
+    );
+    let error = out.run.error().expect("an element error, not 852 columns");
+    assert!(
+        error.contains("openh264enc: failed") && error.contains("853x480 (odd size)"),
+        "{error}"
+    );
+    assert!(out.samples.is_empty());
+}
+
+#[test]
+fn a_candidates_list_without_the_installed_encoder_says_so() {
+    if !present("x264enc") || !present("x265enc") {
+        eprintln!("SKIP: x264enc or x265enc not installed");
+        return;
+    }
+    let out = encode("codec=h264 candidates=x265enc", 2);
+    let error = out.run.error().expect("an element error");
+    assert!(
+        error.contains("not in candidates: x264enc") && !error.contains("Install one of"),
+        "{error}"
+    );
+    let out = encode("candidates=\",,\"", 2);
+    let error = out.run.error().expect("an element error");
+    assert!(
+        error.contains("invalid candidates: ',,' names no encoder"),
+        "{error}"
+    );
+}
+
+/// Makes the first `factory` inside `bin` get every frame without timestamps, as an encoder
+/// whose output times say nothing: no output confirms a held frame (nor tells which it
+/// dropped), and the frame the encoder gets is a copy, so that the bin is the only holder of the
+/// original once the encoder has returned it.
+fn strip_input_times(bin: &gst::Element, factory: &'static str) {
+    on_first(bin, factory, |encoder| {
+        encoder
+            .static_pad("sink")
+            .unwrap()
+            .add_probe(gst::PadProbeType::BUFFER, |_, info| {
+                if let Some(gst::PadProbeData::Buffer(buffer)) = info.data.as_mut() {
+                    let buffer = buffer.make_mut();
+                    buffer.set_pts(gst::ClockTime::NONE);
+                    buffer.set_dts(gst::ClockTime::NONE);
+                }
+                gst::PadProbeReturn::Ok
+            });
+    });
+}
+
+#[test]
+fn held_frames_do_not_starve_a_small_fixed_upstream_pool() {
+    if !present("x264enc") {
+        eprintln!("SKIP: x264enc not installed");
+        return;
+    }
+    let pipeline = gst::parse::launch(
+        "appsrc name=src format=time ! stromautoenc name=enc candidates=x264enc,openh264enc \
+         tune=low-latency ! fakesink name=out sync=false",
+    )
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    strip_input_times(&pipeline.by_name("enc").unwrap(), "x264enc");
+    let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, 320, 240)
+        .fps(gst::Fraction::new(30, 1))
+        .build()
+        .unwrap();
+    let caps = info.to_caps().unwrap();
+    let src = pipeline
+        .by_name("src")
+        .unwrap()
+        .downcast::<gst_app::AppSrc>()
+        .unwrap();
+    src.set_caps(Some(&caps));
+    let pool = gst::BufferPool::new();
+    let mut config = pool.config();
+    config.set_params(Some(&caps), info.size() as u32, 3, 3);
+    pool.set_config(config).unwrap();
+    pool.set_active(true).unwrap();
+    let decoded = count_buffers(&pipeline);
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let frames = 30u64;
+    for n in 0..frames {
+        // Waits for a free buffer; a starved pool never gives one back.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut buffer = loop {
+            match pool.acquire_buffer(Some(&gst::BufferPoolAcquireParams::with_flags(
+                gst::BufferPoolAcquireFlags::DONTWAIT,
+            ))) {
+                Ok(buffer) => break buffer,
+                Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(2)),
+                Err(e) => panic!("the 3-buffer pool starved at frame {n}: {e:?}"),
+            }
+        };
+        {
+            let buffer = buffer.get_mut().unwrap();
+            buffer.set_pts(gst::ClockTime::SECOND.mul_div_floor(n, 30));
+            buffer.set_duration(gst::ClockTime::SECOND.mul_div_floor(1, 30));
+        }
+        src.push_buffer(buffer).unwrap();
+    }
+    src.end_of_stream().unwrap();
+    let run = common::run_to_eos(&pipeline, Duration::from_secs(60));
+    assert!(run.error().is_none(), "{:?}", run.error());
+    assert_eq!(decoded.load(Ordering::SeqCst), frames as usize);
+}
+
+/// The first `factory` inside `bin` takes every frame after its `after`-th and returns nothing,
+/// as a GPU encoder whose device stalled without an error.
+fn go_quiet(bin: &gst::Element, factory: &'static str, after: usize) {
+    on_first(bin, factory, move |encoder| {
+        let seen = AtomicUsize::new(0);
+        encoder
+            .static_pad("sink")
+            .unwrap()
+            .add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+                if seen.fetch_add(1, Ordering::SeqCst) >= after {
+                    // Taken: the frame is gone into the encoder, nothing comes back.
+                    info.flow_res = Ok(gst::FlowSuccess::Ok);
+                    gst::PadProbeReturn::Handled
+                } else {
+                    gst::PadProbeReturn::Ok
+                }
+            });
+    });
+}
+
+#[test]
+fn a_hung_encoder_is_replaced_and_no_frame_is_lost() {
+    if !present("x264enc") || !present("openh264enc") {
+        eprintln!("SKIP: x264enc or openh264enc not installed");
+        return;
+    }
+    let out = encode_from(
+        &format!(
+            "videotestsrc is-live=true num-buffers={FRAMES} \
+             ! video/x-raw,width=320,height=240,framerate=30/1"
+        ),
+        "candidates=x264enc,openh264enc tune=low-latency hang-timeout=300000000",
+        |bin| go_quiet(bin, "x264enc", 10),
+    );
+    assert!(out.run.error().is_none(), "{:?}", out.run.error());
+    assert_eq!(out.run.warnings.len(), 1, "{:?}", out.run.warnings);
+    let warning = &out.run.warnings[0].message;
+    assert!(
+        warning.starts_with("x264enc failed after 10 frames: returned no output for ")
+            && warning.contains("hang-timeout=0.3 s")
+            && warning.ends_with("switched to openh264enc with a new keyframe and new caps"),
+        "{warning}"
+    );
+    let encoders: Vec<String> = out.messages().iter().map(|m| field(m, "encoder")).collect();
+    assert_eq!(encoders, ["x264enc", "openh264enc"]);
+    // Every frame once: a live source's running times start where the clock was.
+    let times = out.running_times();
+    let from_first: Vec<u64> = times.iter().map(|t| t - times[0]).collect();
+    let expected: Vec<u64> = expected_times(FRAMES);
+    assert_eq!(from_first.len(), expected.len());
+    for (got, want) in from_first.iter().zip(&expected) {
+        assert!(got.abs_diff(*want) <= 1, "{from_first:?}");
+    }
+    assert_eq!(decode_each_caps("h264", &out.samples), FRAMES as usize);
+}
+
+/// What decoding a file written through a switch gives: frames decoded, and whether their
+/// presentation times only grow.
+fn decode_file(file: &std::path::Path, demux: &str) -> Result<(usize, usize, bool), String> {
+    let pipeline = gst::parse::launch(&format!(
+        "filesrc location={} ! {demux} ! h264parse name=parse ! openh264dec ! fakesink name=out",
+        file.display()
+    ))
+    .map_err(|e| e.to_string())?
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let times = Arc::new(Mutex::new(Vec::new()));
+    let seen = times.clone();
+    pipeline
+        .by_name("out")
+        .unwrap()
+        .static_pad("sink")
+        .unwrap()
+        .add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+            if let Some(gst::PadProbeData::Buffer(b)) = &info.data {
+                seen.lock().unwrap().push(b.pts());
+            }
+            gst::PadProbeReturn::Ok
+        });
+    let demuxed = Arc::new(AtomicUsize::new(0));
+    let counter = demuxed.clone();
+    pipeline
+        .by_name("parse")
+        .unwrap()
+        .static_pad("sink")
+        .unwrap()
+        .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            gst::PadProbeReturn::Ok
+        });
+    let run = common::run_to_eos(&pipeline, Duration::from_secs(60));
+    if let Some(error) = run.error() {
+        return Err(error);
+    }
+    let times = times.lock().unwrap();
+    Ok((
+        demuxed.load(Ordering::SeqCst),
+        times.len(),
+        times.windows(2).all(|w| w[0] < w[1]),
+    ))
+}
+
+/// A failing encoder (x264enc, with and without B-frames, erroring on its 30th frame) into
+/// each container that takes H.264, the file demuxed and decoded: every access unit must be in
+/// the file; matroskamux must end with its error. Prints the per-container table.
+#[test]
+fn a_switch_mid_stream_into_containers() {
+    if !present("x264enc") || !present("openh264enc") {
+        eprintln!("SKIP: x264enc or openh264enc not installed");
+        return;
+    }
+    const N: u32 = 90;
+    let mut table = Vec::new();
+    for (mux, demux) in [
+        ("mp4mux", "qtdemux"),
+        ("qtmux", "qtdemux"),
+        ("matroskamux", "matroskademux"),
+        ("mpegtsmux", "tsdemux"),
+        ("flvmux", "flvdemux"),
+    ] {
+        for bframes in [0u32, 2] {
+            let file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+                .join(format!("switch-{mux}-{bframes}-{}", std::process::id()));
+            let pipeline = common::launch(&format!(
+                "videotestsrc num-buffers={N} ! video/x-raw,width=320,height=240,framerate=30/1 \
+                 ! stromautoenc name=enc candidates=x264enc,openh264enc ! h264parse ! {mux} \
+                 ! filesink location={}",
+                file.display()
+            ));
+            let enc = pipeline.by_name("enc").unwrap();
+            on_first(&enc, "x264enc", move |encoder| {
+                encoder.set_property("bframes", bframes);
+                encoder.set_property("rc-lookahead", 0i32);
+                fail_on_buffer(encoder, 30, false);
+            });
+            let run = common::run_to_eos(&pipeline, Duration::from_secs(60));
+            let written = run.error().map_or(Ok(()), Err);
+            let decoded = decode_file(&file, demux);
+            let _ = std::fs::remove_file(&file);
+            match (mux, &written, &decoded) {
+                // Refuses any caps change: the stream ends with an error, never silently.
+                ("matroskamux", Err(error), _) => {
+                    assert!(error.contains("Caps changes are not supported"), "{error}");
+                    table.push(format!("{mux} bframes={bframes}: error at the switch"));
+                }
+                (_, Ok(()), Ok((demuxed, frames, in_order))) => {
+                    assert_eq!(*demuxed, N as usize, "{mux} bframes={bframes}");
+                    table.push(format!(
+                        "{mux} bframes={bframes}: {demuxed} of {N} in the file, {frames} decoded \
+                         by openh264dec, display order {}",
+                        if *in_order { "kept" } else { "steps back" }
+                    ));
+                }
+                _ => panic!("{mux} bframes={bframes}: {written:?}, {decoded:?}"),
+            }
+        }
+    }
+    for row in &table {
+        println!("{row}");
+    }
+}
+
+/// The same failing encoder into RTP (payloaded, depayloaded, decoded in the same pipeline) and
+/// into splitmuxsink (its files read back by splitmuxsrc): every frame must come through.
+#[test]
+fn a_switch_mid_stream_into_rtp_and_splitmuxsink() {
+    if !present("x264enc") || !present("openh264enc") {
+        eprintln!("SKIP: x264enc or openh264enc not installed");
+        return;
+    }
+    const N: u32 = 90;
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("splitmux-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, tail) in [
+        (
+            "rtph264pay",
+            "rtph264pay config-interval=-1 ! rtph264depay ! h264parse ! fakesink name=out"
+                .to_owned(),
+        ),
+        (
+            "splitmuxsink",
+            format!(
+                "h264parse ! splitmuxsink location={}/part%05d.mp4",
+                dir.display()
+            ),
+        ),
+    ] {
+        let pipeline = common::launch(&format!(
+            "videotestsrc num-buffers={N} ! video/x-raw,width=320,height=240,framerate=30/1 \
+             ! stromautoenc name=enc candidates=x264enc,openh264enc tune=low-latency ! {tail}"
+        ));
+        on_first(&pipeline.by_name("enc").unwrap(), "x264enc", |encoder| {
+            fail_on_buffer(encoder, 30, false)
+        });
+        let counted = (name == "rtph264pay").then(|| count_buffers(&pipeline));
+        let run = common::run_to_eos(&pipeline, Duration::from_secs(60));
+        let frames = match counted {
+            Some(count) => run.error().map_or(Ok(count.load(Ordering::SeqCst)), Err),
+            None => run.error().map_or_else(
+                || {
+                    let mut parts: Vec<_> = std::fs::read_dir(&dir)
+                        .unwrap()
+                        .map(|e| e.unwrap().path())
+                        .collect();
+                    parts.sort();
+                    Ok(parts
+                        .iter()
+                        .map(|p| {
+                            count_frames(&format!(
+                                "filesrc location={} ! qtdemux ! fakesink name=out",
+                                p.display()
+                            ))
+                        })
+                        .sum())
+                },
+                Err,
+            ),
+        };
+        println!("{name}: {frames:?} of {N}");
+        assert_eq!(frames, Ok(N as usize), "{name}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -12,6 +12,123 @@ use crate::formats;
 /// not change with the encoder when the bin falls back.
 const PREFERRED_FORMATS: [&str; 3] = ["NV12", "I420", "YV12"];
 
+/// 8-bit 4:4:4: what an encoder gets for a picture with an odd width or height, which 4:2:0
+/// cannot hold at its exact size (x264 refuses it, openh264 drops a column): stock `x264enc`
+/// picks Y444 for such sizes too.
+const ODD_SIZE_FORMATS: [&str; 1] = ["Y444"];
+
+/// The profiles of `codec` that are 8-bit 4:2:0 (what browsers and hardware decoders play).
+fn profiles_420_8bit(codec: Codec) -> &'static [&'static str] {
+    match codec {
+        Codec::H264 => &[
+            "constrained-baseline",
+            "baseline",
+            "main",
+            "extended",
+            "high",
+            "progressive-high",
+            "constrained-high",
+        ],
+        Codec::H265 => &["main", "main-still-picture", "main-intra"],
+        Codec::Av1 => &["main"],
+    }
+}
+
+/// Whether `downstream` takes an 8-bit 4:2:0 stream of `codec`: it does unless its caps ask only
+/// for other profiles, chroma formats or bit depths.
+pub(super) fn downstream_takes_420_8bit(codec: Codec, downstream: &gst::CapsRef) -> bool {
+    let probe = gst::Caps::builder(codec.media_type())
+        .field(
+            "profile",
+            gst::List::new(profiles_420_8bit(codec).iter().copied()),
+        )
+        .field("chroma-format", "4:2:0")
+        .field("bit-depth-luma", 8u32)
+        .build();
+    downstream.can_intersect(&probe)
+}
+
+/// What the format gate between the converter and the encoder lets through.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum FormatGate {
+    /// Anything the encoder takes: downstream asked for another profile or chroma format, or
+    /// the encoder takes no 8-bit 4:2:0 format at all.
+    Open,
+    /// Only these caps: the encoder's own, restricted to 8-bit 4:2:0 (or 4:4:4 for an odd
+    /// size).
+    Only(gst::Caps),
+    /// The encoder cannot take the picture at its exact size (odd size, no 4:4:4 format).
+    Impossible(String),
+}
+
+/// The gate for an encoder whose sink pad takes `encoder`, when downstream accepts `downstream`
+/// and the input is `size` (None before the caps are known): 8-bit 4:2:0, so that the output
+/// plays everywhere and does not change with the encoder; 4:4:4 for odd sizes so that the
+/// picture keeps its size; the encoder's own choice when downstream asks for another profile.
+pub(super) fn format_gate(
+    codec: Codec,
+    encoder: &gst::CapsRef,
+    downstream: &gst::CapsRef,
+    size: Option<(i32, i32)>,
+) -> FormatGate {
+    if !downstream_takes_420_8bit(codec, downstream) {
+        return FormatGate::Open;
+    }
+    let odd = size.filter(|(w, h)| w % 2 != 0 || h % 2 != 0);
+    let formats: &[&str] = if odd.is_some() {
+        &ODD_SIZE_FORMATS
+    } else {
+        &PREFERRED_FORMATS
+    };
+    let only = restrict_formats(encoder, formats);
+    match (only.is_empty(), odd) {
+        (false, _) => FormatGate::Only(only),
+        (true, None) => FormatGate::Open,
+        (true, Some((w, h))) => FormatGate::Impossible(format!(
+            "takes no {} input, which a picture of {w}x{h} (odd size) needs to be encoded at its \
+             exact size",
+            formats.join("/")
+        )),
+    }
+}
+
+/// The raw video structures of `caps` restricted to those of `formats` they allow, features
+/// kept; ANY caps give the formats in any memory.
+fn restrict_formats(caps: &gst::CapsRef, formats: &[&str]) -> gst::Caps {
+    if caps.is_any() {
+        let mut any = gst::Caps::builder("video/x-raw").any_features().build();
+        formats::set_formats(
+            any.make_mut().structure_mut(0).expect("one structure"),
+            formats,
+        );
+        return any;
+    }
+    let mut out = gst::Caps::new_empty();
+    {
+        let out = out.get_mut().expect("new caps are writable");
+        for (s, features) in caps.iter_with_features() {
+            if s.name() != "video/x-raw" {
+                continue;
+            }
+            let allowed: Vec<&str> = match formats::formats_of(s) {
+                Some(listed) => formats
+                    .iter()
+                    .copied()
+                    .filter(|f| listed.iter().any(|l| l == f))
+                    .collect(),
+                None => formats.to_vec(),
+            };
+            if allowed.is_empty() {
+                continue;
+            }
+            let mut only = s.to_owned();
+            formats::set_formats(&mut only, &allowed);
+            out.append_structure_full(only, Some(features.to_owned()));
+        }
+    }
+    out
+}
+
 /// The parser's output for `codec`: every stream-format and alignment it can give downstream.
 pub(super) fn codec_caps(codec: Codec) -> gst::Caps {
     let (stream_formats, alignments): (&[&str], &[&str]) = match codec {
@@ -150,5 +267,80 @@ mod tests {
             );
         }
         assert_eq!(all_codec_caps().size(), 3);
+    }
+
+    #[test]
+    fn the_gate_gives_420_8bit_unless_downstream_asks_for_another_profile() {
+        gst::init().unwrap();
+        let x264 =
+            caps("video/x-raw, format={ Y444, Y42B, I420, YV12, NV12, NV16 }, width=[1, 16384]");
+        let any = gst::Caps::new_any();
+        let FormatGate::Only(only) = format_gate(Codec::H264, &x264, &any, None) else {
+            panic!("a gate")
+        };
+        assert_eq!(
+            formats::formats_of(only.structure(0).unwrap()).unwrap(),
+            ["NV12", "I420", "YV12"]
+        );
+        for asks_other in [
+            "video/x-h264, profile=high-4:2:2",
+            "video/x-h264, profile={ high-4:4:4, high-10 }",
+            "video/x-h264, chroma-format=4:2:2",
+        ] {
+            assert_eq!(
+                format_gate(Codec::H264, &x264, &caps(asks_other), Some((320, 240))),
+                FormatGate::Open,
+                "{asks_other}"
+            );
+        }
+        for takes_420 in [
+            "video/x-h264, stream-format=avc",
+            "video/x-h264, profile={ main, high-4:4:4 }",
+        ] {
+            assert!(matches!(
+                format_gate(Codec::H264, &x264, &caps(takes_420), None),
+                FormatGate::Only(_)
+            ));
+        }
+        let h265 = caps("video/x-h265, profile=main-422-10");
+        assert_eq!(
+            format_gate(Codec::H265, &x264, &h265, None),
+            FormatGate::Open
+        );
+        let av1 = caps("video/x-av1, profile=main");
+        assert!(matches!(
+            format_gate(Codec::Av1, &x264, &av1, None),
+            FormatGate::Only(_)
+        ));
+    }
+
+    #[test]
+    fn odd_sizes_get_444_or_are_refused_and_gl_memory_is_kept() {
+        gst::init().unwrap();
+        let any = gst::Caps::new_any();
+        let x264 = caps("video/x-raw, format={ Y444, I420, NV12 }");
+        for size in [(853, 480), (1279, 720), (1, 1), (4097, 1), (2, 3)] {
+            let FormatGate::Only(only) = format_gate(Codec::H264, &x264, &any, Some(size)) else {
+                panic!("{size:?}")
+            };
+            assert_eq!(only, caps("video/x-raw, format=Y444"));
+        }
+        let openh264 = caps("video/x-raw, format=I420");
+        let FormatGate::Impossible(why) =
+            format_gate(Codec::H264, &openh264, &any, Some((853, 480)))
+        else {
+            panic!("openh264 cannot keep 853 columns")
+        };
+        assert!(why.contains("853x480 (odd size)"), "{why}");
+        let ten_bit = caps("video/x-raw, format=P010_10LE");
+        assert_eq!(
+            format_gate(Codec::H265, &ten_bit, &any, Some((320, 240))),
+            FormatGate::Open
+        );
+        let gl = caps("video/x-raw(memory:GLMemory), format={ NV12, RGBA }");
+        let FormatGate::Only(only) = format_gate(Codec::H264, &gl, &any, None) else {
+            panic!("GL gate")
+        };
+        assert_eq!(only, caps("video/x-raw(memory:GLMemory), format=NV12"));
     }
 }

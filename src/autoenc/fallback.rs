@@ -16,6 +16,10 @@ use super::imp::{AutoEnc, CAT, Held};
 use super::plan::{self, Outcome};
 use crate::chainbin::summarise_error;
 
+/// How long a failed encoder may take to stop before it is abandoned: a GPU encoder that hung
+/// may never return from its state change.
+const STOP_PATIENCE: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Why the candidate in use cannot go on.
 pub(super) struct Failure {
     pub why: String,
@@ -63,6 +67,18 @@ impl AutoEnc {
         }
     }
 
+    /// The encoder in use has hung (see `hang.rs`): the next candidate takes the frames it
+    /// holds, the one just received included (already among them).
+    pub(super) fn give_up_hung(
+        &self,
+        pad: &gst::GhostPad,
+        why: String,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let failure = Failure { why, error: None };
+        self.recover(Via::Ghost(pad), failure)
+            .map(|()| gst::FlowSuccess::Ok)
+    }
+
     /// Pushes a caps or EOS event into the chain; if the encoder fails on it, moves the stream
     /// to the next candidate and gives it the event.
     pub(super) fn forward_checked(&self, pad: &gst::GhostPad, event: gst::Event) -> bool {
@@ -103,6 +119,10 @@ impl AutoEnc {
     /// One serialized event into the chain: whether it was taken (false for a refusal that is
     /// not the chain's failure), or why the chain failed on it.
     fn event_into(&self, via: Via<'_>, event: &gst::Event) -> Result<bool, Failure> {
+        if let gst::EventView::Caps(c) = event.view() {
+            self.follow_input_caps(c.caps())
+                .map_err(|why| Failure { why, error: None })?;
+        }
         let (forwarded, held) = self.errors.push(|| match via {
             Via::Ghost(pad) => gst::Pad::event_default(pad, Some(&*self.obj()), event.clone()),
             Via::Direct => self
@@ -217,15 +237,19 @@ impl AutoEnc {
                 state.output_started,
             )
         };
+        let (frames, bytes) = {
+            let state = self.state();
+            (state.pending.len(), state.pending.bytes())
+        };
         gst::info!(
             CAT,
             imp = self,
-            "{failed} {outcome}; {} frames to hand on",
-            self.state().pending.len()
+            "{failed} {outcome}; {frames} frames ({bytes} bytes) to hand on"
         );
         // The failed encoder goes first: a hardware session it holds may be what the next
-        // candidate needs.
-        self.chain.teardown(self.obj().upcast_ref());
+        // candidate needs. A hung one may never stop: it is waited for a while, then abandoned.
+        let old = self.chain.detach(self.obj().upcast_ref());
+        self.retire(&failed, old);
         let chosen = self.open_next().map_err(|()| gst::FlowError::Error)?;
         if output_started {
             let why = plan::switch_reason(&failed, &outcome, &chosen);
@@ -245,6 +269,43 @@ impl AutoEnc {
         Ok(())
     }
 
+    /// Stops the elements of a chain taken out of the bin, waiting at most [`STOP_PATIENCE`];
+    /// one that does not stop by then is left to stop on its own thread, with a warning.
+    fn retire(&self, factory: &str, elements: Vec<gst::Element>) {
+        if elements.is_empty() {
+            return;
+        }
+        let (done, stopped) = std::sync::mpsc::channel();
+        let stopping = std::thread::Builder::new()
+            .name("stromautoenc-stop".into())
+            .spawn(move || {
+                for element in elements.iter().rev() {
+                    let _ = element.set_state(gst::State::Null);
+                }
+                let _ = done.send(());
+            });
+        if stopping.is_err() {
+            gst::warning!(
+                CAT,
+                imp = self,
+                "no thread to stop {factory}: left as it is"
+            );
+            return;
+        }
+        if stopped.recv_timeout(STOP_PATIENCE).is_err() {
+            gst::element_imp_warning!(
+                self,
+                gst::StreamError::Encode,
+                (
+                    "{} did not stop within {} s: abandoned (its resources are freed if it \
+                     ever stops)",
+                    factory,
+                    STOP_PATIENCE.as_secs()
+                )
+            );
+        }
+    }
+
     /// Pushes every pending frame, oldest first and each after its own caps, into the chain
     /// just opened.
     fn replay(&self, via: Via<'_>) -> Result<(), Replay> {
@@ -260,7 +321,7 @@ impl AutoEnc {
         }
         // The chain's sticky caps may already be newer than the oldest frame's: always say.
         let mut pushed_caps: Option<gst::Caps> = None;
-        for Held { buffer, caps } in frames {
+        for Held { buffer, caps, .. } in frames {
             if let Some(caps) = caps.filter(|c| pushed_caps.as_ref() != Some(c)) {
                 match self.event_into(via, &gst::event::Caps::new(&caps)) {
                     Ok(true) => {}

@@ -10,7 +10,8 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 
 use super::caps;
-use super::pending::Pending;
+use super::hang::Quiet;
+use super::pending::{Bounds, Pending};
 use super::plan::{self, Candidate, EncoderRow, Tried};
 use super::{Codec, Preference, Tune};
 use crate::chainbin::{ChainSlot, ErrorHold, QueryGate};
@@ -31,6 +32,13 @@ const MAX_BITRATE_KBPS: u32 = 2_000_000;
 const DEFAULT_GOP_SIZE: i32 = 60;
 const DEFAULT_TUNE: Tune = Tune::Default;
 const DEFAULT_PREFERENCE: Preference = Preference::Auto;
+/// 2 s: a GOP at the default gop-size (60) and 30 fps, and more than any encoder's lookahead.
+const DEFAULT_MAX_HELD_TIME_NS: u64 = 2_000_000_000;
+/// 256 MiB: 85 frames of 1080p NV12, 21 of 4K.
+const DEFAULT_MAX_HELD_BYTES: u64 = 256 * 1024 * 1024;
+/// 5 s: longer than any encoder's lookahead at real time (x264's default fills in 1.3 s at 30
+/// fps), short enough that a stalled GPU does not stall a live stream for long.
+const DEFAULT_HANG_TIMEOUT_NS: u64 = 5_000_000_000;
 
 #[derive(Debug, Clone)]
 pub(super) struct Settings {
@@ -43,6 +51,11 @@ pub(super) struct Settings {
     /// them: the stream then does not start, with an element error saying so).
     pub candidates_text: String,
     pub candidates: Result<Vec<String>, String>,
+    /// Bounds on the raw frames kept for the next encoder (see `pending.rs`).
+    pub max_held_time_ns: u64,
+    pub max_held_bytes: u64,
+    /// No output for this long while frames go in: the encoder has hung (0: never).
+    pub hang_timeout_ns: u64,
 }
 
 impl Default for Settings {
@@ -55,6 +68,9 @@ impl Default for Settings {
             preference: DEFAULT_PREFERENCE,
             candidates_text: String::new(),
             candidates: Ok(Vec::new()),
+            max_held_time_ns: DEFAULT_MAX_HELD_TIME_NS,
+            max_held_bytes: DEFAULT_MAX_HELD_BYTES,
+            hang_timeout_ns: DEFAULT_HANG_TIMEOUT_NS,
         }
     }
 }
@@ -67,6 +83,14 @@ impl Settings {
             tune: self.tune,
         }
     }
+
+    pub(super) fn held_bounds(&self) -> Bounds {
+        Bounds {
+            max_bytes: self.max_held_bytes,
+            max_time_ns: self.max_held_time_ns,
+            ..Bounds::default()
+        }
+    }
 }
 
 /// A raw frame the encoder has not yet returned encoded, with the caps it came with.
@@ -74,6 +98,9 @@ impl Settings {
 pub(super) struct Held {
     pub buffer: gst::Buffer,
     pub caps: Option<gst::Caps>,
+    /// `buffer` is a copy made when the encoder had let go of the original (see
+    /// [`AutoEnc::release_to_upstream`]).
+    pub copied: bool,
 }
 
 /// The candidate in place between the ghost pads.
@@ -83,12 +110,17 @@ pub(super) struct Active {
     pub row: Option<&'static EncoderRow>,
     pub encoder: gst::Element,
     pub converter: gst::Element,
+    /// The capsfilter between converter and encoder that chooses the chroma format (see
+    /// `caps::format_gate`).
+    pub gate: gst::Element,
     /// Tags the chain, so that a late buffer from a chain already replaced is not counted.
     pub generation: u64,
     /// Encoded buffers it has returned.
     pub encoded: u64,
     /// Its `strom-autoenc` message was posted (on its first output buffer).
     pub announced: bool,
+    /// Frames have gone in since its last output: see `hang.rs`.
+    pub quiet: Quiet,
 }
 
 /// What exists only while a stream runs; reset at the start of each.
@@ -153,8 +185,19 @@ impl AutoEnc {
                 }
                 return self.forward_checked(pad, event);
             }
-            // Flushed frames are gone for every encoder: none is owed to the next one.
-            gst::EventView::FlushStop(_) => self.state().pending.clear(),
+            // Flushed frames are gone for every encoder: none is owed to the next one, and an
+            // error from before the flush is about a stream that no longer exists.
+            gst::EventView::FlushStop(_) => {
+                let mut state = self.state();
+                state.pending.clear();
+                if let Some(error) = state.async_error.take() {
+                    gst::info!(
+                        CAT,
+                        imp = self,
+                        "flushed away a held encoder error: {error:?}"
+                    );
+                }
+            }
             _ => {}
         }
         gst::Pad::event_default(pad, Some(&*self.obj()), event)
@@ -169,17 +212,68 @@ impl AutoEnc {
         let held = Held {
             buffer: buffer.clone(),
             caps: pad.current_caps(),
+            copied: false,
         };
         let running_time = running_time(pad, buffer.pts());
-        if self.state().pending.push(running_time, held) {
+        let bytes = buffer.size() as u64;
+        let timeout = std::time::Duration::from_nanos(lock(&self.settings).hang_timeout_ns);
+        let (evicted, hung) = {
+            let mut state = self.state();
+            let evicted = state.pending.push(running_time, bytes, held);
+            (evicted, note_input(&mut state, running_time, timeout))
+        };
+        if evicted > 0 {
             gst::debug!(
                 CAT,
                 imp = self,
-                "more than {} frames unreturned by the encoder: the oldest is no longer kept",
-                super::pending::LIMIT
+                "held frames past max-held-time/max-held-bytes: {evicted} oldest no longer kept"
             );
         }
-        self.push_buffer(pad, buffer)
+        let result = match hung {
+            // The frames it took and this one go to the next encoder.
+            Some(why) => self.give_up_hung(pad, why),
+            None => self.push_buffer(pad, buffer),
+        };
+        self.release_to_upstream();
+        result
+    }
+}
+
+/// Records a frame going into the encoder in use; says why it has hung, if it has.
+fn note_input(
+    state: &mut State,
+    running_time: Option<u64>,
+    timeout: std::time::Duration,
+) -> Option<String> {
+    let active = state.active.as_mut()?;
+    let now = std::time::Instant::now();
+    let hung = active.quiet.hung(now, running_time, timeout);
+    active.quiet.input(now, running_time);
+    hung.map(|quiet| {
+        format!(
+            "returned no output for {:.1} s while frames went in (hang-timeout={:.1} s)",
+            quiet.as_secs_f64(),
+            timeout.as_secs_f64()
+        )
+    })
+}
+
+impl AutoEnc {
+    /// Replaces each held frame that only the bin still references (the encoder let go of it:
+    /// copied it inside, dropped it, or returned it under a time that matched nothing) with a
+    /// copy, so that the original goes back to its pool: a source with a small fixed pool
+    /// (`v4l2src`, a decoder) is not starved by frames kept only for a fallback.
+    fn release_to_upstream(&self) {
+        let mut state = self.state();
+        for held in state.pending.items_mut() {
+            if !held.copied && held.buffer.is_writable() {
+                held.buffer = held
+                    .buffer
+                    .copy_deep()
+                    .unwrap_or_else(|_| held.buffer.copy());
+                held.copied = true;
+            }
+        }
     }
 
     /// Queries into the chain, or the answer without one (before READY→PAUSED, while the
@@ -417,6 +511,38 @@ impl ObjectImpl for AutoEnc {
                     )
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecUInt64::builder("max-held-time")
+                    .nick("Maximum held time")
+                    .blurb(
+                        "Longest span of raw frames (in ns of running time) kept until the \
+                         encoder returns them, for the next encoder to take over without losing \
+                         them; older ones are let go (a switch then loses them). Changeable in \
+                         NULL and READY only",
+                    )
+                    .default_value(DEFAULT_MAX_HELD_TIME_NS)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt64::builder("max-held-bytes")
+                    .nick("Maximum held bytes")
+                    .blurb(
+                        "Most bytes of raw frames kept until the encoder returns them (the \
+                         newest frame is always kept); older ones are let go. Changeable in NULL \
+                         and READY only",
+                    )
+                    .default_value(DEFAULT_MAX_HELD_BYTES)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecUInt64::builder("hang-timeout")
+                    .nick("Hang timeout")
+                    .blurb(
+                        "An encoder that returns no output for this long (in ns, of both wall \
+                         time and input running time) while frames go in has hung: it is \
+                         treated as failed and the next candidate takes over; 0 = never. \
+                         Changeable in NULL and READY only",
+                    )
+                    .default_value(DEFAULT_HANG_TIMEOUT_NS)
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecString::builder("active-encoder")
                     .nick("Active encoder")
                     .blurb("Factory name of the encoder in use; \"\" until one has opened")
@@ -469,6 +595,18 @@ impl ObjectImpl for AutoEnc {
                     s.candidates = names;
                 });
             }
+            "max-held-time" => {
+                let ns = value.get::<u64>().expect("type checked upstream");
+                self.set_stream_setting("max-held-time", |s| s.max_held_time_ns = ns);
+            }
+            "hang-timeout" => {
+                let ns = value.get::<u64>().expect("type checked upstream");
+                self.set_stream_setting("hang-timeout", |s| s.hang_timeout_ns = ns);
+            }
+            "max-held-bytes" => {
+                let bytes = value.get::<u64>().expect("type checked upstream");
+                self.set_stream_setting("max-held-bytes", |s| s.max_held_bytes = bytes);
+            }
             _ => unimplemented!(),
         }
     }
@@ -482,6 +620,9 @@ impl ObjectImpl for AutoEnc {
             "tune" => settings.tune.to_value(),
             "preference" => settings.preference.to_value(),
             "candidates" => settings.candidates_text.to_value(),
+            "max-held-time" => settings.max_held_time_ns.to_value(),
+            "max-held-bytes" => settings.max_held_bytes.to_value(),
+            "hang-timeout" => settings.hang_timeout_ns.to_value(),
             "active-encoder" => self
                 .state()
                 .active

@@ -6,7 +6,7 @@
 //! it takes) ! the chosen encoder ! the codec's parser (downstream gets the stream-format and
 //! alignment it asks for). `plan.rs` is the candidate table, the per-encoder property mapping
 //! and the order, as plain data; `caps.rs` the caps offered; `open.rs` opens candidates;
-//! `pending.rs` keeps the raw frames the encoder has not yet returned; `fallback.rs` moves the
+//! `hang.rs` says when an encoder that returns nothing has hung; `pending.rs` keeps the raw frames the encoder has not yet returned; `fallback.rs` moves the
 //! stream to the next candidate with them; `report.rs` says what was chosen and why; `imp.rs`
 //! wires it into GStreamer.
 
@@ -15,6 +15,7 @@ use gst::prelude::*;
 
 mod caps;
 mod fallback;
+mod hang;
 mod imp;
 mod open;
 mod pending;

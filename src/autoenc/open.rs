@@ -9,9 +9,12 @@ use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 
+use super::caps;
 use super::imp::{Active, AutoEnc, CAT, Settings, running_time};
+use super::pending::Pending;
 use super::plan::{self, Candidate, Outcome, Value};
 use super::registry::registered;
+use super::report::Announcement;
 use crate::chainbin::{PropertyValue, set_checked, summarise_error};
 
 /// The table's value as `set_checked` takes it.
@@ -103,6 +106,7 @@ impl AutoEnc {
             *state = Default::default();
             state.generation = generation;
             state.order = plan::order(settings.codec, candidates);
+            state.pending = Pending::with_bounds(settings.held_bounds());
         }
         self.open_next()
             .map(drop)
@@ -174,9 +178,18 @@ impl AutoEnc {
         let encoder = make_encoder(candidate, settings)?;
         let converter: gst::Element =
             glib::Object::new::<crate::autoconvert::AutoConvert>().upcast();
+        let gate = gst::ElementFactory::make("capsfilter")
+            .build()
+            .map_err(|err| format!("no capsfilter: {err}"))?;
         let parser = gst::ElementFactory::make(settings.codec.parser())
             .build()
             .map_err(|err| format!("no {}: {err}", settings.codec.parser()))?;
+        // Parameter sets in-band with every keyframe: after a switch the new encoder's SPS/PPS
+        // reach the decoder with its first frame, even in a container that kept the first
+        // encoder's codec_data (mp4mux, flvmux).
+        if parser.find_property("config-interval").is_some() {
+            parser.set_property("config-interval", -1i32);
+        }
         let generation = {
             let mut state = self.state();
             state.generation += 1;
@@ -184,7 +197,8 @@ impl AutoEnc {
         };
         self.watch_output(&encoder, generation);
         let bin = self.obj();
-        let elements = vec![converter.clone(), encoder.clone(), parser];
+        self.set_format_gate(&gate, &encoder, None)?;
+        let elements = vec![converter.clone(), gate.clone(), encoder.clone(), parser];
         let (installed, held) = self
             .errors
             .push(|| self.chain.install(bin.upcast_ref(), generation, elements));
@@ -218,14 +232,56 @@ impl AutoEnc {
                 row: candidate.row,
                 encoder,
                 converter,
+                gate,
                 generation,
                 encoded: 0,
                 announced: false,
+                quiet: Default::default(),
             });
         }
         gst::info!(CAT, imp = self, "{} opened", candidate.factory);
         bin.notify("active-encoder");
         Ok(())
+    }
+
+    /// Sets what the gate before `encoder` lets through for input of `size` (see
+    /// [`caps::format_gate`]); `Err` when the encoder cannot take the picture at its size.
+    pub(super) fn set_format_gate(
+        &self,
+        gate: &gst::Element,
+        encoder: &gst::Element,
+        size: Option<(i32, i32)>,
+    ) -> Result<(), String> {
+        let Some(sink) = encoder.static_pad("sink") else {
+            return Ok(());
+        };
+        let downstream = self.srcpad.peer_query_caps(None);
+        let codec = self.settings().codec;
+        let caps = match caps::format_gate(codec, &sink.pad_template_caps(), &downstream, size) {
+            caps::FormatGate::Open => gst::Caps::new_any(),
+            caps::FormatGate::Only(caps) => caps,
+            caps::FormatGate::Impossible(why) => return Err(why),
+        };
+        gst::debug!(CAT, imp = self, "format gate for {size:?}: {caps}");
+        gate.set_property("caps", &caps);
+        Ok(())
+    }
+
+    /// A new input format: the gate follows its size. `Err` when the encoder in use cannot
+    /// take it at its exact size.
+    pub(super) fn follow_input_caps(&self, input: &gst::CapsRef) -> Result<(), String> {
+        let Some((gate, encoder)) = self
+            .state()
+            .active
+            .as_ref()
+            .map(|a| (a.gate.clone(), a.encoder.clone()))
+        else {
+            return Ok(());
+        };
+        let size = input
+            .structure(0)
+            .and_then(|s| Some((s.get::<i32>("width").ok()?, s.get::<i32>("height").ok()?)));
+        self.set_format_gate(&gate, &encoder, size)
     }
 
     /// Counts what comes out of `encoder`: each buffer confirms its frame; the first one is
@@ -258,21 +314,32 @@ impl AutoEnc {
     }
 
     fn on_encoded(&self, generation: u64, pad: &gst::Pad, buffer: &gst::BufferRef) {
-        let running_time = running_time(pad, buffer.pts());
-        let first = {
+        let pts = running_time(pad, buffer.pts());
+        let dts = running_time(pad, buffer.dts());
+        let settings = self.settings();
+        let announcement = {
             let mut state = self.state();
             let Some(active) = state.active.as_mut().filter(|a| a.generation == generation) else {
                 return;
             };
             active.encoded += 1;
+            active.quiet.output();
             let first = !active.announced;
             active.announced = true;
             state.output_started = true;
-            state.pending.confirm(running_time);
-            first
+            state.pending.confirm(pts);
+            let dropped = state.pending.drop_older_than(dts);
+            if dropped > 0 {
+                gst::debug!(
+                    CAT,
+                    imp = self,
+                    "{dropped} frames the encoder dropped let go"
+                );
+            }
+            first.then(|| Announcement::of(&settings, &state)).flatten()
         };
-        if first {
-            self.announce();
+        if let Some(announcement) = announcement {
+            self.announce(announcement);
         }
     }
 }

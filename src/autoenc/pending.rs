@@ -6,17 +6,23 @@
 //! Encoders keep the input's timestamps (GstVideoEncoder restores them), but may shift them into
 //! another segment (`x264enc` adds 1000 hours so that DTS never goes negative): running times
 //! are what both sides agree on. Reordering encoders return frames out of order, so the match is
-//! by time, not position. An output without a timestamp confirms the oldest frame; one whose
-//! time matches no frame confirms nothing (a header buffer sent with its frame's time, the
-//! frame's own buffer after it). An encoder that stamped its output with times of its own would
-//! confirm nothing: the queue's limit bounds it, and a switch would repeat up to that many
-//! frames rather than lose one.
+//! by time, not position. An output without a timestamp confirms nothing (it cannot say which
+//! frame it is); one whose time matches no frame confirms nothing either (a header buffer sent
+//! with its frame's time, the frame's own buffer after it).
+//!
+//! An output's decoding time also says which frames the encoder dropped: every frame presented
+//! before it was output before it (a frame's DTS is at most its PTS, and DTS only grows), so a
+//! pending frame older than that DTS will never come out and is not replayed stale.
+//!
+//! What is held is bounded in bytes and in time (the span of running times), so that an
+//! encoder that stamps its own times, or drops frames without a DTS to say so, cannot make the
+//! bin keep gigabytes of 4K frames: past the bounds the oldest frames go (a switch then repeats
+//! none of them, and loses them instead).
 
 use std::collections::VecDeque;
 
-/// More than any encoder holds (x264's largest lookahead is 250 frames); past it the oldest
-/// entry is dropped, as an encoder that returns fewer frames than it takes (frame skipping)
-/// would otherwise grow the queue for ever.
+/// A backstop on the count, whatever the bounds in bytes and time: more than any encoder holds
+/// (x264's largest lookahead is 250 frames).
 pub(super) const LIMIT: usize = 512;
 
 /// How far an output's running time may be from its frame's: encoders round (a 90 kHz clock is
@@ -24,45 +30,96 @@ pub(super) const LIMIT: usize = 512;
 /// up to 1000 fps.
 const TOLERANCE_NS: u64 = 500_000;
 
+/// How much may be held: the newest frame is always kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Bounds {
+    pub max_bytes: u64,
+    /// The largest span of running times from the oldest held frame to the newest, in ns.
+    pub max_time_ns: u64,
+    pub max_frames: usize,
+}
+
+impl Default for Bounds {
+    fn default() -> Self {
+        Bounds {
+            max_bytes: u64::MAX,
+            max_time_ns: u64::MAX,
+            max_frames: LIMIT,
+        }
+    }
+}
+
 struct Entry<T> {
     running_time: Option<u64>,
+    bytes: u64,
     item: T,
 }
 
 pub(super) struct Pending<T> {
     entries: VecDeque<Entry<T>>,
-    limit: usize,
+    bounds: Bounds,
+    bytes: u64,
 }
 
 impl<T: Clone> Default for Pending<T> {
     fn default() -> Self {
-        Pending::with_limit(LIMIT)
+        Pending::with_bounds(Bounds::default())
     }
 }
 
 impl<T: Clone> Pending<T> {
-    pub(super) fn with_limit(limit: usize) -> Pending<T> {
+    pub(super) fn with_bounds(bounds: Bounds) -> Pending<T> {
         Pending {
             entries: VecDeque::new(),
-            limit: limit.max(1),
+            bounds: Bounds {
+                max_frames: bounds.max_frames.max(1),
+                ..bounds
+            },
+            bytes: 0,
         }
     }
 
-    /// Records a frame about to enter the encoder. Returns whether the oldest one had to go.
-    pub(super) fn push(&mut self, running_time: Option<u64>, item: T) -> bool {
-        let overflow = self.entries.len() >= self.limit;
-        if overflow {
-            self.entries.pop_front();
+    /// Records a frame of `bytes` about to enter the encoder. Returns how many of the oldest
+    /// had to go to stay within the bounds.
+    pub(super) fn push(&mut self, running_time: Option<u64>, bytes: u64, item: T) -> usize {
+        self.entries.push_back(Entry {
+            running_time,
+            bytes,
+            item,
+        });
+        self.bytes += bytes;
+        let mut evicted = 0;
+        while self.entries.len() > 1 && self.over_bounds() {
+            self.pop_front();
+            evicted += 1;
         }
-        self.entries.push_back(Entry { running_time, item });
-        overflow
+        evicted
+    }
+
+    fn over_bounds(&self) -> bool {
+        let span = match (self.entries.front(), self.entries.back()) {
+            (Some(first), Some(last)) => last
+                .running_time
+                .zip(first.running_time)
+                .map_or(0, |(l, f)| l.saturating_sub(f)),
+            _ => 0,
+        };
+        self.entries.len() > self.bounds.max_frames
+            || self.bytes > self.bounds.max_bytes
+            || span > self.bounds.max_time_ns
+    }
+
+    fn pop_front(&mut self) {
+        if let Some(entry) = self.entries.pop_front() {
+            self.bytes -= entry.bytes;
+        }
     }
 
     /// An encoded buffer for `running_time` came out: its frame is done. Returns whether a frame
     /// was confirmed.
     pub(super) fn confirm(&mut self, running_time: Option<u64>) -> bool {
         let Some(rt) = running_time else {
-            return self.entries.pop_front().is_some();
+            return false;
         };
         let nearest = self
             .entries
@@ -71,7 +128,35 @@ impl<T: Clone> Pending<T> {
             .filter_map(|(i, e)| Some((i, e.running_time?.abs_diff(rt))))
             .filter(|&(_, distance)| distance <= TOLERANCE_NS)
             .min_by_key(|&(_, distance)| distance);
-        nearest.is_some_and(|(i, _)| self.entries.remove(i).is_some())
+        let Some((i, _)) = nearest else {
+            return false;
+        };
+        if let Some(entry) = self.entries.remove(i) {
+            self.bytes -= entry.bytes;
+        }
+        true
+    }
+
+    /// An output with decoding time `dts` came out: frames presented before it that are still
+    /// pending were dropped by the encoder. Returns how many were let go.
+    pub(super) fn drop_older_than(&mut self, dts: Option<u64>) -> usize {
+        let Some(dts) = dts else {
+            return 0;
+        };
+        let before = self.entries.len();
+        self.entries
+            .retain(|e| e.running_time.is_none_or(|rt| rt + TOLERANCE_NS >= dts));
+        self.bytes = self.entries.iter().map(|e| e.bytes).sum();
+        before - self.entries.len()
+    }
+
+    /// Each held item, to replace in place (a copy for a buffer only this queue still holds).
+    pub(super) fn items_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.entries.iter_mut().map(|e| &mut e.item)
+    }
+
+    pub(super) fn bytes(&self) -> u64 {
+        self.bytes
     }
 
     /// The frames still pending, oldest first: what the next encoder gets again.
@@ -85,6 +170,7 @@ impl<T: Clone> Pending<T> {
 
     pub(super) fn clear(&mut self) {
         self.entries.clear();
+        self.bytes = 0;
     }
 }
 
@@ -96,11 +182,12 @@ mod tests {
     fn a_non_reordering_encoder_confirms_in_order() {
         let mut p = Pending::default();
         for n in 0..4u64 {
-            p.push(Some(n * 10), n);
+            p.push(Some(n * 10), 1, n);
         }
         assert!(p.confirm(Some(0)));
         assert!(p.confirm(Some(10)));
         assert_eq!(p.snapshot(), [2, 3]);
+        assert_eq!(p.bytes(), 2);
     }
 
     #[test]
@@ -108,7 +195,7 @@ mod tests {
         // I0 P3 B1 B2 come out in decode order; frames 4 and 5 are still inside.
         let mut p = Pending::default();
         for n in 0..6u64 {
-            p.push(Some(n), n);
+            p.push(Some(n), 1, n);
         }
         for rt in [0, 3, 1, 2] {
             assert!(p.confirm(Some(rt)));
@@ -117,22 +204,18 @@ mod tests {
     }
 
     #[test]
-    fn outputs_without_time_confirm_the_oldest_and_unmatched_times_nothing() {
+    fn outputs_without_time_or_with_unmatched_times_confirm_nothing() {
         let ms = |n: u64| n * 1_000_000;
         let mut p = Pending::default();
-        p.push(None, 'a');
-        p.push(None, 'b');
-        p.push(Some(ms(7)), 'c');
-        assert!(p.confirm(None));
+        p.push(None, 1, 'a');
+        p.push(Some(ms(7)), 1, 'c');
+        assert!(!p.confirm(None));
         assert!(!p.confirm(Some(ms(99))));
-        assert_eq!(p.snapshot(), ['b', 'c']);
+        assert_eq!(p.snapshot(), ['a', 'c']);
         // A header buffer with its frame's time, then the frame: one confirmation.
         assert!(p.confirm(Some(ms(7))));
         assert!(!p.confirm(Some(ms(7))));
-        assert_eq!(p.snapshot(), ['b']);
-        assert!(p.confirm(None));
-        assert!(!p.confirm(None));
-        assert_eq!(p.len(), 0);
+        assert_eq!(p.snapshot(), ['a']);
     }
 
     #[test]
@@ -140,7 +223,7 @@ mod tests {
         let ms = |n: u64| n * 1_000_000;
         let mut p = Pending::default();
         for n in 0..3 {
-            p.push(Some(ms(100 * n)), n);
+            p.push(Some(ms(100 * n)), 1, n);
         }
         assert!(p.confirm(Some(ms(100) - 1)));
         assert!(p.confirm(Some(ms(200) + 11_000)));
@@ -149,14 +232,59 @@ mod tests {
     }
 
     #[test]
-    fn the_queue_is_bounded() {
-        let mut p = Pending::with_limit(3);
-        assert!(!p.push(Some(0), 0));
-        assert!(!p.push(Some(1), 1));
-        assert!(!p.push(Some(2), 2));
-        assert!(p.push(Some(3), 3));
+    fn frames_the_encoder_dropped_are_let_go_at_a_later_dts() {
+        // Frame 1 was dropped; B-frames: frame 3 comes out (DTS 2) before frame 2 (DTS 3).
+        let ms = |n: u64| n * 1_000_000;
+        let mut p = Pending::default();
+        for n in 0..6u64 {
+            p.push(Some(ms(n * 10)), 1, n);
+        }
+        assert!(p.confirm(Some(0)));
+        assert_eq!(p.drop_older_than(Some(0)), 0);
+        assert!(p.confirm(Some(ms(30))));
+        assert_eq!(p.drop_older_than(Some(ms(20))), 1);
+        assert_eq!(p.snapshot(), [2, 4, 5]);
+        assert_eq!(p.drop_older_than(None), 0);
+        assert_eq!(p.bytes(), 3);
+    }
+
+    #[test]
+    fn the_queue_is_bounded_in_count_bytes_and_time() {
+        let by_count = Bounds {
+            max_frames: 3,
+            ..Bounds::default()
+        };
+        let mut p = Pending::with_bounds(by_count);
+        for n in 0..3 {
+            assert_eq!(p.push(Some(n), 1, n), 0);
+        }
+        assert_eq!(p.push(Some(3), 1, 3), 1);
         assert_eq!(p.snapshot(), [1, 2, 3]);
         p.clear();
-        assert_eq!(p.len(), 0);
+        assert_eq!((p.len(), p.bytes()), (0, 0));
+
+        let mut p = Pending::with_bounds(Bounds {
+            max_bytes: 250,
+            ..Bounds::default()
+        });
+        assert_eq!(p.push(Some(0), 100, 0), 0);
+        assert_eq!(p.push(Some(1), 100, 1), 0);
+        assert_eq!(p.push(Some(2), 100, 2), 1);
+        assert_eq!((p.snapshot(), p.bytes()), (vec![1, 2], 200));
+        // The newest frame stays, however large.
+        assert_eq!(p.push(Some(3), 1000, 3), 2);
+        assert_eq!(p.snapshot(), [3]);
+
+        let second = 1_000_000_000;
+        let mut p = Pending::with_bounds(Bounds {
+            max_time_ns: 2 * second,
+            ..Bounds::default()
+        });
+        for n in 0..=60u64 {
+            p.push(Some(n * second / 30), 1, n);
+        }
+        assert_eq!(p.len(), 61);
+        p.push(Some(61 * second / 30), 1, 61);
+        assert_eq!(p.snapshot().first(), Some(&1));
     }
 }

@@ -363,6 +363,12 @@ pub fn settings_for(row: &EncoderRow, settings: &EncodeSettings) -> Vec<Setting>
 /// The `candidates` property as factory names; empty means the built-in order.
 pub fn parse_candidates(list: &str) -> Result<Vec<String>, String> {
     let mut names: Vec<String> = Vec::new();
+    if !list.trim().is_empty() && list.split(',').all(|n| n.trim().is_empty()) {
+        return Err(format!(
+            "'{list}' names no encoder (comma-separated names, e.g. \"nvh264enc,x264enc\"; \
+             empty for the built-in order)"
+        ));
+    }
     for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
         let valid = name
             .chars()
@@ -583,7 +589,9 @@ pub fn switch_reason(failed: &str, outcome: &Outcome, chosen: &str) -> String {
 }
 
 /// The element error when no candidate is left, with what was tried and the fix.
-pub fn exhausted(codec: Codec, preference: Preference, tried: &Tried) -> String {
+/// `left_out`: the built-in encoders for `codec` that are installed but that an explicit
+/// `candidates` list did not name (empty for the built-in order).
+pub fn exhausted(codec: Codec, preference: Preference, tried: &Tried, left_out: &[&str]) -> String {
     let list = if tried.0.is_empty() {
         "nothing (no candidate)".to_owned()
     } else {
@@ -601,6 +609,15 @@ pub fn exhausted(codec: Codec, preference: Preference, tried: &Tried) -> String 
         return format!(
             "no {} encoder could encode this stream; tried: {list}",
             codec.label()
+        );
+    }
+    if !left_out.is_empty() {
+        return format!(
+            "no {} encoder among the candidates; tried: {list}. Installed but not in \
+             candidates: {}; add one to candidates, or leave candidates empty for the built-in \
+             order",
+            codec.label(),
+            left_out.join(", ")
         );
     }
     let install: Vec<String> = built_in(codec)
@@ -840,7 +857,11 @@ mod tests {
     #[test]
     fn candidate_lists_parse_trim_and_dedupe() {
         assert_eq!(parse_candidates("").unwrap(), Vec::<String>::new());
-        assert_eq!(parse_candidates(" , ").unwrap(), Vec::<String>::new());
+        assert_eq!(parse_candidates("  ").unwrap(), Vec::<String>::new());
+        for nameless in [",,", " , ", ","] {
+            let err = parse_candidates(nameless).unwrap_err();
+            assert!(err.contains("names no encoder"), "{err}");
+        }
         assert_eq!(
             parse_candidates(" nvh264enc, x264enc,,x264enc ,openh264enc").unwrap(),
             ["nvh264enc", "x264enc", "openh264enc"]
@@ -996,10 +1017,10 @@ mod tests {
     fn exhaustion_names_what_was_tried_and_the_fix() {
         let mut tried = Tried::default();
         tried.push("nvh264enc", Outcome::NotRegistered);
-        let hw = exhausted(Codec::H264, Preference::Hardware, &tried);
+        let hw = exhausted(Codec::H264, Preference::Hardware, &tried, &[]);
         assert!(hw.starts_with("no hardware H.264 encoder opened (preference=hardware); tried: nvh264enc: not registered."));
         assert!(hw.contains("strom-doctor") && hw.contains("preference=auto"));
-        let sw = exhausted(Codec::H265, Preference::Auto, &Tried::default());
+        let sw = exhausted(Codec::H265, Preference::Auto, &Tried::default(), &[]);
         assert_eq!(
             sw,
             "no H.265 encoder is installed; tried: nothing (no candidate). Install one of: \
@@ -1011,16 +1032,33 @@ mod tests {
             Outcome::FailedBeforeOutput("not-negotiated".into()),
         );
         assert_eq!(
-            exhausted(Codec::H264, Preference::Auto, &failed),
+            exhausted(Codec::H264, Preference::Auto, &failed, &[]),
             "no H.264 encoder could encode this stream; tried: nvh264enc: not registered; \
              x264enc: failed before its first output: not-negotiated"
         );
-        let av1 = exhausted(Codec::Av1, Preference::Software, &tried);
+        let av1 = exhausted(Codec::Av1, Preference::Software, &tried, &[]);
         assert!(
             av1.contains("svtav1enc (")
                 && av1.contains("rav1enc (")
                 && av1.contains("av1enc (gstreamer1.0-plugins-bad)")
         );
+    }
+
+    #[test]
+    fn a_list_that_leaves_out_the_installed_encoders_says_so() {
+        let mut tried = Tried::default();
+        tried.push(
+            "x265enc",
+            Outcome::WrongCodec("not an H.264 encoder (makes H.265)".into()),
+        );
+        let text = exhausted(Codec::H264, Preference::Auto, &tried, &["x264enc"]);
+        assert_eq!(
+            text,
+            "no H.264 encoder among the candidates; tried: x265enc: not an H.264 encoder (makes \
+             H.265). Installed but not in candidates: x264enc; add one to candidates, or leave \
+             candidates empty for the built-in order"
+        );
+        assert!(!text.contains("Install one of"));
     }
 
     #[test]

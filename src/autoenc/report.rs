@@ -7,37 +7,54 @@ use gst::subclass::prelude::*;
 
 use super::MESSAGE_NAME;
 use super::Preference;
-use super::imp::{AutoEnc, CAT, Settings};
+use super::imp::{AutoEnc, CAT, Settings, State};
 use super::plan;
 use crate::chainbin::{self, summarise_error};
 
-impl AutoEnc {
-    /// Posts `strom-autoenc` for the encoder in use; called on its first output buffer.
-    pub(super) fn announce(&self) {
-        let settings = self.settings();
-        let fields = {
-            let state = self.state();
-            let Some(active) = state.active.as_ref() else {
-                return;
-            };
-            let reason = state.switch_reason.clone().unwrap_or_else(|| {
-                plan::reason(
-                    settings.codec,
-                    settings.preference,
-                    settings.candidates.as_ref().is_ok_and(|c| !c.is_empty()),
-                    &active.factory,
-                    &state.tried,
-                )
-            });
-            (
-                active.factory.clone(),
-                active.hardware,
-                active.converter.clone(),
-                state.tried.to_string(),
-                reason,
+/// What the `strom-autoenc` message says about the encoder in use.
+pub(super) struct Announcement {
+    encoder: String,
+    hardware: bool,
+    converter: gst::Element,
+    tried: String,
+    reason: String,
+}
+
+impl Announcement {
+    /// The message for the encoder in use in `state`, if any.
+    pub(super) fn of(settings: &Settings, state: &State) -> Option<Announcement> {
+        let active = state.active.as_ref()?;
+        let reason = state.switch_reason.clone().unwrap_or_else(|| {
+            plan::reason(
+                settings.codec,
+                settings.preference,
+                settings.candidates.as_ref().is_ok_and(|c| !c.is_empty()),
+                &active.factory,
+                &state.tried,
             )
-        };
-        let (encoder, hardware, converter, tried, reason) = fields;
+        });
+        Some(Announcement {
+            encoder: active.factory.clone(),
+            hardware: active.hardware,
+            converter: active.converter.clone(),
+            tried: state.tried.to_string(),
+            reason,
+        })
+    }
+}
+
+impl AutoEnc {
+    /// Posts `strom-autoenc` for `what`, taken under the state lock with the first output
+    /// buffer, so that a switch in another thread meanwhile cannot make it name another encoder.
+    pub(super) fn announce(&self, what: Announcement) {
+        let settings = self.settings();
+        let Announcement {
+            encoder,
+            hardware,
+            converter,
+            tried,
+            reason,
+        } = what;
         let convert_path = converter.property::<String>("active-path");
         gst::info!(
             CAT,
@@ -66,7 +83,17 @@ impl AutoEnc {
             let state = self.state();
             (state.tried.clone(), state.last_error.clone())
         };
-        let text = plan::exhausted(settings.codec, settings.preference, &tried);
+        let listed = settings.candidates.as_ref().map_or(&[][..], Vec::as_slice);
+        let left_out: Vec<&str> = if listed.is_empty() {
+            Vec::new()
+        } else {
+            plan::built_in(settings.codec)
+                .map(|row| row.factory)
+                .filter(|f| !listed.iter().any(|l| l == f))
+                .filter(|f| gst::ElementFactory::find(f).is_some())
+                .collect()
+        };
+        let text = plan::exhausted(settings.codec, settings.preference, &tried, &left_out);
         let debug = last_error
             .as_ref()
             .and_then(summarise_error)

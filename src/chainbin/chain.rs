@@ -306,6 +306,27 @@ impl<S: Clone> ChainSlot<S> {
         Ok(())
     }
 
+    /// Takes the chain in place, if any, out of the bin without stopping it, for a caller that
+    /// cannot wait for its elements to stop (a hung encoder): they are unlinked from the ghost
+    /// pads and removed, and keep their state.
+    pub(crate) fn detach(&self, bin: &gst::Bin) -> Vec<gst::Element> {
+        let Some(old) = lock(&self.current).take() else {
+            return Vec::new();
+        };
+        if let Inlet::Ghost(ghost) = &self.inlet {
+            let _ = ghost.set_target(None::<&gst::Pad>);
+        }
+        if let Outlet::Ghost(ghost) = &self.outlet {
+            let _ = ghost.set_target(None::<&gst::Pad>);
+        }
+        for element in old.elements.iter().rev() {
+            if element.parent().as_ref() == Some(bin.upcast_ref()) {
+                let _ = bin.remove(element);
+            }
+        }
+        old.elements
+    }
+
     /// Removes the chain in place, if any.
     pub(crate) fn teardown(&self, bin: &gst::Bin) {
         let old = lock(&self.current).take();

@@ -111,4 +111,30 @@ if Gst.ElementFactory.find("nvh264enc") is None:
           error is not None and "no hardware H.264 encoder opened" in error and "nvh264enc: not registered" in error,
           str(error))
 
+# Issue 24: held-frame bounds and the hang timeout are properties; YUY2 input gives 8-bit 4:2:0.
+fresh = Gst.ElementFactory.make("stromautoenc", None)
+check("max-held-time defaults to 2 s", fresh.get_property("max-held-time") == 2 * Gst.SECOND)
+check("max-held-bytes defaults to 256 MiB", fresh.get_property("max-held-bytes") == 256 * 1024 * 1024)
+check("hang-timeout defaults to 5 s", fresh.get_property("hang-timeout") == 5 * Gst.SECOND)
+
+_, error, _, _ = run('videotestsrc num-buffers=5 ! stromautoenc name=enc candidates=",," ! fakesink')
+check("a candidates list without names is an error", error is not None and "names no encoder" in error, str(error))
+
+profiles = []
+pipeline = Gst.parse_launch(
+    "videotestsrc num-buffers=3 ! video/x-raw,format=YUY2,width=320,height=240 "
+    "! stromautoenc candidates=x264enc tune=low-latency ! fakesink name=out"
+)
+def note_profile(pad, _):
+    caps = pad.get_current_caps()
+    if caps is not None:
+        profiles.append(caps.get_structure(0).get_value("profile"))
+
+
+pipeline.get_by_name("out").get_static_pad("sink").connect("notify::caps", note_profile)
+pipeline.set_state(Gst.State.PLAYING)
+pipeline.get_bus().timed_pop_filtered(60 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
+pipeline.set_state(Gst.State.NULL)
+check("YUY2 input gives H.264 High, not High 4:2:2", profiles[-1:] == ["high"], str(profiles))
+
 finish("autoenc-gi")
