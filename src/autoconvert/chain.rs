@@ -28,6 +28,7 @@ impl AutoConvert {
     ) -> Result<(Request, Option<InteropUse>, gst::Caps), ChainError> {
         let input = caps::input_from_caps(caps).map_err(ChainError::NotConvertible)?;
         let downstream_caps = self.srcpad.peer_query_caps(None);
+        gst::debug!(CAT, imp = self, "downstream takes {downstream_caps}");
         let gl_failed = gl_failed
             .map(str::to_owned)
             .or_else(|| self.state().gl_failed.clone());

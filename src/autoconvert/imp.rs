@@ -226,20 +226,42 @@ impl AutoConvert {
         let answered = gst::Pad::query_default(pad, Some(&*self.obj()), &mut query);
         drop(entered);
         if !answered {
+            gst::debug!(CAT, imp = self, "the chain did not answer the caps query");
             return without_chain;
         }
-        match query.result() {
-            Some(chain_caps) => {
-                let mut caps = chain_caps.to_owned();
-                caps.merge(without_chain);
-                caps
-            }
-            None => without_chain,
-        }
+        let Some(chain_caps) = query.result() else {
+            return without_chain;
+        };
+        gst::log!(
+            CAT,
+            imp = self,
+            "chain takes {chain_caps}, now {:?}",
+            self.sinkpad.current_caps()
+        );
+        // What comes in now first: the chain was built for it and carries it. A source asked
+        // again (after a reconfigure) keeps its format instead of flipping to the first the
+        // chain lists, which the plan would then have to serve from downstream's answer alone
+        // (and glupload 1.22, once set up, answers GL memory only, which the chain before it
+        // passes on as its own).
+        let mut caps = self
+            .sinkpad
+            .current_caps()
+            .unwrap_or_else(gst::Caps::new_empty);
+        caps.merge(chain_caps.to_owned());
+        caps.merge(without_chain);
+        caps
     }
 
+    /// What the chain this bin would build for today's consumer takes (see
+    /// [`plan::system_offer`]): never a format that chain refuses.
     fn sink_caps_without_chain(&self) -> gst::Caps {
-        caps::sink_caps_without_chain(&self.srcpad.peer_query_caps(None), self.scales())
+        let downstream = self.srcpad.peer_query_caps(None);
+        let offer = plan::system_offer(
+            self.settings().mode,
+            self.state().gl_failed.is_some(),
+            &caps::downstream_from_caps(&downstream),
+        );
+        caps::sink_caps_without_chain(&downstream, self.scales(), offer)
     }
 
     /// Whether this is the scaling variant, `stromautoconvertscale`.

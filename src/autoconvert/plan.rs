@@ -89,6 +89,9 @@ pub struct Input {
     /// YUV whose matrix or range GStreamer 1.22's glcolorconvert reads wrongly: it knows only
     /// BT.709 (when the caps say exactly `bt709`) and BT.601, both limited range.
     pub gl_misreads_colour: bool,
+    /// `glupload` takes this format (its sink template, read at run time): a format it refuses
+    /// never goes into a GL chain, where each of its buffers would be lost.
+    pub gl_uploadable: bool,
 }
 
 impl Input {
@@ -102,6 +105,7 @@ impl Input {
             features: Vec::new(),
             colorimetry: String::new(),
             gl_misreads_colour: false,
+            gl_uploadable: true,
         }
     }
 
@@ -369,9 +373,10 @@ pub fn plan(request: &Request) -> Result<ChainPlan, PlanError> {
     shape.bayer_input = input.bayer;
     shape.scale = request.scale;
     if path == ConvertPath::Gl
-        && let Some(problem) = gl_colour_problem(&converted, downstream, &shape)
+        && let Some(problem) = upload_problem(&converted)
+            .or_else(|| gl_colour_problem(&converted, downstream, &shape))
     {
-        return software_for_colour(request, &problem);
+        return software_instead(request, &problem);
     }
     Ok(ChainPlan {
         shape,
@@ -408,13 +413,25 @@ fn gl_colour_problem(input: &Input, downstream: &Downstream, shape: &ChainShape)
     None
 }
 
-/// The GL chain would get the colours wrong: auto mode converts on the CPU instead (uploading
-/// the result for a consumer that takes GL memory only); mode=gl says why it cannot.
-fn software_for_colour(request: &Request, problem: &str) -> Result<ChainPlan, PlanError> {
+/// Why `glupload` cannot take the input, if it cannot (system memory in a format outside its
+/// sink template, e.g. ABGR64_LE on GStreamer 1.22).
+fn upload_problem(input: &Input) -> Option<String> {
+    (input.memory == Memory::System && !input.gl_uploadable).then(|| {
+        format!(
+            "glupload does not take {} in system memory",
+            input.format
+        )
+    })
+}
+
+/// The GL chain cannot take the input or would get the colours wrong: auto mode converts on the
+/// CPU instead (uploading the result for a consumer that takes GL memory only); mode=gl says
+/// why it cannot.
+fn software_instead(request: &Request, problem: &str) -> Result<ChainPlan, PlanError> {
     let downstream = &request.downstream;
     if request.effective_mode() == Mode::Gl {
         return Err(PlanError(format!(
-            "mode=gl cannot convert these colours correctly: {problem}; use mode=auto or mode=software"
+            "mode=gl cannot serve this stream: {problem}; use mode=auto or mode=software"
         )));
     }
     let converted = request.input.after_demosaic();
@@ -548,6 +565,37 @@ fn neither_memory(downstream: &Downstream) -> PlanError {
          put a matching upload element (e.g. cudaupload) after stromautoconvert",
         accepted_memories(downstream)
     ))
+}
+
+/// Which system-memory formats the bin offers upstream for a consumer answering `downstream`,
+/// so that it never offers a format the chain it would build refuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SystemOffer {
+    /// Any format: the software path converts every one.
+    Any,
+    /// The formats glupload takes first (the GL path), then any other (converted on the CPU and
+    /// uploaded, see [`software_instead`]).
+    UploadableFirst,
+    /// Only the formats glupload takes: mode=gl has no other way in.
+    UploadableOnly,
+}
+
+/// [`SystemOffer`] for `mode` (after a GL failure when `gl_failed`) and this consumer.
+pub fn system_offer(mode: Mode, gl_failed: bool, downstream: &Downstream) -> SystemOffer {
+    match (mode, gl_failed) {
+        (Mode::Software, _) | (Mode::Auto, true) => SystemOffer::Any,
+        (Mode::Gl, _) => SystemOffer::UploadableOnly,
+        // Only a consumer of GL memory alone makes auto mode upload; any other gets software
+        // for a format glupload refuses.
+        (Mode::Auto, false) if downstream.gl.is_some() && downstream.system.is_none() => {
+            if downstream.any {
+                SystemOffer::Any
+            } else {
+                SystemOffer::UploadableFirst
+            }
+        }
+        (Mode::Auto, false) => SystemOffer::Any,
+    }
 }
 
 /// Shape of the GL chain for this input and consumer.
