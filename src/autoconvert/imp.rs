@@ -15,6 +15,7 @@ use super::Mode;
 use super::caps;
 use super::plan::{self, ChainShape, ConvertPath};
 use super::recovery::{ConsumerJudge, CudaWatch};
+use super::stock::{self, StockValues};
 use crate::chainbin::{ChainSlot, ErrorHold, QueryGate};
 use crate::sync::lock;
 
@@ -61,12 +62,16 @@ pub(super) struct State {
     pub(crate) malformed_buffers: u64,
     /// Set while the chain is the GL path that auto mode chose for a CUDA consumer.
     pub(crate) cuda_watch: Option<CudaWatch>,
+    /// The chain error last posted (see `post_chain_error`), until a chain is in place again.
+    pub(crate) chain_error_posted: Option<String>,
 }
 
 pub struct AutoConvert {
     pub(super) sinkpad: gst::GhostPad,
     pub(super) srcpad: gst::GhostPad,
     pub(super) settings: Mutex<Settings>,
+    /// videoconvert's properties (`stock.rs`); lock order: never with `state`.
+    pub(super) stock: Mutex<StockValues>,
     pub(super) state: Mutex<State>,
     /// The chain between the ghost pads, tagged with the shape it was built for.
     pub(super) chain: ChainSlot<ChainShape>,
@@ -94,7 +99,9 @@ impl AutoConvert {
                     self.post_chain_error(&caps, err);
                     return false;
                 }
-                self.state().expected_size = expected_buffer_size(&caps);
+                let mut state = self.state();
+                state.expected_size = expected_buffer_size(&caps);
+                state.chain_error_posted = None;
             }
             // Without a chain (EOS before any caps: an empty stream) the ghost pad has nowhere to
             // send it, and a dropped EOS would leave the pipeline waiting for ever.
@@ -375,6 +382,7 @@ impl ObjectSubclass for AutoConvert {
             sinkpad,
             srcpad,
             settings: Mutex::new(Settings::default()),
+            stock: Mutex::new(StockValues::new(<Self as ObjectImpl>::properties())),
             state: Mutex::new(State::default()),
             errors: ErrorHold::default(),
             queries: QueryGate::default(),
@@ -386,7 +394,7 @@ impl ObjectSubclass for AutoConvert {
 impl ObjectImpl for AutoConvert {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
-            vec![
+            let mut properties = vec![
                 glib::ParamSpecEnum::builder_with_default("mode", DEFAULT_MODE)
                     .nick("Mode")
                     .blurb(
@@ -444,7 +452,9 @@ impl ObjectImpl for AutoConvert {
                     )
                     .read_only()
                     .build(),
-            ]
+            ];
+            properties.extend(stock::pspecs());
+            properties
         });
         PROPERTIES.as_ref()
     }
@@ -484,6 +494,17 @@ impl ObjectImpl for AutoConvert {
                         .set_interval(std::time::Duration::from_millis(interval_ms.into()));
                 }
             }
+            name if stock::is_stock(name) => {
+                lock(&self.stock).set(name, value);
+                // videoconvert takes them while playing; whether they change the path is
+                // decided when caps next arrive.
+                let value = crate::chainbin::PropertyValue::Value(value.clone());
+                for converter in self.chain.elements() {
+                    if super::chain::is_stock_converter(&converter) {
+                        let _ = crate::chainbin::set_checked(&converter, name, &value);
+                    }
+                }
+            }
             _ => unimplemented!(),
         }
     }
@@ -499,7 +520,9 @@ impl ObjectImpl for AutoConvert {
                 .map_or("", ConvertPath::as_str)
                 .to_value(),
             "interop-status" => self.state().interop_status.to_value(),
-            _ => unimplemented!(),
+            name => lock(&self.stock)
+                .get(name)
+                .unwrap_or_else(|| pspec.default_value().clone()),
         }
     }
 

@@ -180,6 +180,9 @@ pub struct Request {
     pub passthrough: bool,
     /// The scaling variant (`stromautoconvertscale`): its chains scale as well as convert.
     pub scale: bool,
+    /// Why only videoconvert(scale) makes the picture the bin's stock properties ask for
+    /// (e.g. `dither=none is honoured by videoconvert only`); `None` at their defaults.
+    pub software_settings: Option<String>,
 }
 
 impl Request {
@@ -362,6 +365,7 @@ pub fn plan(request: &Request) -> Result<ChainPlan, PlanError> {
             download_input: converted.memory == Memory::Gl,
             fast_convert: converted.memory == Memory::System
                 && converted.features.is_empty()
+                && request.software_settings.is_none()
                 && !input.bayer
                 && !downstream.wants_bayer()
                 && request.direct_target.is_some(),
@@ -373,7 +377,10 @@ pub fn plan(request: &Request) -> Result<ChainPlan, PlanError> {
     shape.bayer_input = input.bayer;
     shape.scale = request.scale;
     if path == ConvertPath::Gl
-        && let Some(problem) = upload_problem(&converted)
+        && let Some(problem) = request
+            .software_settings
+            .clone()
+            .or_else(|| upload_problem(&converted))
             .or_else(|| gl_colour_problem(&converted, downstream, &shape))
     {
         return software_instead(request, &problem);
@@ -662,6 +669,7 @@ mod tests {
             interop: None,
             passthrough: false,
             scale: false,
+            software_settings: None,
         }
     }
 
@@ -1021,6 +1029,71 @@ mod tests {
     }
 
     #[test]
+    fn a_format_glupload_refuses_never_enters_a_gl_chain() {
+        let abgr64 = Input {
+            gl_uploadable: false,
+            ..input("ABGR64_LE", false)
+        };
+        let gl_only = Downstream {
+            gl: only(&["RGBA"]),
+            ..Default::default()
+        };
+        // Auto: converted on the CPU, then uploaded.
+        let p = plan(&request(Mode::Auto, &abgr64, &gl_only)).unwrap();
+        assert_eq!(p.shape.factories(), ["videoconvert", "glupload"]);
+        assert!(p.reason.contains("glupload does not take ABGR64_LE"), "{}", p.reason);
+        // mode=gl says why it cannot, instead of losing every such frame.
+        let err = plan(&request(Mode::Gl, &abgr64, &gl_only)).unwrap_err();
+        assert!(err.0.contains("glupload does not take ABGR64_LE"), "{}", err.0);
+        // The offer upstream sees: only what the chain for this consumer takes.
+        let system = Downstream {
+            system: only(&["I420"]),
+            ..Default::default()
+        };
+        let any = Downstream {
+            any: true,
+            ..Default::default()
+        };
+        assert_eq!(system_offer(Mode::Gl, false, &any), SystemOffer::UploadableOnly);
+        assert_eq!(system_offer(Mode::Auto, false, &gl_only), SystemOffer::UploadableFirst);
+        assert_eq!(system_offer(Mode::Auto, true, &gl_only), SystemOffer::Any);
+        assert_eq!(system_offer(Mode::Auto, false, &system), SystemOffer::Any);
+        assert_eq!(system_offer(Mode::Auto, false, &both(&["NV12"])), SystemOffer::Any);
+        assert_eq!(system_offer(Mode::Auto, false, &any), SystemOffer::Any);
+        assert_eq!(system_offer(Mode::Software, false, &gl_only), SystemOffer::Any);
+    }
+
+    #[test]
+    fn a_stock_property_only_videoconvert_honours_keeps_software_and_says_why() {
+        let why = "dither=none is honoured by videoconvert only".to_owned();
+        let i420 = input("I420", true);
+        let with = |mode, down: &Downstream| Request {
+            software_settings: Some(why.clone()),
+            direct_target: Some("NV12".into()),
+            interop: Some(works()),
+            ..request(mode, &i420, down)
+        };
+        let p = plan(&with(Mode::Auto, &both(&["NV12"]))).unwrap();
+        assert_eq!(p.shape.factories(), ["videoconvert"]);
+        assert!(p.reason.starts_with(&why), "{}", p.reason);
+        // Nor the fast converter, whose picture is videoconvert's default one.
+        let system = Downstream {
+            system: only(&["NV12"]),
+            ..Default::default()
+        };
+        let p = plan(&with(Mode::Software, &system)).unwrap();
+        assert_eq!(p.shape.factories(), ["videoconvert"]);
+        let gl_only = Downstream {
+            gl: only(&["NV12"]),
+            ..Default::default()
+        };
+        let p = plan(&with(Mode::Auto, &gl_only)).unwrap();
+        assert_eq!(p.shape.factories(), ["videoconvert", "glupload"]);
+        let err = plan(&with(Mode::Gl, &gl_only)).unwrap_err();
+        assert!(err.0.contains(&why), "{}", err.0);
+    }
+
+    #[test]
     fn the_gl_path_is_left_where_glcolorconvert_gets_colours_wrong() {
         let bt2020 = Input {
             colorimetry: "bt2020".into(),
@@ -1044,7 +1117,7 @@ mod tests {
         assert_eq!(p.shape.path, ConvertPath::Software);
         let err = plan(&request(Mode::Gl, &bt2020, &gl_only)).unwrap_err();
         assert!(
-            err.0.contains("mode=gl cannot convert these colours"),
+            err.0.contains("mode=gl cannot serve this stream: glcolorconvert"),
             "{}",
             err.0
         );
