@@ -99,7 +99,7 @@ impl Compositor {
         let mode = self.settings().mode;
         let downstream = downstream_of(&self.srcpad.peer_query_caps(None));
         let gl = if plan::needs_gl_check(mode, &downstream) {
-            self.gl_state()
+            self.gl_state(mode, &downstream)
         } else {
             GlState::NotChecked
         };
@@ -136,7 +136,15 @@ impl Compositor {
         }
     }
 
-    fn gl_state(&self) -> GlState {
+    fn gl_state(&self, mode: Mode, downstream: &Downstream) -> GlState {
+        // Auto mode mixes on the CPU where GL could only rasterise there: no context needed
+        // to learn it, unless the consumer takes GL memory only (then GL is used anyway).
+        if mode == Mode::Auto
+            && !downstream.gl_only()
+            && let Some(why) = crate::gpu::platform::gl_on_cpu_only()
+        {
+            return GlState::CpuOnly(why);
+        }
         if let Some(missing) = GL_MIXER_ELEMENTS
             .iter()
             .find(|name| gst::ElementFactory::find(name).is_none())
