@@ -23,7 +23,11 @@ const CONSUMERS: [(&str, &str, bool); 4] = [
         true,
     ),
     // glupload takes both memories: auto mode asks the interop test and picks.
-    ("both memories", "glupload ! video/x-raw(memory:GLMemory){size} ! gldownload", false),
+    (
+        "both memories",
+        "glupload ! video/x-raw(memory:GLMemory){size} ! gldownload",
+        false,
+    ),
 ];
 
 /// Runs `description` (ending in a fakesink called `sink`) to EOS; returns the buffers that
@@ -143,9 +147,17 @@ fn a_source_that_renegotiates_on_every_buffer_loses_no_frame() {
         let cases: [(&str, &str, &'static [&'static str]); 7] = [
             ("auto", "identity", ANY_FORMAT),
             ("auto", "video/x-raw,format=I420", ANY_FORMAT),
-            ("auto", "video/x-raw(memory:GLMemory) ! gldownload", ANY_FORMAT),
+            (
+                "auto",
+                "video/x-raw(memory:GLMemory) ! gldownload",
+                ANY_FORMAT,
+            ),
             ("auto", "glupload ! gldownload", ANY_FORMAT),
-            ("gl", "video/x-raw(memory:GLMemory) ! gldownload", UPLOADABLE),
+            (
+                "gl",
+                "video/x-raw(memory:GLMemory) ! gldownload",
+                UPLOADABLE,
+            ),
             ("gl", "video/x-raw,format=I420", UPLOADABLE),
             ("software", "video/x-raw,format=NV12", ANY_FORMAT),
         ];

@@ -557,8 +557,11 @@ mod tests {
         )));
         // videoconvert neither adds nor removes a caps feature.
         assert!(!offered.can_intersect(&caps("video/x-raw,format=AYUV,width=1,height=1")));
-        let plain =
-            sink_caps_without_chain(&caps("video/x-raw,format=ARGB,width=1,height=1"), false, SystemOffer::Any);
+        let plain = sink_caps_without_chain(
+            &caps("video/x-raw,format=ARGB,width=1,height=1"),
+            false,
+            SystemOffer::Any,
+        );
         assert!(!plain.can_intersect(&caps(
             "video/x-raw(format:Interlaced),format=AYUV,width=1,height=1"
         )));
@@ -577,8 +580,11 @@ mod tests {
         );
         assert!(down.system.is_none() && down.gl.is_none());
         // Raw downstream: Bayer of the same size may come in (bayer2rgb), and the reverse.
-        let offered =
-            sink_caps_without_chain(&caps("video/x-raw,format=BGR,width=100,height=100"), false, SystemOffer::Any);
+        let offered = sink_caps_without_chain(
+            &caps("video/x-raw,format=BGR,width=100,height=100"),
+            false,
+            SystemOffer::Any,
+        );
         assert!(offered.can_intersect(&caps("video/x-bayer,format=grbg,width=100,height=100")));
         let offered = sink_caps_without_chain(
             &caps("video/x-bayer,format=bggr,width=100,height=100"),

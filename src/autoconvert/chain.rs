@@ -257,9 +257,9 @@ fn specs_for(
                 other => ElementSpec::new(other),
             };
             let spec = if matches!(factory, "videoconvert" | "videoconvertscale") {
-                stock
-                    .iter()
-                    .fold(spec, |spec, (name, value)| spec.property(name, value.clone()))
+                stock.iter().fold(spec, |spec, (name, value)| {
+                    spec.property(name, value.clone())
+                })
             } else {
                 spec
             };

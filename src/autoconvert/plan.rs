@@ -423,12 +423,8 @@ fn gl_colour_problem(input: &Input, downstream: &Downstream, shape: &ChainShape)
 /// Why `glupload` cannot take the input, if it cannot (system memory in a format outside its
 /// sink template, e.g. ABGR64_LE on GStreamer 1.22).
 fn upload_problem(input: &Input) -> Option<String> {
-    (input.memory == Memory::System && !input.gl_uploadable).then(|| {
-        format!(
-            "glupload does not take {} in system memory",
-            input.format
-        )
-    })
+    (input.memory == Memory::System && !input.gl_uploadable)
+        .then(|| format!("glupload does not take {} in system memory", input.format))
 }
 
 /// The GL chain cannot take the input or would get the colours wrong: auto mode converts on the
@@ -1041,10 +1037,18 @@ mod tests {
         // Auto: converted on the CPU, then uploaded.
         let p = plan(&request(Mode::Auto, &abgr64, &gl_only)).unwrap();
         assert_eq!(p.shape.factories(), ["videoconvert", "glupload"]);
-        assert!(p.reason.contains("glupload does not take ABGR64_LE"), "{}", p.reason);
+        assert!(
+            p.reason.contains("glupload does not take ABGR64_LE"),
+            "{}",
+            p.reason
+        );
         // mode=gl says why it cannot, instead of losing every such frame.
         let err = plan(&request(Mode::Gl, &abgr64, &gl_only)).unwrap_err();
-        assert!(err.0.contains("glupload does not take ABGR64_LE"), "{}", err.0);
+        assert!(
+            err.0.contains("glupload does not take ABGR64_LE"),
+            "{}",
+            err.0
+        );
         // The offer upstream sees: only what the chain for this consumer takes.
         let system = Downstream {
             system: only(&["I420"]),
@@ -1054,13 +1058,25 @@ mod tests {
             any: true,
             ..Default::default()
         };
-        assert_eq!(system_offer(Mode::Gl, false, &any), SystemOffer::UploadableOnly);
-        assert_eq!(system_offer(Mode::Auto, false, &gl_only), SystemOffer::UploadableFirst);
+        assert_eq!(
+            system_offer(Mode::Gl, false, &any),
+            SystemOffer::UploadableOnly
+        );
+        assert_eq!(
+            system_offer(Mode::Auto, false, &gl_only),
+            SystemOffer::UploadableFirst
+        );
         assert_eq!(system_offer(Mode::Auto, true, &gl_only), SystemOffer::Any);
         assert_eq!(system_offer(Mode::Auto, false, &system), SystemOffer::Any);
-        assert_eq!(system_offer(Mode::Auto, false, &both(&["NV12"])), SystemOffer::Any);
+        assert_eq!(
+            system_offer(Mode::Auto, false, &both(&["NV12"])),
+            SystemOffer::Any
+        );
         assert_eq!(system_offer(Mode::Auto, false, &any), SystemOffer::Any);
-        assert_eq!(system_offer(Mode::Software, false, &gl_only), SystemOffer::Any);
+        assert_eq!(
+            system_offer(Mode::Software, false, &gl_only),
+            SystemOffer::Any
+        );
     }
 
     #[test]
@@ -1117,7 +1133,8 @@ mod tests {
         assert_eq!(p.shape.path, ConvertPath::Software);
         let err = plan(&request(Mode::Gl, &bt2020, &gl_only)).unwrap_err();
         assert!(
-            err.0.contains("mode=gl cannot serve this stream: glcolorconvert"),
+            err.0
+                .contains("mode=gl cannot serve this stream: glcolorconvert"),
             "{}",
             err.0
         );

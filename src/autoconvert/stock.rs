@@ -232,13 +232,7 @@ impl StockValues {
                 Effect::None => false,
             })
             .find(|(p, v)| !is_default(p, v))
-            .map(|(p, v)| {
-                format!(
-                    "{}={} is honoured by {element} only",
-                    p.name(),
-                    describe(v)
-                )
-            })
+            .map(|(p, v)| format!("{}={} is honoured by {element} only", p.name(), describe(v)))
     }
 }
 
@@ -247,7 +241,10 @@ pub(super) fn is_stock(name: &str) -> bool {
     !matches!(
         name,
         "mode" | "n-threads" | "cuda-check-interval" | "active-path" | "interop-status"
-    ) && !matches!(name, "name" | "parent" | "async-handling" | "message-forward")
+    ) && !matches!(
+        name,
+        "name" | "parent" | "async-handling" | "message-forward"
+    )
 }
 
 /// A property value kept by the bin.
@@ -270,7 +267,11 @@ fn send_value(value: &glib::Value) -> Stored {
 
 fn is_default(pspec: &glib::ParamSpec, value: &glib::Value) -> bool {
     if value.type_() == gst::Structure::static_type() {
-        return value.get::<Option<gst::Structure>>().ok().flatten().is_none();
+        return value
+            .get::<Option<gst::Structure>>()
+            .ok()
+            .flatten()
+            .is_none();
     }
     describe(value) == describe(pspec.default_value())
 }

@@ -286,7 +286,9 @@ fn downstream_of(caps: &gst::CapsRef) -> Downstream {
 pub(super) fn template_caps() -> gst::Caps {
     let known = gst_video::VideoFormat::iter_raw()
         .map(|f| f.to_str().to_string())
-        .filter(|name| gst_video::VideoFormat::from_string(name) != gst_video::VideoFormat::Unknown);
+        .filter(|name| {
+            gst_video::VideoFormat::from_string(name) != gst_video::VideoFormat::Unknown
+        });
     let system: Vec<String> = known.collect();
     let mut caps = gst::Caps::builder("video/x-raw")
         .field("format", gst::List::new(system.iter().map(String::as_str)))
@@ -308,10 +310,7 @@ pub(super) fn template_caps() -> gst::Caps {
             .field("height", gst::IntRange::new(1, i32::MAX))
             .field(
                 "framerate",
-                gst::FractionRange::new(
-                    gst::Fraction::new(0, 1),
-                    gst::Fraction::new(i32::MAX, 1),
-                ),
+                gst::FractionRange::new(gst::Fraction::new(0, 1), gst::Fraction::new(i32::MAX, 1)),
             )
             .build(),
     );

@@ -489,8 +489,16 @@ mod tests {
     #[test]
     fn auto_without_a_gpu_device_mixes_in_software_without_a_context() {
         let why = crate::gpu::platform::gl_on_cpu_only_from(&[]).unwrap();
-        let p = plan(&request(Mode::Auto, GlState::CpuOnly(why.clone()), system())).unwrap();
-        assert_eq!((p.path, p.output), (MixPath::Software, OutputMemory::System));
+        let p = plan(&request(
+            Mode::Auto,
+            GlState::CpuOnly(why.clone()),
+            system(),
+        ))
+        .unwrap();
+        assert_eq!(
+            (p.path, p.output),
+            (MixPath::Software, OutputMemory::System)
+        );
         assert_eq!(p.reason, format!("{why}: compositor mixes on the CPU"));
     }
 
