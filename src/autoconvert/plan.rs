@@ -656,6 +656,8 @@ mod tests {
     }
 
     fn request(mode: Mode, input: &Input, downstream: &Downstream) -> Request {
+        // Format facts (is_yuv) ask GStreamer: initialised here, so that a filtered run works.
+        gst::init().unwrap();
         Request {
             mode,
             input: input.clone(),
