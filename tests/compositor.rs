@@ -910,8 +910,11 @@ fn without_a_gl_context_auto_mixes_in_software_and_gl_mode_names_the_fix() {
     let auto: Outcome = run_child(&child, &env("auto")).report();
     assert_eq!(auto.path, "software", "{auto:?}");
     assert_eq!(auto.frames, 2, "{auto:?}");
+    // Where no GPU device node exists auto mode does not try a context at all (any would
+    // rasterise on the CPU); elsewhere it tries one and says it failed.
     assert!(
-        auto.reason.starts_with("no GL context could be made"),
+        auto.reason.starts_with("no GL context could be made")
+            || auto.reason.starts_with("no GPU device node"),
         "{auto:?}"
     );
     let gl: Outcome = run_child(&child, &env("gl")).report();

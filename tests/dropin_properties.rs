@@ -17,19 +17,44 @@ mod common;
 use common::{Collector, FirstFrame, HANG, by_name, init, launch, run_to_eos};
 use gst::prelude::*;
 
-/// The first output buffer's bytes and caps of `<source> ! <converter> ! <out_caps>`.
+/// The first output buffer's caps and picture (its samples without row padding, which is not
+/// written) of `<source> ! <converter> ! <out_caps>`.
 fn first_frame(source: &str, converter: &str, out_caps: &str) -> (gst::Caps, Vec<u8>) {
     let pipeline = launch(&format!(
         "{source} ! {converter} ! {out_caps} ! appsink name=sink sync=false"
     ));
+    common::share_gl_display(&pipeline);
     let sink = by_name(&pipeline, "sink")
         .downcast::<gst_app::AppSink>()
         .unwrap();
-    let collector = Collector::on_appsink(&sink, FirstFrame::Copy);
+    let collector = Collector::on_appsink(&sink, FirstFrame::KeepAll);
     let log = run_to_eos(&pipeline, HANG);
     assert!(log.error().is_none(), "{converter}: {:?}", log.error());
-    let collected = collector.collected();
-    (collected.caps[0].clone(), collected.first.unwrap())
+    let (caps, buffer) = collector.collected().kept.swap_remove(0);
+    let info = gst_video::VideoInfo::from_caps(&caps).unwrap();
+    let samples = visible(&info, &buffer);
+    (caps, samples)
+}
+
+/// The picture's samples, plane by plane, without row padding.
+fn visible(info: &gst_video::VideoInfo, buffer: &gst::BufferRef) -> Vec<u8> {
+    let frame = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, info).unwrap();
+    let finfo = info.format_info();
+    let mut samples = Vec::new();
+    for plane in 0..info.n_planes() {
+        let component = (0..finfo.n_components() as u8)
+            .find(|&c| finfo.plane()[c as usize] == plane)
+            .unwrap();
+        let rows = finfo.scale_height(component, info.height()) as usize;
+        let row_bytes = finfo.scale_width(component, info.width()) as usize
+            * finfo.pixel_stride()[component as usize] as usize;
+        let stride = frame.plane_stride()[plane as usize] as usize;
+        let data = frame.plane_data(plane).unwrap();
+        for r in 0..rows {
+            samples.extend_from_slice(&data[r * stride..r * stride + row_bytes]);
+        }
+    }
+    samples
 }
 
 #[test]
@@ -65,7 +90,13 @@ fn videoscale_suite_every_method_equals_videoconvertscale() {
                     );
                     assert!(
                         ours == reference,
-                        "method={method} {format} {sw}x{sh} -> {dw}x{dh} mode={mode}"
+                        "method={method} {format} {sw}x{sh} -> {dw}x{dh} mode={mode}: {} vs {}, \
+                         {} vs {} bytes, first difference at {:?}",
+                        ours.0,
+                        reference.0,
+                        ours.1.len(),
+                        reference.1.len(),
+                        ours.1.iter().zip(&reference.1).position(|(a, b)| a != b)
                     );
                 }
             }
@@ -172,6 +203,7 @@ fn conversion_properties_equal_videoconvert() {
 /// The decision message of `description` (with a bin called `conv`).
 fn decision(description: &str) -> gst::Structure {
     let pipeline = launch(description);
+    common::share_gl_display(&pipeline);
     let log = run_to_eos(&pipeline, HANG);
     assert!(log.error().is_none(), "{description}: {:?}", log.error());
     log.decisions()

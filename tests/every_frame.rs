@@ -35,6 +35,7 @@ const CONSUMERS: [(&str, &str, bool); 4] = [
 fn count_frames(description: &str) -> (usize, Vec<String>) {
     let pipeline = launch(description);
     let sinkpad = by_name(&pipeline, "sink").static_pad("sink").unwrap();
+    common::share_gl_display(&pipeline);
     let collector = Collector::on_pad(&sinkpad);
     let log = run_to_eos(&pipeline, HANG);
     (collector.count(), log.problems())
@@ -108,6 +109,7 @@ fn renegotiate_every_buffer(
     let pipeline = launch(&format!(
         "appsrc name=src format=time ! {element} mode={mode} ! {consumer} ! fakesink name=sink"
     ));
+    common::share_gl_display(&pipeline);
     let src = by_name(&pipeline, "src")
         .downcast::<gst_app::AppSrc>()
         .unwrap();

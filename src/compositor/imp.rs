@@ -137,6 +137,12 @@ impl Compositor {
     }
 
     fn gl_state(&self, mode: Mode, downstream: &Downstream) -> GlState {
+        if let Some(missing) = GL_MIXER_ELEMENTS
+            .iter()
+            .find(|name| gst::ElementFactory::find(name).is_none())
+        {
+            return GlState::MissingElement((*missing).to_owned());
+        }
         // Auto mode mixes on the CPU where GL could only rasterise there: no context needed
         // to learn it, unless the consumer takes GL memory only (then GL is used anyway).
         if mode == Mode::Auto
@@ -144,12 +150,6 @@ impl Compositor {
             && let Some(why) = crate::gpu::platform::gl_on_cpu_only()
         {
             return GlState::CpuOnly(why);
-        }
-        if let Some(missing) = GL_MIXER_ELEMENTS
-            .iter()
-            .find(|name| gst::ElementFactory::find(name).is_none())
-        {
-            return GlState::MissingElement((*missing).to_owned());
         }
         match gl::context_check_cached(Some(self.obj().upcast_ref())) {
             Ok(info) => GlState::Context {
