@@ -16,6 +16,7 @@ mod common;
 
 use common::{Collector, FirstFrame, HANG, by_name, init, launch, run_to_eos};
 use gst::prelude::*;
+use gst_video::prelude::*;
 
 /// The first output buffer's caps and picture (its samples without row padding, which is not
 /// written) of `<source> ! <converter> ! <out_caps>`.
