@@ -88,7 +88,11 @@ fn a_free_format_source_scaled_into_gl_memory_keeps_every_frame() {
 /// The caps of the `n`th buffer of the renegotiating source: another format (including some
 /// glupload refuses, where the GL path cannot take them) and, every other buffer, another size.
 fn caps_of(n: usize, formats: &[&str]) -> gst::Caps {
-    let (width, height) = if n % 2 == 0 { (64, 48) } else { (80, 60) };
+    let (width, height) = if n.is_multiple_of(2) {
+        (64, 48)
+    } else {
+        (80, 60)
+    };
     gst::Caps::builder("video/x-raw")
         .field("format", formats[n % formats.len()])
         .field("width", width)
