@@ -12,9 +12,9 @@ STROM_RUNTIME_PACKAGES=(gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.
   libgl1-mesa-dri)
 # Extra packages the tests use: the Python GI client, the shell linter, meson.
 # binutils (objdump) and util-linux (unshare) serve the GPU bundle test; python3-pip fetches hadolint;
-# valgrind runs tests/memcheck.sh.
+# valgrind runs tests/memcheck.sh; time (/usr/bin/time) measures peak memory in the outside-in tests.
 STROM_TEST_PACKAGES=(python3 python3-gi python3-gst-1.0 gir1.2-gst-plugins-base-1.0 shellcheck
-  meson ninja-build procps binutils util-linux python3-pip valgrind)
+  meson ninja-build procps binutils util-linux python3-pip valgrind time)
 
 log() { printf '==> %s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

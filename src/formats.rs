@@ -77,6 +77,55 @@ pub(crate) const GL_CONVERT_FORMATS: &[&str] = &[
     "Y412_LE",
 ];
 
+/// The system-memory formats `glupload` takes, read once from its sink pad template in the
+/// registry, so that they follow the installed GStreamer; [`GL_CONVERT_FORMATS`] where glupload
+/// is not installed.
+pub(crate) fn gl_upload_formats() -> &'static [String] {
+    static FORMATS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+        let from_registry = gst::ElementFactory::find("glupload")
+            .map(|factory| upload_formats_of(&factory))
+            .unwrap_or_default();
+        if from_registry.is_empty() {
+            GL_CONVERT_FORMATS.iter().map(|f| f.to_string()).collect()
+        } else {
+            from_registry
+        }
+    });
+    &FORMATS
+}
+
+/// The formats of `factory`'s sink template structures in plain system memory.
+fn upload_formats_of(factory: &gst::ElementFactory) -> Vec<String> {
+    let mut formats: Vec<String> = Vec::new();
+    for template in factory.static_pad_templates() {
+        if template.direction() != gst::PadDirection::Sink {
+            continue;
+        }
+        let caps = template.caps();
+        for (s, features) in caps.iter_with_features() {
+            // Plain or SystemMemory, not another memory nor the texture-upload meta.
+            let system = features.iter().all(|f| {
+                f == "memory:SystemMemory"
+                    || !(f.starts_with("memory:") || f == "meta:GstVideoGLTextureUploadMeta")
+            });
+            if !system || s.name() != "video/x-raw" {
+                continue;
+            }
+            for format in formats_of(s).unwrap_or_default() {
+                if !formats.contains(&format) {
+                    formats.push(format);
+                }
+            }
+        }
+    }
+    formats
+}
+
+/// Whether `glupload` takes raw video of `format` in system memory.
+pub(crate) fn is_gl_uploadable(format: &str) -> bool {
+    gl_upload_formats().iter().any(|f| f == format)
+}
+
 /// RGB formats `glcolorconvert` (1.22) can produce from YUV.
 pub(crate) fn is_gl_rgb_format(format: &str) -> bool {
     matches!(
@@ -131,5 +180,15 @@ mod tests {
         gst::init().unwrap();
         assert!(is_yuv("NV12") && is_yuv("UYVY") && !is_yuv("RGBA") && !is_yuv("bogus"));
         assert!(is_gl_rgb_format("BGRx") && !is_gl_rgb_format("NV12"));
+    }
+
+    #[test]
+    fn glupload_formats_come_from_the_registry() {
+        gst::init().unwrap();
+        assert!(is_gl_uploadable("NV12") && is_gl_uploadable("RGBA"));
+        // 16-bit-per-channel ABGR is not in glupload's template (1.22 and 1.26): offering it
+        // to a GL chain lost every such frame.
+        assert!(!is_gl_uploadable("ABGR64_LE"));
+        assert!(!is_gl_uploadable("not-a-format"));
     }
 }

@@ -143,8 +143,8 @@ mosaic() { # mosaic MODE [-m]: two inputs, the second scaled, moved, translucent
 for mode in auto software gl; do
   expect_output "stromcompositor mosaic with mode=$mode" 'Execution ended' mosaic "$mode"
 done
-expect_output "stromcompositor auto on llvmpipe chooses software and names the renderer" \
-  'strom-compositor, path=\(string\)software, reason=\(string\)"the\\ GL\\ renderer\\ .*llvmpipe' mosaic auto -m
+expect_output "stromcompositor auto on llvmpipe chooses software and says why (the renderer, or no GPU device)" \
+  'strom-compositor, path=\(string\)software, reason=\(string\)"(the\\ GL\\ renderer\\ .*llvmpipe|no\\ GPU\\ device\\ node)' mosaic auto -m
 expect_output "stromcompositor mode=gl reports glvideomixer" 'path=\(string\)gl, .*mixer=\(string\)glvideomixer' mosaic gl -m
 expect_output "stromcompositor feeds GL memory to a GL consumer" 'output-memory=\(string\)gl' timeout 60 gst-launch-1.0 -m \
   videotestsrc num-buffers=3 ! c. stromcompositor name=c ! 'video/x-raw(memory:GLMemory)' ! fakesink
@@ -167,6 +167,57 @@ for mode in auto software gl; do
     fail "leaks tracer: nothing alive after stromcompositor mode=$mode (rc=$rc, alive=$alive)" "$(grep -E 'object-alive, type-name=\(string\)[A-Za-z]|Leaks' "$log")"
   fi
 done
+
+# --- drop-in, part 2 (#23): every frame through the GL path from gst-launch-1.0, the stock
+# properties, one error per failure, doc URIs, and auto mode costing what software mode costs
+# frames_through N PIPELINE...: the buffers fakesink (silent=false, -v) reports, of N.
+frames_through() { timeout 60 gst-launch-1.0 -v "$@" 2>&1 | grep -c 'fakesink0.*chain   \*\*\*'; }
+for tail in 'stromautoconvert ! glcolorconvert ! gldownload' 'stromautoconvert mode=gl' \
+  'stromautoconvertscale ! video/x-raw(memory:GLMemory),width=160,height=120 ! gldownload'; do
+  # shellcheck disable=SC2086 # the tail is a pipeline, split on purpose
+  n=$(frames_through videotestsrc num-buffers=30 ! video/x-raw,width=320,height=240 ! $tail ! fakesink silent=false)
+  if [ "$n" -eq 30 ]; then pass "free-format source: 30 of 30 frames through $tail"; else fail "free-format source: $n of 30 frames through $tail"; fi
+done
+expect_output "stromautoconvertscale takes videoconvertscale's properties" '' launch videotestsrc num-buffers=3 \
+  ! video/x-raw,width=320,height=240 ! stromautoconvertscale method=lanczos add-borders=false sharpness=1.2 \
+  sharpen=0.1 envelope=3 dither=none dither-quantization=2 chroma-resampler=cubic alpha-mode=set alpha-value=0.5 \
+  chroma-mode=none matrix-mode=full gamma-mode=none primaries-mode=none qos=false ! video/x-raw,width=160,height=120 ! fakesink
+expect_output "a method GL cannot do keeps software and the message says so" \
+  'path=\(string\)software, reason=\(string\)"method\\=lanczos\\ is\\ honoured\\ by\\ videoconvertscale\\ only' \
+  timeout 60 gst-launch-1.0 -m videotestsrc num-buffers=3 ! stromautoconvertscale method=lanczos \
+  ! 'video/x-raw(memory:GLMemory),width=160,height=120' ! fakesink
+# gst-launch-1.0 stops at the first error it prints: count what the element posts instead.
+out=$(GST_DEBUG=GST_ERROR_SYSTEM:4 GST_DEBUG_NO_COLOR=1 timeout 60 gst-launch-1.0 videotestsrc num-buffers=5 \
+  ! video/x-raw,format=I420 ! stromautoconvert ! 'video/x-raw(memory:DMABuf)' ! fakesink 2>&1)
+n=$(grep -c 'posting message: stromautoconvert cannot convert' <<<"$out")
+if [ "$n" -eq 1 ]; then pass "one failure, one error message from stromautoconvert"; else fail "one failure, one error message ($n)" "$out"; fi
+for element in stromautoconvert stromautoconvertscale stromautoenc stromcompositor stromgpumonitor; do
+  expect_output "$element has a doc URI" 'Doc-uri +https://' gst-inspect-1.0 "$element"
+done
+expect_output "stromcompositor's sink template lists compositor's formats" 'format: \{ \(string\)' \
+  bash -c 'gst-inspect-1.0 stromcompositor | sed -n "/SINK template/,/SRC template/p"'
+# Peak memory (max RSS) and stderr of stromcompositor mode=auto against mode=software, with no GL
+# window system named (a GL display made on the default one printed an XDG_RUNTIME_DIR error).
+compositor_cost() { # compositor_cost ELEMENT [PROPERTY...]: prints KB, leaves stderr in $tmp/cost.err
+  env -u GST_GL_WINDOW -u GST_GL_PLATFORM /usr/bin/time -f '%M' -o "$tmp/cost.kb" timeout 60 \
+    gst-launch-1.0 -q "$@" name=c ! fakesink videotestsrc num-buffers=30 ! video/x-raw,width=320,height=240 ! c. \
+    videotestsrc num-buffers=30 ! video/x-raw,width=160,height=120 ! c. 2>"$tmp/cost.err" >/dev/null
+  tail -n 1 "$tmp/cost.kb"
+}
+if [ -x /usr/bin/time ]; then
+  stock_err="$(compositor_cost compositor >/dev/null; cat "$tmp/cost.err")"
+  software_kb=$(compositor_cost stromcompositor mode=software)
+  auto_kb=$(compositor_cost stromcompositor mode=auto)
+  auto_err="$(cat "$tmp/cost.err")"
+  if [ "$auto_kb" -le $((software_kb + 5120)) ]; then
+    pass "stromcompositor mode=auto peak memory ${auto_kb} KB within 5 MB of mode=software (${software_kb} KB)"
+  else
+    fail "stromcompositor mode=auto peak memory ${auto_kb} KB, mode=software ${software_kb} KB (more than 5 MB apart)"
+  fi
+  if [ "$auto_err" = "$stock_err" ]; then pass "stromcompositor mode=auto prints what compositor prints"; else fail "stromcompositor mode=auto printed more than compositor" "$auto_err"; fi
+else
+  echo "SKIP: /usr/bin/time is missing (apt-get install time): stromcompositor memory not measured"
+fi
 
 # --- stromautoenc: documented, transcodes from gst-launch-1.0 to MP4 and MPEG-TS, says what it
 # chose, refuses what it cannot do, leaks nothing

@@ -2,7 +2,7 @@
 //! Reading GStreamer caps into the plain inputs of [`super::plan`], and the caps the bin offers
 //! before it has a chain.
 
-use super::plan::{Downstream, Formats, Input, Memory};
+use super::plan::{Downstream, Formats, Input, Memory, SystemOffer};
 use crate::convert::negotiate;
 use crate::formats;
 
@@ -86,6 +86,7 @@ pub(crate) fn input_from_caps(caps: &gst::CapsRef) -> Result<Input, String> {
         features: non_memory_features(features),
         colorimetry: colorimetry.map_or_else(String::new, |c| c.to_string()),
         gl_misreads_colour: is_yuv && colorimetry.is_some_and(|c| !gl_reads(&c)),
+        gl_uploadable: bayer || formats::is_gl_uploadable(format),
     })
 }
 
@@ -207,40 +208,105 @@ pub(crate) fn downstream_from_caps(caps: &gst::CapsRef) -> Downstream {
 }
 
 /// What the bin can take before a chain exists: whatever downstream takes, first (so that upstream
-/// can pick passthrough), then the same sizes and rates (any size for a scaling bin) in any
-/// format, in system or GL memory, and as Bayer.
-pub(crate) fn sink_caps_without_chain(downstream: &gst::CapsRef, scale: bool) -> gst::Caps {
-    if downstream.is_any() || downstream.is_empty() {
-        return template_caps();
-    }
+/// can pick passthrough), then the same sizes and rates (any size for a scaling bin) in the
+/// formats the chain it would build takes (`offer`: any format for the software path, the ones
+/// glupload takes for the GL path), in system or GL memory, and as Bayer.
+pub(crate) fn sink_caps_without_chain(
+    downstream: &gst::CapsRef,
+    scale: bool,
+    offer: SystemOffer,
+) -> gst::Caps {
     let usable: Vec<(&gst::StructureRef, &gst::CapsFeaturesRef)> = downstream
         .iter_with_features()
         .filter(|(s, f)| (s.name() == RAW_VIDEO || s.name() == BAYER) && !f.is_any())
         .filter(|(_, f)| matches!(memory_of(f), Memory::System | Memory::Gl))
         .collect();
     if usable.is_empty() {
-        return template_caps();
+        return match offer {
+            SystemOffer::Any => template_caps(),
+            // Downstream takes anything, but the GL chain does not.
+            SystemOffer::UploadableFirst | SystemOffer::UploadableOnly => {
+                let raw = gst::Structure::new_empty(RAW_VIDEO);
+                let offered = [
+                    (raw.clone(), gst::CapsFeatures::new_empty()),
+                    (raw, gst::CapsFeatures::new([GL_MEMORY])),
+                    (
+                        gst::Structure::new_empty(BAYER),
+                        gst::CapsFeatures::new_empty(),
+                    ),
+                ];
+                truthful(&offered, offer)
+            }
+        };
     }
-    let mut caps = gst::Caps::new_empty();
-    for &(s, features) in &usable {
-        caps.merge_structure_full(s.to_owned(), Some(features.to_owned()));
-    }
-    // Then the same sizes and rates in any format and either memory. merge (not simplify) keeps
-    // the exact downstream structures first, so upstream can still pick passthrough. Caps
-    // features other than memory stay: videoconvert neither adds nor removes them.
+    let mut offered: Vec<(gst::Structure, gst::CapsFeatures)> = usable
+        .iter()
+        .map(|&(s, f)| (s.to_owned(), f.to_owned()))
+        .collect();
+    // Then the same sizes and rates in any format and either memory. Caps features other than
+    // memory stay: videoconvert neither adds nor removes them.
     for &(s, features) in &usable {
         let open = open_structure(s, RAW_VIDEO, scale);
-        caps.merge_structure_full(open.clone(), Some(with_memory(features, None)));
+        offered.push((open.clone(), with_memory(features, None)));
         if non_memory_features(features).is_empty() {
-            caps.merge_structure_full(open.clone(), Some(gst::CapsFeatures::new([GL_MEMORY])));
+            offered.push((open.clone(), gst::CapsFeatures::new([GL_MEMORY])));
             // Bayer in: bayer2rgb demosaics it into system memory.
-            caps.merge_structure_full(
+            offered.push((
                 open_structure(s, BAYER, scale),
-                Some(gst::CapsFeatures::new_empty()),
-            );
+                gst::CapsFeatures::new_empty(),
+            ));
+        }
+    }
+    truthful(&offered, offer)
+}
+
+/// `offered` as caps, each raw structure limited to the formats its memory's chain takes: GL
+/// memory those GL converts (gldownload and glcolorconvert), system memory per `offer`. merge
+/// (not simplify) keeps the order, so upstream still sees its best choice first.
+fn truthful(offered: &[(gst::Structure, gst::CapsFeatures)], offer: SystemOffer) -> gst::Caps {
+    let uploadable = formats::gl_upload_formats();
+    let mut caps = gst::Caps::new_empty();
+    let mut add = |s: &gst::Structure, f: &gst::CapsFeatures, allowed: Option<&[String]>| {
+        let mut s = s.clone();
+        if allowed.is_none_or(|allowed| limit_formats(&mut s, allowed)) {
+            caps.merge_structure_full(s, Some(f.clone()));
+        }
+    };
+    for (s, features) in offered {
+        if s.name() != RAW_VIDEO {
+            add(s, features, None);
+            continue;
+        }
+        match (memory_of(features), offer) {
+            (Memory::Gl, _) | (Memory::System, SystemOffer::UploadableOnly) => {
+                add(s, features, Some(uploadable))
+            }
+            (Memory::System, SystemOffer::UploadableFirst) => {
+                add(s, features, Some(uploadable));
+                add(s, features, None);
+            }
+            _ => add(s, features, None),
         }
     }
     caps
+}
+
+/// Limits `s`'s format field to `allowed` (all of them where it leaves the format open);
+/// false when none is left.
+fn limit_formats(s: &mut gst::Structure, allowed: &[String]) -> bool {
+    let kept: Vec<&str> = match formats::formats_of(s) {
+        None => allowed.iter().map(String::as_str).collect(),
+        Some(listed) => allowed
+            .iter()
+            .map(String::as_str)
+            .filter(|a| listed.iter().any(|l| l == a))
+            .collect(),
+    };
+    if kept.is_empty() {
+        return false;
+    }
+    formats::set_formats(s, &kept);
+    true
 }
 
 /// `s` renamed to `name`, without what a conversion (and, for a scaling bin, a scale) changes.
@@ -443,7 +509,7 @@ mod tests {
         let down: gst::Caps = "video/x-raw,format=NV12,width=1920,height=1080"
             .parse()
             .unwrap();
-        let offered = sink_caps_without_chain(&down, false);
+        let offered = sink_caps_without_chain(&down, false, SystemOffer::Any);
         let first = offered.structure(0).unwrap();
         assert_eq!(first.get::<&str>("format").unwrap(), "NV12");
         let i420: gst::Caps = "video/x-raw,format=I420,width=1920,height=1080"
@@ -490,14 +556,17 @@ mod tests {
     #[test]
     fn the_offer_keeps_caps_features_that_videoconvert_keeps() {
         let down = caps("video/x-raw(format:Interlaced),format=ARGB,width=1,height=1");
-        let offered = sink_caps_without_chain(&down, false);
+        let offered = sink_caps_without_chain(&down, false, SystemOffer::Any);
         assert!(offered.can_intersect(&caps(
             "video/x-raw(format:Interlaced),format=AYUV,width=1,height=1"
         )));
         // videoconvert neither adds nor removes a caps feature.
         assert!(!offered.can_intersect(&caps("video/x-raw,format=AYUV,width=1,height=1")));
-        let plain =
-            sink_caps_without_chain(&caps("video/x-raw,format=ARGB,width=1,height=1"), false);
+        let plain = sink_caps_without_chain(
+            &caps("video/x-raw,format=ARGB,width=1,height=1"),
+            false,
+            SystemOffer::Any,
+        );
         assert!(!plain.can_intersect(&caps(
             "video/x-raw(format:Interlaced),format=AYUV,width=1,height=1"
         )));
@@ -516,12 +585,16 @@ mod tests {
         );
         assert!(down.system.is_none() && down.gl.is_none());
         // Raw downstream: Bayer of the same size may come in (bayer2rgb), and the reverse.
-        let offered =
-            sink_caps_without_chain(&caps("video/x-raw,format=BGR,width=100,height=100"), false);
+        let offered = sink_caps_without_chain(
+            &caps("video/x-raw,format=BGR,width=100,height=100"),
+            false,
+            SystemOffer::Any,
+        );
         assert!(offered.can_intersect(&caps("video/x-bayer,format=grbg,width=100,height=100")));
         let offered = sink_caps_without_chain(
             &caps("video/x-bayer,format=bggr,width=100,height=100"),
             false,
+            SystemOffer::Any,
         );
         assert!(offered.can_intersect(&caps("video/x-raw,format=ARGB,width=100,height=100")));
         assert!(offered.can_intersect(&caps("video/x-bayer,format=rggb,width=100,height=100")));
@@ -532,11 +605,11 @@ mod tests {
     fn a_scaling_bin_offers_any_size() {
         let down = caps("video/x-raw,format=NV12,width=1280,height=720,pixel-aspect-ratio=1/1");
         let full_hd = caps("video/x-raw,format=I420,width=1920,height=1080,pixel-aspect-ratio=1/1");
-        assert!(!sink_caps_without_chain(&down, false).can_intersect(&full_hd));
-        assert!(sink_caps_without_chain(&down, true).can_intersect(&full_hd));
+        assert!(!sink_caps_without_chain(&down, false, SystemOffer::Any).can_intersect(&full_hd));
+        assert!(sink_caps_without_chain(&down, true, SystemOffer::Any).can_intersect(&full_hd));
         let anamorphic =
             caps("video/x-raw,format=I420,width=720,height=576,pixel-aspect-ratio=16/15");
-        assert!(sink_caps_without_chain(&down, true).can_intersect(&anamorphic));
+        assert!(sink_caps_without_chain(&down, true, SystemOffer::Any).can_intersect(&anamorphic));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! [`plan`] decide, make sure GL can serve a GL chain, and hand the elements to the
 //! [`ChainSlot`](crate::chainbin::ChainSlot), which retargets the ghost pads.
 
+use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 
@@ -28,6 +29,7 @@ impl AutoConvert {
     ) -> Result<(Request, Option<InteropUse>, gst::Caps), ChainError> {
         let input = caps::input_from_caps(caps).map_err(ChainError::NotConvertible)?;
         let downstream_caps = self.srcpad.peer_query_caps(None);
+        gst::debug!(CAT, imp = self, "downstream takes {downstream_caps}");
         let gl_failed = gl_failed
             .map(str::to_owned)
             .or_else(|| self.state().gl_failed.clone());
@@ -40,6 +42,7 @@ impl AutoConvert {
             interop: None,
             passthrough: caps::takes_as_is(caps, &downstream_caps),
             scale: self.scales(),
+            software_settings: crate::sync::lock(&self.stock).software_reason(self.scales()),
         };
         let interop = request.needs_interop().then(|| {
             let consumer = consumer::find(self.srcpad.upcast_ref());
@@ -120,7 +123,8 @@ impl AutoConvert {
         plan: &ChainPlan,
         output_size: Option<&OutputSize>,
     ) -> Result<(), ChainError> {
-        let specs = specs_for(&plan.shape, self.settings().n_threads, output_size);
+        let stock = crate::sync::lock(&self.stock).changed();
+        let specs = specs_for(&plan.shape, self.settings().n_threads, output_size, &stock);
         self.chain
             .build_and_install(self.obj().upcast_ref(), plan.shape, &specs)
             .map_err(ChainError::Build)
@@ -199,6 +203,14 @@ pub(super) fn n_threads_of(element: &gst::Element, setting: u32) -> Option<u32> 
     converter_threads(&element.factory()?.name(), setting)
 }
 
+/// Whether `element` is a stock converter of a built chain, which takes the bin's videoconvert
+/// properties.
+pub(super) fn is_stock_converter(element: &gst::Element) -> bool {
+    element
+        .factory()
+        .is_some_and(|f| matches!(f.name().as_str(), "videoconvert" | "videoconvertscale"))
+}
+
 /// The name of the capsfilter at the end of a GL chain that may write YUV from RGB.
 const OUTPUT_PIN: &str = "strom-output-caps";
 
@@ -219,6 +231,7 @@ fn specs_for(
     shape: &ChainShape,
     n_threads: u32,
     output_size: Option<&OutputSize>,
+    stock: &[(&'static str, glib::Value)],
 ) -> Vec<ElementSpec> {
     // The first capsfilter of a chain with the RGBA hop is the hop; any other is the pin.
     let mut hop_left = shape.rgba_hop && !shape.scale;
@@ -242,6 +255,13 @@ fn specs_for(
                         .build(),
                 ),
                 other => ElementSpec::new(other),
+            };
+            let spec = if matches!(factory, "videoconvert" | "videoconvertscale") {
+                stock.iter().fold(spec, |spec, (name, value)| {
+                    spec.property(name, value.clone())
+                })
+            } else {
+                spec
             };
             match converter_threads(factory, n_threads) {
                 Some(threads) => spec.property("n-threads", threads),
@@ -292,7 +312,7 @@ mod tests {
                 ..software
             },
         ] {
-            let specs = specs_for(&shape, 2, None);
+            let specs = specs_for(&shape, 2, None, &[]);
             let names: Vec<&str> = specs.iter().map(|s| s.factory).collect();
             assert_eq!(names, shape.factories());
             let elements = crate::chainbin::chain::build(&specs).expect("builds");
@@ -303,7 +323,7 @@ mod tests {
                 }
             }
             // Automatic: videoconvert gets the usable CPUs, the fast converter decides itself.
-            let elements = crate::chainbin::chain::build(&specs_for(&shape, 0, None)).unwrap();
+            let elements = crate::chainbin::chain::build(&specs_for(&shape, 0, None, &[])).unwrap();
             let converters: Vec<_> = elements
                 .iter()
                 .filter_map(|e| Some((e, n_threads_of(e, 0)?)))

@@ -15,6 +15,7 @@ use super::Mode;
 use super::caps;
 use super::plan::{self, ChainShape, ConvertPath};
 use super::recovery::{ConsumerJudge, CudaWatch};
+use super::stock::{self, StockValues};
 use crate::chainbin::{ChainSlot, ErrorHold, QueryGate};
 use crate::framecheck::{self, DropCount};
 use crate::sync::lock;
@@ -62,12 +63,16 @@ pub(super) struct State {
     pub(crate) input_info: Option<gst_video::VideoInfo>,
     /// Set while the chain is the GL path that auto mode chose for a CUDA consumer.
     pub(crate) cuda_watch: Option<CudaWatch>,
+    /// The chain error last posted (see `post_chain_error`), until a chain is in place again.
+    pub(crate) chain_error_posted: Option<String>,
 }
 
 pub struct AutoConvert {
     pub(super) sinkpad: gst::GhostPad,
     pub(super) srcpad: gst::GhostPad,
     pub(super) settings: Mutex<Settings>,
+    /// videoconvert's properties (`stock.rs`); lock order: never with `state`.
+    pub(super) stock: Mutex<StockValues>,
     pub(super) state: Mutex<State>,
     /// The chain between the ghost pads, tagged with the shape it was built for.
     pub(super) chain: ChainSlot<ChainShape>,
@@ -97,7 +102,9 @@ impl AutoConvert {
                     self.post_chain_error(&caps, err);
                     return false;
                 }
-                self.state().input_info = system_memory_info(&caps);
+                let mut state = self.state();
+                state.input_info = system_memory_info(&caps);
+                state.chain_error_posted = None;
             }
             // Without a chain (EOS before any caps: an empty stream) the ghost pad has nowhere to
             // send it, and a dropped EOS would leave the pipeline waiting for ever.
@@ -225,20 +232,42 @@ impl AutoConvert {
         let answered = gst::Pad::query_default(pad, Some(&*self.obj()), &mut query);
         drop(entered);
         if !answered {
+            gst::debug!(CAT, imp = self, "the chain did not answer the caps query");
             return without_chain;
         }
-        match query.result() {
-            Some(chain_caps) => {
-                let mut caps = chain_caps.to_owned();
-                caps.merge(without_chain);
-                caps
-            }
-            None => without_chain,
-        }
+        let Some(chain_caps) = query.result() else {
+            return without_chain;
+        };
+        gst::log!(
+            CAT,
+            imp = self,
+            "chain takes {chain_caps}, now {:?}",
+            self.sinkpad.current_caps()
+        );
+        // What comes in now first: the chain was built for it and carries it. A source asked
+        // again (after a reconfigure) keeps its format instead of flipping to the first the
+        // chain lists, which the plan would then have to serve from downstream's answer alone
+        // (and glupload 1.22, once set up, answers GL memory only, which the chain before it
+        // passes on as its own).
+        let mut caps = self
+            .sinkpad
+            .current_caps()
+            .unwrap_or_else(gst::Caps::new_empty);
+        caps.merge(chain_caps.to_owned());
+        caps.merge(without_chain);
+        caps
     }
 
+    /// What the chain this bin would build for today's consumer takes (see
+    /// [`plan::system_offer`]): never a format that chain refuses.
     fn sink_caps_without_chain(&self) -> gst::Caps {
-        caps::sink_caps_without_chain(&self.srcpad.peer_query_caps(None), self.scales())
+        let downstream = self.srcpad.peer_query_caps(None);
+        let offer = plan::system_offer(
+            self.settings().mode,
+            self.state().gl_failed.is_some(),
+            &caps::downstream_from_caps(&downstream),
+        );
+        caps::sink_caps_without_chain(&downstream, self.scales(), offer)
     }
 
     /// Whether this is the scaling variant, `stromautoconvertscale`.
@@ -350,6 +379,7 @@ impl ObjectSubclass for AutoConvert {
             sinkpad,
             srcpad,
             settings: Mutex::new(Settings::default()),
+            stock: Mutex::new(StockValues::new(<Self as ObjectImpl>::properties())),
             state: Mutex::new(State::default()),
             errors: ErrorHold::default(),
             queries: QueryGate::default(),
@@ -362,7 +392,7 @@ impl ObjectSubclass for AutoConvert {
 impl ObjectImpl for AutoConvert {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
-            vec![
+            let mut properties = vec![
                 glib::ParamSpecEnum::builder_with_default("mode", DEFAULT_MODE)
                     .nick("Mode")
                     .blurb(
@@ -420,7 +450,9 @@ impl ObjectImpl for AutoConvert {
                     )
                     .read_only()
                     .build(),
-            ]
+            ];
+            properties.extend(stock::pspecs());
+            properties
         });
         PROPERTIES.as_ref()
     }
@@ -460,6 +492,17 @@ impl ObjectImpl for AutoConvert {
                         .set_interval(std::time::Duration::from_millis(interval_ms.into()));
                 }
             }
+            name if stock::is_stock(name) => {
+                lock(&self.stock).set(name, value);
+                // videoconvert takes them while playing; whether they change the path is
+                // decided when caps next arrive.
+                let value = crate::chainbin::PropertyValue::Value(value.clone());
+                for converter in self.chain.elements() {
+                    if super::chain::is_stock_converter(&converter) {
+                        let _ = crate::chainbin::set_checked(&converter, name, &value);
+                    }
+                }
+            }
             _ => unimplemented!(),
         }
     }
@@ -475,7 +518,9 @@ impl ObjectImpl for AutoConvert {
                 .map_or("", ConvertPath::as_str)
                 .to_value(),
             "interop-status" => self.state().interop_status.to_value(),
-            _ => unimplemented!(),
+            name => lock(&self.stock)
+                .get(name)
+                .unwrap_or_else(|| pspec.default_value().clone()),
         }
     }
 

@@ -18,6 +18,7 @@ pub mod plan;
 mod recovery;
 mod report;
 mod scale;
+mod stock;
 
 /// The format the bin's fast converter makes from the fixed `input` caps for a consumer
 /// answering `downstream`, or `None` where the software path is `videoconvert` (public for the

@@ -89,6 +89,9 @@ pub struct Input {
     /// YUV whose matrix or range GStreamer 1.22's glcolorconvert reads wrongly: it knows only
     /// BT.709 (when the caps say exactly `bt709`) and BT.601, both limited range.
     pub gl_misreads_colour: bool,
+    /// `glupload` takes this format (its sink template, read at run time): a format it refuses
+    /// never goes into a GL chain, where each of its buffers would be lost.
+    pub gl_uploadable: bool,
 }
 
 impl Input {
@@ -102,6 +105,7 @@ impl Input {
             features: Vec::new(),
             colorimetry: String::new(),
             gl_misreads_colour: false,
+            gl_uploadable: true,
         }
     }
 
@@ -176,6 +180,9 @@ pub struct Request {
     pub passthrough: bool,
     /// The scaling variant (`stromautoconvertscale`): its chains scale as well as convert.
     pub scale: bool,
+    /// Why only videoconvert(scale) makes the picture the bin's stock properties ask for
+    /// (e.g. `dither=none is honoured by videoconvert only`); `None` at their defaults.
+    pub software_settings: Option<String>,
 }
 
 impl Request {
@@ -358,6 +365,7 @@ pub fn plan(request: &Request) -> Result<ChainPlan, PlanError> {
             download_input: converted.memory == Memory::Gl,
             fast_convert: converted.memory == Memory::System
                 && converted.features.iter().all(|f| f == "format:Interlaced")
+                && request.software_settings.is_none()
                 && !input.bayer
                 && !downstream.wants_bayer()
                 && request.direct_target.is_some(),
@@ -369,9 +377,13 @@ pub fn plan(request: &Request) -> Result<ChainPlan, PlanError> {
     shape.bayer_input = input.bayer;
     shape.scale = request.scale;
     if path == ConvertPath::Gl
-        && let Some(problem) = gl_colour_problem(&converted, downstream, &shape)
+        && let Some(problem) = request
+            .software_settings
+            .clone()
+            .or_else(|| upload_problem(&converted))
+            .or_else(|| gl_colour_problem(&converted, downstream, &shape))
     {
-        return software_for_colour(request, &problem);
+        return software_instead(request, &problem);
     }
     Ok(ChainPlan {
         shape,
@@ -408,13 +420,21 @@ fn gl_colour_problem(input: &Input, downstream: &Downstream, shape: &ChainShape)
     None
 }
 
-/// The GL chain would get the colours wrong: auto mode converts on the CPU instead (uploading
-/// the result for a consumer that takes GL memory only); mode=gl says why it cannot.
-fn software_for_colour(request: &Request, problem: &str) -> Result<ChainPlan, PlanError> {
+/// Why `glupload` cannot take the input, if it cannot (system memory in a format outside its
+/// sink template, e.g. ABGR64_LE on GStreamer 1.22).
+fn upload_problem(input: &Input) -> Option<String> {
+    (input.memory == Memory::System && !input.gl_uploadable)
+        .then(|| format!("glupload does not take {} in system memory", input.format))
+}
+
+/// The GL chain cannot take the input or would get the colours wrong: auto mode converts on the
+/// CPU instead (uploading the result for a consumer that takes GL memory only); mode=gl says
+/// why it cannot.
+fn software_instead(request: &Request, problem: &str) -> Result<ChainPlan, PlanError> {
     let downstream = &request.downstream;
     if request.effective_mode() == Mode::Gl {
         return Err(PlanError(format!(
-            "mode=gl cannot convert these colours correctly: {problem}; use mode=auto or mode=software"
+            "mode=gl cannot serve this stream: {problem}; use mode=auto or mode=software"
         )));
     }
     let converted = request.input.after_demosaic();
@@ -550,6 +570,37 @@ fn neither_memory(downstream: &Downstream) -> PlanError {
     ))
 }
 
+/// Which system-memory formats the bin offers upstream for a consumer answering `downstream`,
+/// so that it never offers a format the chain it would build refuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SystemOffer {
+    /// Any format: the software path converts every one.
+    Any,
+    /// The formats glupload takes first (the GL path), then any other (converted on the CPU and
+    /// uploaded, see [`software_instead`]).
+    UploadableFirst,
+    /// Only the formats glupload takes: mode=gl has no other way in.
+    UploadableOnly,
+}
+
+/// [`SystemOffer`] for `mode` (after a GL failure when `gl_failed`) and this consumer.
+pub fn system_offer(mode: Mode, gl_failed: bool, downstream: &Downstream) -> SystemOffer {
+    match (mode, gl_failed) {
+        (Mode::Software, _) | (Mode::Auto, true) => SystemOffer::Any,
+        (Mode::Gl, _) => SystemOffer::UploadableOnly,
+        // Only a consumer of GL memory alone makes auto mode upload; any other gets software
+        // for a format glupload refuses.
+        (Mode::Auto, false) if downstream.gl.is_some() && downstream.system.is_none() => {
+            if downstream.any {
+                SystemOffer::Any
+            } else {
+                SystemOffer::UploadableFirst
+            }
+        }
+        (Mode::Auto, false) => SystemOffer::Any,
+    }
+}
+
 /// Shape of the GL chain for this input and consumer.
 fn gl_shape(input: &Input, downstream: &Downstream, scale: bool) -> ChainShape {
     // Output in GL memory when downstream takes it (or takes anything), else download.
@@ -605,6 +656,8 @@ mod tests {
     }
 
     fn request(mode: Mode, input: &Input, downstream: &Downstream) -> Request {
+        // Format facts (is_yuv) ask GStreamer: initialised here, so that a filtered run works.
+        gst::init().unwrap();
         Request {
             mode,
             input: input.clone(),
@@ -614,6 +667,7 @@ mod tests {
             interop: None,
             passthrough: false,
             scale: false,
+            software_settings: None,
         }
     }
 
@@ -984,6 +1038,91 @@ mod tests {
     }
 
     #[test]
+    fn a_format_glupload_refuses_never_enters_a_gl_chain() {
+        let abgr64 = Input {
+            gl_uploadable: false,
+            ..input("ABGR64_LE", false)
+        };
+        let gl_only = Downstream {
+            gl: only(&["RGBA"]),
+            ..Default::default()
+        };
+        // Auto: converted on the CPU, then uploaded.
+        let p = plan(&request(Mode::Auto, &abgr64, &gl_only)).unwrap();
+        assert_eq!(p.shape.factories(), ["videoconvert", "glupload"]);
+        assert!(
+            p.reason.contains("glupload does not take ABGR64_LE"),
+            "{}",
+            p.reason
+        );
+        // mode=gl says why it cannot, instead of losing every such frame.
+        let err = plan(&request(Mode::Gl, &abgr64, &gl_only)).unwrap_err();
+        assert!(
+            err.0.contains("glupload does not take ABGR64_LE"),
+            "{}",
+            err.0
+        );
+        // The offer upstream sees: only what the chain for this consumer takes.
+        let system = Downstream {
+            system: only(&["I420"]),
+            ..Default::default()
+        };
+        let any = Downstream {
+            any: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            system_offer(Mode::Gl, false, &any),
+            SystemOffer::UploadableOnly
+        );
+        assert_eq!(
+            system_offer(Mode::Auto, false, &gl_only),
+            SystemOffer::UploadableFirst
+        );
+        assert_eq!(system_offer(Mode::Auto, true, &gl_only), SystemOffer::Any);
+        assert_eq!(system_offer(Mode::Auto, false, &system), SystemOffer::Any);
+        assert_eq!(
+            system_offer(Mode::Auto, false, &both(&["NV12"])),
+            SystemOffer::Any
+        );
+        assert_eq!(system_offer(Mode::Auto, false, &any), SystemOffer::Any);
+        assert_eq!(
+            system_offer(Mode::Software, false, &gl_only),
+            SystemOffer::Any
+        );
+    }
+
+    #[test]
+    fn a_stock_property_only_videoconvert_honours_keeps_software_and_says_why() {
+        let why = "dither=none is honoured by videoconvert only".to_owned();
+        let i420 = input("I420", true);
+        let with = |mode, down: &Downstream| Request {
+            software_settings: Some(why.clone()),
+            direct_target: Some("NV12".into()),
+            interop: Some(works()),
+            ..request(mode, &i420, down)
+        };
+        let p = plan(&with(Mode::Auto, &both(&["NV12"]))).unwrap();
+        assert_eq!(p.shape.factories(), ["videoconvert"]);
+        assert!(p.reason.starts_with(&why), "{}", p.reason);
+        // Nor the fast converter, whose picture is videoconvert's default one.
+        let system = Downstream {
+            system: only(&["NV12"]),
+            ..Default::default()
+        };
+        let p = plan(&with(Mode::Software, &system)).unwrap();
+        assert_eq!(p.shape.factories(), ["videoconvert"]);
+        let gl_only = Downstream {
+            gl: only(&["NV12"]),
+            ..Default::default()
+        };
+        let p = plan(&with(Mode::Auto, &gl_only)).unwrap();
+        assert_eq!(p.shape.factories(), ["videoconvert", "glupload"]);
+        let err = plan(&with(Mode::Gl, &gl_only)).unwrap_err();
+        assert!(err.0.contains(&why), "{}", err.0);
+    }
+
+    #[test]
     fn the_gl_path_is_left_where_glcolorconvert_gets_colours_wrong() {
         let bt2020 = Input {
             colorimetry: "bt2020".into(),
@@ -1007,7 +1146,8 @@ mod tests {
         assert_eq!(p.shape.path, ConvertPath::Software);
         let err = plan(&request(Mode::Gl, &bt2020, &gl_only)).unwrap_err();
         assert!(
-            err.0.contains("mode=gl cannot convert these colours"),
+            err.0
+                .contains("mode=gl cannot serve this stream: glcolorconvert"),
             "{}",
             err.0
         );

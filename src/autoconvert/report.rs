@@ -86,7 +86,19 @@ impl AutoConvert {
         );
     }
 
+    /// Posts the element error for `err`, once: upstream retries the same caps (basesrc
+    /// renegotiates on every buffer after a refusal), and one failure is one message. The
+    /// record is cleared when a chain is in place again or a new stream starts.
     pub(super) fn post_chain_error(&self, caps: &gst::Caps, err: ChainError) {
+        let key = format!("{err}");
+        {
+            let mut state = self.state();
+            if state.chain_error_posted.as_deref() == Some(key.as_str()) {
+                gst::debug!(CAT, imp = self, "not posting the same error again: {key}");
+                return;
+            }
+            state.chain_error_posted = Some(key);
+        }
         match err {
             ChainError::NotConvertible(why) => gst::element_imp_error!(
                 self,

@@ -97,7 +97,7 @@ impl Compositor {
         let mode = self.settings().mode;
         let downstream = downstream_of(&self.srcpad.peer_query_caps(None));
         let gl = if plan::needs_gl_check(mode, &downstream) {
-            self.gl_state()
+            self.gl_state(mode, &downstream)
         } else {
             GlState::NotChecked
         };
@@ -134,9 +134,15 @@ impl Compositor {
         }
     }
 
-    fn gl_state(&self) -> GlState {
+    fn gl_state(&self, mode: Mode, downstream: &Downstream) -> GlState {
+        // Auto mode mixes on the CPU where GL could only rasterise there: no context needed
+        // to learn it, unless the consumer takes GL memory only (then GL is used anyway).
+        let cpu_only = (mode == Mode::Auto && !downstream.gl_only())
+            .then(crate::gpu::platform::gl_on_cpu_only)
+            .flatten();
         GlState::from_facts(
             |name| gst::ElementFactory::find(name).is_some(),
+            cpu_only,
             || gl::context_check_cached(Some(self.obj().upcast_ref())).clone(),
         )
     }
@@ -260,11 +266,39 @@ fn downstream_of(caps: &gst::CapsRef) -> Downstream {
 }
 
 /// What both paths can take and give: raw video in system or GL memory.
+/// As informative as compositor's and glvideomixer's templates: every raw format this GStreamer
+/// knows (compositor's list, best first) in system memory, and the formats GL converts in GL
+/// memory. The binding's format list is checked against the running library, so a format the
+/// installed GStreamer does not know is never named.
 pub(super) fn template_caps() -> gst::Caps {
-    let mut caps = gst::Caps::new_empty_simple("video/x-raw");
+    let known = gst_video::VideoFormat::iter_raw()
+        .map(|f| f.to_str().to_string())
+        .filter(|name| {
+            gst_video::VideoFormat::from_string(name) != gst_video::VideoFormat::Unknown
+        });
+    let system: Vec<String> = known.collect();
+    let mut caps = gst::Caps::builder("video/x-raw")
+        .field("format", gst::List::new(system.iter().map(String::as_str)))
+        .field("width", gst::IntRange::new(1, i32::MAX))
+        .field("height", gst::IntRange::new(1, i32::MAX))
+        .field(
+            "framerate",
+            gst::FractionRange::new(gst::Fraction::new(0, 1), gst::Fraction::new(i32::MAX, 1)),
+        )
+        .build();
     caps.merge(
         gst::Caps::builder("video/x-raw")
             .features([GL_MEMORY])
+            .field(
+                "format",
+                gst::List::new(crate::formats::GL_CONVERT_FORMATS.iter().copied()),
+            )
+            .field("width", gst::IntRange::new(1, i32::MAX))
+            .field("height", gst::IntRange::new(1, i32::MAX))
+            .field(
+                "framerate",
+                gst::FractionRange::new(gst::Fraction::new(0, 1), gst::Fraction::new(i32::MAX, 1)),
+            )
             .build(),
     );
     caps

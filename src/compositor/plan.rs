@@ -59,6 +59,10 @@ pub(crate) enum GlState {
     NoContext(String),
     /// A context was made: what it reports.
     Context { vendor: String, renderer: String },
+    /// Not made, in auto mode: any context here would rasterise on the CPU, and why (see
+    /// `gpu::platform::gl_on_cpu_only`). Making one only to learn that kept Mesa and LLVM
+    /// loaded: tens of MB for a decision that does not use GL.
+    CpuOnly(String),
 }
 
 impl GlState {
@@ -71,6 +75,7 @@ impl GlState {
                 crate::gpu::gl::GL_PACKAGE_FIX
             )),
             GlState::NoContext(why) => Some(format!("no GL context could be made: {why}")),
+            GlState::CpuOnly(why) => Some(why.clone()),
             GlState::Context { .. } => None,
         }
     }
@@ -79,6 +84,7 @@ impl GlState {
     fn on_gpu(&self) -> Option<bool> {
         match self {
             GlState::Context { renderer, .. } => Some(!crate::gpu::gl::is_cpu_rasteriser(renderer)),
+            GlState::CpuOnly(_) => Some(false),
             _ => None,
         }
     }
@@ -102,10 +108,14 @@ impl GlState {
     /// there).
     pub(crate) fn from_facts(
         registered: impl Fn(&str) -> bool,
+        cpu_only: Option<String>,
         context: impl FnOnce() -> Result<crate::gpu::gl::GlInfo, String>,
     ) -> GlState {
         if let Some(missing) = GL_MIXER_ELEMENTS.iter().find(|name| !registered(name)) {
             return GlState::MissingElement((*missing).to_owned());
+        }
+        if let Some(why) = cpu_only {
+            return GlState::CpuOnly(why);
         }
         match context() {
             Ok(info) => GlState::Context {
@@ -129,7 +139,7 @@ pub(crate) struct Downstream {
 }
 
 impl Downstream {
-    fn gl_only(&self) -> bool {
+    pub(crate) fn gl_only(&self) -> bool {
         self.gl && !self.system && !self.any
     }
 
@@ -315,6 +325,9 @@ fn auto_mode(request: &Request) -> Result<Plan, PlanError> {
             return software(format!("{why}: compositor mixes on the CPU"));
         }
         Some(false) => {
+            if let GlState::CpuOnly(why) = gl {
+                return software(format!("{why}: compositor mixes on the CPU"));
+            }
             return software(format!(
                 "the GL renderer {} rasterises on the CPU, where glvideomixer is slower than \
                  compositor: compositor mixes on the CPU",
@@ -500,6 +513,22 @@ mod tests {
         let p = plan(&request(Mode::Auto, llvmpipe(), gl_only())).unwrap();
         assert_eq!((p.path, p.output), (MixPath::Software, OutputMemory::Gl));
         assert_eq!(p.describe(), "compositor ! glupload");
+    }
+
+    #[test]
+    fn auto_without_a_gpu_device_mixes_in_software_without_a_context() {
+        let why = crate::gpu::platform::gl_on_cpu_only_from(&[]).unwrap();
+        let p = plan(&request(
+            Mode::Auto,
+            GlState::CpuOnly(why.clone()),
+            system(),
+        ))
+        .unwrap();
+        assert_eq!(
+            (p.path, p.output),
+            (MixPath::Software, OutputMemory::System)
+        );
+        assert_eq!(p.reason, format!("{why}: compositor mixes on the CPU"));
     }
 
     #[test]

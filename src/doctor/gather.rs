@@ -135,6 +135,7 @@ fn element_paths(
     }
     let gl = GlState::from_facts(
         |name| gst::ElementFactory::find(name).is_some(),
+        None,
         || context.clone(),
     );
     checks.push(paths::compositor(gl, report));

@@ -200,6 +200,7 @@ mod tests {
     fn context(vendor: &str, renderer: &str) -> mix::GlState {
         mix::GlState::from_facts(
             |_| true,
+            None,
             || {
                 Ok(crate::gpu::gl::GlInfo {
                     vendor: vendor.into(),
@@ -220,7 +221,7 @@ mod tests {
             "{}",
             llvmpipe.detail
         );
-        let missing = mix::GlState::from_facts(|name| name != "glvideomixer", || unreachable!());
+        let missing = mix::GlState::from_facts(|name| name != "glvideomixer", None, || unreachable!());
         assert_eq!(missing, mix::GlState::MissingElement("glvideomixer".into()));
         assert!(
             compositor(missing, &unavailable())

@@ -36,6 +36,44 @@ pub(crate) fn is_wsl_from(proc_version: &str, wsl_env_set: bool) -> bool {
     wsl_env_set || version.contains("microsoft") || version.contains("wsl")
 }
 
+/// Device nodes through which a GL driver can reach a GPU: DRM (`/dev/dri/*`, Mesa and
+/// NVIDIA's DRM), NVIDIA's own (`/dev/nvidia0`, ...) and WSL2's (`/dev/dxg`).
+pub(crate) fn gpu_device_nodes() -> Vec<String> {
+    let list = |dir: &str, prefix: &str| -> Vec<String> {
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|name| name.starts_with(prefix))
+            .map(|name| format!("{dir}/{name}"))
+            .collect()
+    };
+    let mut nodes = list("/dev/dri", "");
+    nodes.extend(
+        list("/dev", "nvidia")
+            .into_iter()
+            .filter(|n| n["/dev/nvidia".len()..].chars().all(|c| c.is_ascii_digit())),
+    );
+    nodes.extend(list("/dev", "dxg"));
+    nodes
+}
+
+/// Why every GL context this process could make would rasterise on the CPU, known without
+/// making one (which loads Mesa and LLVM, tens of MB that stay mapped): no GPU device node at
+/// all. `None` where a GPU may be reachable (then only a context can tell).
+pub(crate) fn gl_on_cpu_only() -> Option<String> {
+    gl_on_cpu_only_from(&gpu_device_nodes())
+}
+
+pub(crate) fn gl_on_cpu_only_from(device_nodes: &[String]) -> Option<String> {
+    device_nodes.is_empty().then(|| {
+        "no GPU device node (/dev/dri/*, /dev/nvidia*, /dev/dxg) in this process's view, so GL \
+         here could only rasterise on the CPU"
+            .to_owned()
+    })
+}
+
 /// True inside Docker, Podman or Kubernetes.
 pub(crate) fn in_container() -> bool {
     let cgroup = std::fs::read_to_string("/proc/1/cgroup").unwrap_or_default();
@@ -286,5 +324,12 @@ mod tests {
             ..Default::default()
         };
         assert!(gbm.is_gbm() && !gbm.is_egl_device());
+    }
+
+    #[test]
+    fn gl_is_known_to_be_on_the_cpu_only_without_any_gpu_device_node() {
+        assert!(gl_on_cpu_only_from(&[]).is_some_and(|why| why.contains("/dev/dri")));
+        assert_eq!(gl_on_cpu_only_from(&["/dev/dri/renderD128".into()]), None);
+        assert_eq!(gl_on_cpu_only_from(&["/dev/nvidia0".into()]), None);
     }
 }

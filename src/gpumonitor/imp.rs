@@ -385,13 +385,17 @@ impl GstObjectImpl for GpuMonitor {}
 impl ElementImpl for GpuMonitor {
     fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
         static METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
-            gst::subclass::ElementMetadata::new(
+            gst::subclass::ElementMetadata::with_additional(
                 "Strom GPU monitor",
                 "Filter/Analyzer",
                 "Passes data through untouched and, while PLAYING, posts one strom-gpu-stats \
                  element message per NVIDIA GPU per interval (NVML, loaded at run time; one \
                  available=false message when NVML is missing)",
                 "gst-strom developers",
+                &[(
+                    "doc-uri",
+                    "https://github.com/strom/gst-strom#stromgpumonitor-nvidia-gpu-statistics-as-bus-messages",
+                )],
             )
         });
         Some(&*METADATA)

@@ -186,3 +186,16 @@ pub fn app_chain(mode: &str, consumer: &str) -> AppChain {
         sink,
     }
 }
+
+/// Gives `pipeline` the one GL display every pipeline of this test process shares. Pipelines
+/// that each open their own `egl-device` display get the same EGLDisplay underneath, and the
+/// first to finish terminates it under the others (`EGL_NOT_INITIALIZED`, "Could not find a
+/// compatible EGLConfig") when tests run in parallel threads.
+pub fn share_gl_display(pipeline: &gst::Pipeline) {
+    use gst_gl::prelude::*;
+    static DISPLAY: std::sync::OnceLock<gst_gl::GLDisplay> = std::sync::OnceLock::new();
+    let display = DISPLAY.get_or_init(gst_gl::GLDisplay::new);
+    let context = gst::Context::new(gst_gl::GL_DISPLAY_CONTEXT_TYPE, true);
+    context.set_gl_display(display);
+    pipeline.set_context(&context);
+}

@@ -82,4 +82,43 @@ conv = Gst.ElementFactory.make("stromautoconvertscale", None)
 check("n-threads defaults to 0 (the CPUs this process may use)", conv.get_property("n-threads") == 0)
 check("this process may use some CPUs", len(os.sched_getaffinity(0)) >= 1)
 
+# videoconvert's properties on stromautoconvert, videoconvertscale's on stromautoconvertscale:
+# same names, types and defaults as the installed stock elements (n-threads aside: ours is 0,
+# automatic).
+for element, stock_name in (("stromautoconvert", "videoconvert"), ("stromautoconvertscale", "videoconvertscale")):
+    ours, stock = Gst.ElementFactory.make(element, None), Gst.ElementFactory.make(stock_name, None)
+    if stock is None:
+        print(f"SKIP: {stock_name} is not installed: its properties not compared")
+        continue
+    for spec in stock.list_properties():
+        if spec.name in ("name", "parent", "n-threads"):
+            continue
+        mine = ours.find_property(spec.name)
+        check(f"{element} has {stock_name}'s {spec.name}", mine is not None)
+        if mine is None:
+            continue
+        if spec.name != "method":  # videoconvertscale's enum type lives in its plugin
+            check(f"{element}.{spec.name} has the stock type", mine.value_type == spec.value_type,
+                  f"{mine.value_type.name} vs {spec.value_type.name}")
+        mine_default, stock_default = ours.get_property(spec.name), stock.get_property(spec.name)
+        if spec.name == "method":
+            mine_default, stock_default = int(mine_default), int(stock_default)
+        check(f"{element}.{spec.name} has the stock default", mine_default == stock_default,
+              f"{mine_default} vs {stock_default}")
+    ours.set_property("dither", 0)
+    ours.set_property("alpha-value", 0.25)
+    check(f"{element}: dither and alpha-value set from Python", int(ours.get_property("dither")) == 0
+          and ours.get_property("alpha-value") == 0.25)
+
+# A value GL cannot honour keeps software, and the message says so.
+error, decisions, _ = run(
+    "videotestsrc num-buffers=2 ! stromautoconvertscale method=lanczos ! "
+    "video/x-raw(memory:GLMemory),width=160,height=120 ! fakesink name=sink"
+)
+check("method=lanczos into GL memory runs", error is None, error)
+check("method=lanczos keeps software and says why", bool(decisions)
+      and decisions[0].get_string("path") == "software"
+      and "method=lanczos" in decisions[0].get_string("reason"),
+      decisions[0].to_string() if decisions else "no message")
+
 finish("stromautoconvertscale GI")

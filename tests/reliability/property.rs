@@ -215,6 +215,7 @@ proptest! {
             interop: None,
             passthrough: false,
             scale: false,
+            software_settings: None,
         };
         if request.needs_interop() {
             let (report, _) = gststrom::gpu::interop::probe_cached(None, None);
