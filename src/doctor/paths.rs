@@ -38,6 +38,7 @@ pub(crate) fn autoconvert(interop: &InteropReport, scale: bool) -> Check {
         interop: Some(convert::InteropVerdict::from(interop)),
         passthrough: false,
         scale,
+        software_settings: None,
     };
     match convert::plan(&request) {
         Ok(plan) => Check::info(
