@@ -22,6 +22,7 @@ pub mod doctor;
 mod formats;
 pub mod gpu;
 pub mod gpumonitor;
+pub mod gstversion;
 mod sync;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
