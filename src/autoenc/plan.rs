@@ -631,6 +631,16 @@ pub fn exhausted(codec: Codec, preference: Preference, tried: &Tried) -> String 
             codec.label()
         );
     }
+    if tried
+        .0
+        .iter()
+        .any(|(_, o)| matches!(o, Outcome::Skipped(_)))
+    {
+        return format!(
+            "no installed {} encoder fits these settings; tried: {list}",
+            codec.label()
+        );
+    }
     let install: Vec<String> = built_in(codec)
         .filter(|r| !r.hardware)
         .map(|r| format!("{} ({})", r.factory, r.package))
@@ -1081,6 +1091,13 @@ mod tests {
             exhausted(Codec::H264, Preference::Auto, &failed),
             "no H.264 encoder could encode this stream; tried: nvh264enc: not registered; \
              x264enc: failed before its first output: not-negotiated"
+        );
+        let mut skipped = Tried::default();
+        skipped.push("svtav1enc", Outcome::Skipped("no low latency"));
+        assert_eq!(
+            exhausted(Codec::Av1, Preference::Auto, &skipped),
+            "no installed AV1 encoder fits these settings; tried: svtav1enc: skipped (no low \
+             latency)"
         );
         let av1 = exhausted(Codec::Av1, Preference::Software, &tried);
         assert!(
