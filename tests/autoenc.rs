@@ -175,10 +175,39 @@ fn encode(props: &str, frames: u32) -> Encoded {
     encode_with(props, frames, "ball", |_| {})
 }
 
+/// The H.264 decoder for a stream of `caps`: openh264dec where its template takes the profile,
+/// else avdec_h264. GStreamer 1.26's videoconvert gives x264enc Y444_10LE from RGBA (GL input),
+/// which x264enc encodes as High 4:4:4, a profile OpenH264 does not decode (1.22's gives 8 bits).
+fn h264_decoder(caps: Option<&gst::CapsRef>) -> &'static str {
+    let profile = caps
+        .and_then(|c| c.structure(0))
+        .and_then(|s| s.get::<String>("profile").ok());
+    let Some(profile) = profile else {
+        return "openh264dec";
+    };
+    let stream = gst::Caps::builder("video/x-h264")
+        .field("stream-format", "byte-stream")
+        .field("alignment", "au")
+        .field("profile", profile.as_str())
+        .build();
+    let openh264 = gst::ElementFactory::find("openh264dec");
+    if openh264.is_some_and(|f| f.can_sink_all_caps(&stream)) {
+        return "openh264dec";
+    }
+    assert!(
+        present("avdec_h264"),
+        "H.264 {profile} needs avdec_h264 (gstreamer1.0-libav) to be decoded here"
+    );
+    "avdec_h264"
+}
+
 /// Decodes `samples` (caps changes included) and returns the number of decoded frames.
 fn decode(codec: &str, samples: &[gst::Sample]) -> usize {
     let (parser, decoder) = match codec {
-        "h264" => ("h264parse", "openh264dec"),
+        "h264" => (
+            "h264parse",
+            h264_decoder(samples.first().and_then(|s| s.caps())),
+        ),
         "h265" => ("h265parse", "libde265dec"),
         "av1" => ("av1parse", "av1dec"),
         other => panic!("no decoder for {other}"),
