@@ -191,7 +191,7 @@ fn h264_decoder(caps: Option<&gst::CapsRef>) -> &'static str {
         .field("profile", profile.as_str())
         .build();
     let openh264 = gst::ElementFactory::find("openh264dec");
-    if openh264.is_some_and(|f| f.can_sink_all_caps(&stream)) {
+    if openh264.is_some_and(|f| f.can_sink_any_caps(&stream)) {
         return "openh264dec";
     }
     assert!(
