@@ -190,10 +190,7 @@ fn h264_decoder() -> &'static str {
 /// Decodes `samples` (caps changes included) and returns the number of decoded frames.
 fn decode(codec: &str, samples: &[gst::Sample]) -> usize {
     let (parser, decoder) = match codec {
-        "h264" => (
-            "h264parse",
-            h264_decoder(samples.first().and_then(|s| s.caps())),
-        ),
+        "h264" => ("h264parse", h264_decoder()),
         "h265" => ("h265parse", "libde265dec"),
         "av1" => ("av1parse", "av1dec"),
         other => panic!("no decoder for {other}"),
