@@ -15,6 +15,12 @@ STROM_RUNTIME_PACKAGES=(gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.
 # valgrind runs tests/memcheck.sh; time (/usr/bin/time) measures peak memory in the outside-in tests.
 STROM_TEST_PACKAGES=(python3 python3-gi python3-gst-1.0 gir1.2-gst-plugins-base-1.0 shellcheck
   meson ninja-build procps binutils util-linux python3-pip valgrind time)
+# Debian 13 (GStreamer 1.26): its videoconvert hands x264enc 10-bit 4:4:4 from GL (RGBA) input,
+# which openh264dec does not decode; the autoenc tests decode that with avdec_h264.
+STROM_DEBIAN_SUITE=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
+if [ "$STROM_DEBIAN_SUITE" != bookworm ]; then
+  STROM_TEST_PACKAGES+=(gstreamer1.0-libav)
+fi
 
 log() { printf '==> %s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MPL-2.0
-# Installs what is missing (Debian 12), then runs every check and test of gst-strom:
+# Installs what is missing (Debian 12 or 13), then runs every check and test of gst-strom:
 # formatting, clippy (-D warnings), all Rust tests (release), shell lint, and the outside-in tests
 # (gst-inspect-1.0, gst-launch-1.0 with the leaks tracer, Python GI). Exits non-zero on any failure.
 set -euo pipefail

@@ -23,6 +23,7 @@ mod formats;
 mod framecheck;
 pub mod gpu;
 pub mod gpumonitor;
+pub mod gstversion;
 mod sync;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {

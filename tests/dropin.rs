@@ -78,6 +78,29 @@ fn bayer_in_every_pattern_and_back() {
     }
 }
 
+/// Demosaiced frames handed on as they are (downstream takes bayer2rgb's ARGB, no pool from it)
+/// are whole frames on every version: GStreamer 1.26's bayer2rgb sizes them by its Bayer input
+/// unless it is offered a pool, which the bins do there.
+#[test]
+fn demosaiced_frames_are_whole_frames() {
+    for element in ELEMENTS {
+        let pipeline = common::launch(&format!(
+            "videotestsrc num-buffers=2 ! video/x-raw,format=ARGB,width=64,height=48 ! rgb2bayer \
+             ! video/x-bayer,format=bggr ! {element} ! video/x-raw,format=ARGB \
+             ! appsink name=sink sync=false"
+        ));
+        let sink = common::by_name(&pipeline, "sink")
+            .downcast::<gst_app::AppSink>()
+            .unwrap();
+        pipeline.set_state(gst::State::Playing).unwrap();
+        let sample = sink
+            .try_pull_sample(gst::ClockTime::from_seconds(30))
+            .expect("a frame");
+        assert_eq!(sample.buffer().unwrap().size(), 64 * 48 * 4, "{element}");
+        pipeline.set_state(gst::State::Null).unwrap();
+    }
+}
+
 // ---------------------------------------------------------------- videoconvert.c
 
 /// The formats `videoconvert`'s own templates list (its first, non-ANY structure).

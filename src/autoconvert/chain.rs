@@ -16,6 +16,7 @@ use super::report::{ChainError, InteropUse};
 use crate::chainbin::{ElementSpec, consumer};
 use crate::gpu::gl::{self, GlInfo};
 use crate::gpu::interop;
+use crate::gstversion::{self, GstVersion};
 
 impl AutoConvert {
     /// Everything the decision reads for `caps`. `gl_failed` overrides the stream's own record
@@ -190,8 +191,20 @@ pub(super) fn threads_for(n_threads: u32) -> u32 {
 fn converter_threads(factory: &str, setting: u32) -> Option<u32> {
     match factory {
         crate::convert::ELEMENT_NAME => Some(setting),
-        "videoconvert" | "videoconvertscale" => Some(threads_for(setting)),
+        "videoconvert" | "videoconvertscale" => {
+            Some(videoconvert_threads(setting, gstversion::running()))
+        }
         _ => None,
+    }
+}
+
+/// `videoconvert`'s threads for the bin's `n-threads` on GStreamer `version`: 0 is one per
+/// usable CPU where the thread count does not change the picture, and one thread (stock
+/// `videoconvert`'s default, so the same bytes) where it does; N is N.
+fn videoconvert_threads(setting: u32, version: GstVersion) -> u32 {
+    match setting {
+        0 if gstversion::videoconvert_threads_change_the_picture(version) => 1,
+        n => threads_for(n),
     }
 }
 
@@ -225,6 +238,39 @@ fn output_pin_caps(size: Option<&OutputSize>) -> gst::Caps {
     caps::gl_written_caps(size.map(|s| (s.width, s.height, s.par)))
 }
 
+/// Where `bayer2rgb` sizes its buffers wrongly without a pool from downstream
+/// ([`gstversion::bayer2rgb_needs_a_pool`]), its allocation query is answered by downstream
+/// first and, when that offers no pool, with a video buffer pool sized for its output caps.
+fn offer_bayer2rgb_a_pool(bayer2rgb: &gst::Element) {
+    if !gstversion::bayer2rgb_needs_a_pool(gstversion::running()) {
+        return;
+    }
+    let Some(src) = bayer2rgb.static_pad("src") else {
+        return;
+    };
+    src.add_probe(gst::PadProbeType::QUERY_DOWNSTREAM, |pad, info| {
+        let Some(gst::PadProbeData::Query(query)) = info.data.as_mut() else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let gst::QueryViewMut::Allocation(allocation) = query.view_mut() else {
+            return gst::PadProbeReturn::Ok;
+        };
+        // The peer directly: a query through `pad` would come back to this probe.
+        if let Some(peer) = pad.peer() {
+            peer.query(allocation.query_mut());
+        }
+        if allocation.allocation_pools().len() == 0
+            && let (Some(caps), _) = allocation.get()
+            && let Ok(info) = gst_video::VideoInfo::from_caps(caps)
+        {
+            let pool = gst_video::VideoBufferPool::new();
+            let size = u32::try_from(info.size()).unwrap_or(u32::MAX);
+            allocation.add_allocation_pool(Some(&pool), size, 0, 0);
+        }
+        gst::PadProbeReturn::Handled
+    });
+}
+
 /// How to make each element of `shape` under the bin's `n-threads`; `output_size` pins a GL
 /// scaling chain's size.
 fn specs_for(
@@ -244,6 +290,7 @@ fn specs_for(
                     ElementSpec::internal(crate::convert::ELEMENT_NAME, crate::convert::make)
                 }
                 "identity" => ElementSpec::new("identity").property("silent", true),
+                "bayer2rgb" => ElementSpec::new("bayer2rgb").setup(offer_bayer2rgb_a_pool),
                 "capsfilter" if !std::mem::take(&mut hop_left) => ElementSpec::new("capsfilter")
                     .property("name", OUTPUT_PIN)
                     .property("caps", output_pin_caps(output_size)),
@@ -274,6 +321,16 @@ fn specs_for(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn automatic_videoconvert_threads_keep_stock_videoconverts_picture() {
+        let (v1_22, v1_26) = (GstVersion::new(1, 22), GstVersion::new(1, 26));
+        assert_eq!(videoconvert_threads(0, v1_22), crate::cpus::usable());
+        assert_eq!(videoconvert_threads(0, v1_26), 1);
+        for version in [v1_22, v1_26] {
+            assert_eq!(videoconvert_threads(3, version), 3);
+        }
+    }
 
     #[test]
     fn every_factory_of_a_shape_gets_a_spec_that_builds() {
@@ -331,7 +388,8 @@ mod tests {
             for (converter, threads) in &converters {
                 assert_eq!(converter.property::<u32>("n-threads"), *threads);
                 let fast = converter.factory().is_none();
-                assert_eq!(*threads, if fast { 0 } else { crate::cpus::usable() });
+                let auto = videoconvert_threads(0, gstversion::running());
+                assert_eq!(*threads, if fast { 0 } else { auto });
             }
             let converts = !shape.passthrough && shape.path == ConvertPath::Software;
             assert_eq!(converters.len(), usize::from(converts), "{shape:?}");

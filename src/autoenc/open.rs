@@ -154,7 +154,8 @@ impl AutoEnc {
                 &registered(&candidate.factory),
                 settings.codec,
                 settings.preference,
-            );
+            )
+            .and_then(|hardware| plan::screen_tune(&candidate, settings.tune).map(|()| hardware));
             let outcome = match screened {
                 Ok(hardware) => match self.try_open(&candidate, hardware, &settings) {
                     Ok(()) => return Ok(candidate.factory),

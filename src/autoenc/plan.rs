@@ -51,10 +51,13 @@ pub struct EncoderRow {
     pub low_latency: &'static [Alternatives],
     /// Where the element comes from, for the fix in error messages.
     pub package: &'static str,
+    /// Why `tune=low-latency` cannot be had from this encoder, if it cannot: the candidate is
+    /// then skipped for a low-latency stream instead of delivering one that waits for frames.
+    pub no_low_latency: Option<&'static str>,
 }
 
 use BitrateUnit::{BitPerSec, KbitPerSec};
-use Value::{Bool, Int, Nick, Text};
+use Value::{Bool, Int, Nick};
 
 /// NVENC, old (`nvh264enc` of 1.22, `GstNvBaseEnc`) and new (`GstNvEncoder`: 1.22's
 /// `nvautogpuh264enc`, every `nv*enc` from 1.24) spellings.
@@ -70,6 +73,10 @@ const NVENC_LOW_LATENCY: &[Alternatives] = &[
     &[("b-frames", Int(0)), ("bframes", Int(0))],
     &[("rc-lookahead", Int(0))],
 ];
+/// The bitrate is a target only under constant or variable bitrate control: `rate-control`
+/// (`GstNvEncoder`: every `nv*enc` of 1.24 and newer, `nvautogpu*enc`) or `rc-mode`
+/// (`GstNvBaseEnc`, `nvh264enc` 1.22), both with the nick `cbr`.
+const NVENC_ALWAYS: &[Alternatives] = &[&[("rate-control", Nick("cbr")), ("rc-mode", Nick("cbr"))]];
 const NVENC_PACKAGE: &str = "gstreamer1.0-plugins-bad and the NVIDIA driver with NVENC (libnvidia-encode); check with strom-doctor";
 const VA_PACKAGE: &str =
     "gstreamer1.0-plugins-bad and a VA-API driver (intel-media-va-driver or mesa-va-drivers)";
@@ -85,9 +92,10 @@ const fn nvenc(factory: &'static str, codec: Codec) -> EncoderRow {
         bitrate: ("bitrate", KbitPerSec),
         gop: "gop-size",
         gop_minus_one: false,
-        always: &[],
+        always: NVENC_ALWAYS,
         low_latency: NVENC_LOW_LATENCY,
         package: NVENC_PACKAGE,
+        no_low_latency: None,
     }
 }
 
@@ -106,6 +114,7 @@ const fn va(
         always: &[],
         low_latency,
         package: VA_PACKAGE,
+        no_low_latency: None,
     }
 }
 
@@ -120,6 +129,7 @@ const fn vaapi(factory: &'static str, codec: Codec) -> EncoderRow {
         always: VAAPI_ALWAYS,
         low_latency: &[&[("max-bframes", Int(0))]],
         package: VAAPI_PACKAGE,
+        no_low_latency: None,
     }
 }
 
@@ -141,6 +151,7 @@ pub static TABLE: &[EncoderRow] = &[
         always: &[],
         low_latency: &[&[("b-frames", Int(0))]],
         package: "GStreamer's qsv plugin (gst-plugins-bad built with Intel oneVPL)",
+        no_low_latency: None,
     },
     EncoderRow {
         factory: "x264enc",
@@ -156,6 +167,7 @@ pub static TABLE: &[EncoderRow] = &[
             &[("rc-lookahead", Int(0))],
         ],
         package: "gstreamer1.0-plugins-ugly",
+        no_low_latency: None,
     },
     EncoderRow {
         factory: "openh264enc",
@@ -168,6 +180,7 @@ pub static TABLE: &[EncoderRow] = &[
         // OpenH264 has neither B-frames nor lookahead: every frame comes out as it goes in.
         low_latency: &[],
         package: "gstreamer1.0-plugins-bad",
+        no_low_latency: None,
     },
     // H.265
     nvenc("nvh265enc", Codec::H265),
@@ -184,9 +197,11 @@ pub static TABLE: &[EncoderRow] = &[
         always: &[],
         low_latency: &[&[("tune", Nick("zerolatency"))]],
         package: "gstreamer1.0-plugins-bad",
+        no_low_latency: None,
     },
     // AV1
     nvenc("nvav1enc", Codec::Av1),
+    nvenc("nvautogpuav1enc", Codec::Av1),
     // AV1 has no B-frames; one hierarchical level disables every future reference.
     va("vaav1enc", Codec::Av1, &[&[("hierarchical-level", Int(1))]]),
     EncoderRow {
@@ -197,9 +212,12 @@ pub static TABLE: &[EncoderRow] = &[
         gop: "intra-period-length",
         gop_minus_one: true,
         always: &[],
-        // SVT-AV1's low-delay prediction structure: no frame waits for a later one.
-        low_latency: &[&[("parameters-string", Text("pred-struct=1"))]],
+        // SVT-AV1 2.x refuses its low-delay structure (`pred-struct=1`) without CBR and, with
+        // CBR, GStreamer 1.26.2's svtav1enc returns the first frame and then no other (measured
+        // with SVT-AV1 2.3.0); its random-access structure holds frames back.
+        low_latency: &[],
         package: "gst-plugins-bad 1.24 or newer with SVT-AV1",
+        no_low_latency: Some("SVT-AV1's low-delay structure stalls in svtav1enc; tune=low-latency"),
     },
     EncoderRow {
         factory: "rav1enc",
@@ -211,6 +229,7 @@ pub static TABLE: &[EncoderRow] = &[
         always: &[],
         low_latency: &[&[("low-latency", Bool(true))]],
         package: "gst-plugins-rs (rav1e)",
+        no_low_latency: None,
     },
     EncoderRow {
         factory: "av1enc",
@@ -235,6 +254,7 @@ pub static TABLE: &[EncoderRow] = &[
             &[("cpu-used", Int(8))],
         ],
         package: "gstreamer1.0-plugins-bad",
+        no_low_latency: None,
     },
 ];
 
@@ -464,6 +484,14 @@ pub fn screen(
     }
 }
 
+/// Whether `candidate` can give what `tune` asks; the skip when it cannot.
+pub fn screen_tune(candidate: &Candidate, tune: Tune) -> Result<(), Outcome> {
+    match candidate.row.and_then(|r| r.no_low_latency) {
+        Some(why) if tune == Tune::LowLatency => Err(Outcome::Skipped(why)),
+        _ => Ok(()),
+    }
+}
+
 /// What happened to one candidate, as `tried` says it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -620,6 +648,16 @@ pub fn exhausted(codec: Codec, preference: Preference, tried: &Tried, left_out: 
             left_out.join(", ")
         );
     }
+    if tried
+        .0
+        .iter()
+        .any(|(_, o)| matches!(o, Outcome::Skipped(_)))
+    {
+        return format!(
+            "no installed {} encoder fits these settings; tried: {list}",
+            codec.label()
+        );
+    }
     let install: Vec<String> = built_in(codec)
         .filter(|r| !r.hardware)
         .map(|r| format!("{} ({})", r.factory, r.package))
@@ -665,7 +703,14 @@ mod tests {
         );
         assert_eq!(
             names(Codec::Av1),
-            ["nvav1enc", "vaav1enc", "svtav1enc", "rav1enc", "av1enc"]
+            [
+                "nvav1enc",
+                "nvautogpuav1enc",
+                "vaav1enc",
+                "svtav1enc",
+                "rav1enc",
+                "av1enc"
+            ]
         );
         // Hardware first, then software, in every codec.
         for codec in [Codec::H264, Codec::H265, Codec::Av1] {
@@ -817,7 +862,7 @@ mod tests {
         assert_eq!(spelled("vah264enc"), [vec!["b-frames"]]);
         assert_eq!(spelled("vaapih264enc"), [vec!["max-bframes"]]);
         assert_eq!(spelled("vaav1enc"), [vec!["hierarchical-level"]]);
-        assert_eq!(spelled("svtav1enc"), [vec!["parameters-string"]]);
+        assert!(spelled("svtav1enc").is_empty());
         assert_eq!(spelled("rav1enc"), [vec!["low-latency"]]);
         assert_eq!(
             spelled("av1enc"),
@@ -852,6 +897,38 @@ mod tests {
             &settings(500, -1, Tune::Default),
         );
         assert_eq!(first(&s[1]), ("rate-control", Nick("cbr")));
+    }
+
+    #[test]
+    fn nvenc_of_both_generations_runs_at_the_bitrate() {
+        for factory in [
+            "nvh264enc",
+            "nvautogpuh265enc",
+            "nvav1enc",
+            "nvautogpuav1enc",
+        ] {
+            let s = settings_for(row(factory).unwrap(), &settings(500, -1, Tune::Default));
+            assert_eq!(
+                s[1].alternatives,
+                [("rate-control", Nick("cbr")), ("rc-mode", Nick("cbr"))],
+                "{factory}"
+            );
+            assert!(!s[1].required);
+        }
+    }
+
+    #[test]
+    fn svtav1enc_is_skipped_for_low_latency_only() {
+        let svt = &order(Codec::Av1, &["svtav1enc".into()])[0];
+        assert_eq!(screen_tune(svt, Tune::Default), Ok(()));
+        let Err(Outcome::Skipped(why)) = screen_tune(svt, Tune::LowLatency) else {
+            panic!("svtav1enc is not skipped for tune=low-latency");
+        };
+        assert!(why.contains("low-delay") && why.ends_with("tune=low-latency"));
+        let av1enc = &order(Codec::Av1, &["av1enc".into()])[0];
+        assert_eq!(screen_tune(av1enc, Tune::LowLatency), Ok(()));
+        let unknown = &order(Codec::Av1, &["myenc".into()])[0];
+        assert_eq!(screen_tune(unknown, Tune::LowLatency), Ok(()));
     }
 
     #[test]
@@ -1035,6 +1112,13 @@ mod tests {
             exhausted(Codec::H264, Preference::Auto, &failed, &[]),
             "no H.264 encoder could encode this stream; tried: nvh264enc: not registered; \
              x264enc: failed before its first output: not-negotiated"
+        );
+        let mut skipped = Tried::default();
+        skipped.push("svtav1enc", Outcome::Skipped("no low latency"));
+        assert_eq!(
+            exhausted(Codec::Av1, Preference::Auto, &skipped, &[]),
+            "no installed AV1 encoder fits these settings; tried: svtav1enc: skipped (no low \
+             latency)"
         );
         let av1 = exhausted(Codec::Av1, Preference::Software, &tried, &[]);
         assert!(

@@ -26,6 +26,8 @@ pub(crate) struct ElementSpec {
     pub(crate) properties: Vec<(&'static str, PropertyValue)>,
     /// Makes an element that is not registered with GStreamer (this crate's internal ones).
     pub(crate) make: Option<fn() -> gst::Element>,
+    /// Runs on the new element before it is added (e.g. a pad probe for a version's quirk).
+    pub(crate) setup: Option<fn(&gst::Element)>,
 }
 
 impl ElementSpec {
@@ -34,6 +36,7 @@ impl ElementSpec {
             factory,
             properties: Vec::new(),
             make: None,
+            setup: None,
         }
     }
 
@@ -52,6 +55,11 @@ impl ElementSpec {
     ) -> ElementSpec {
         self.properties
             .push((name, PropertyValue::Value(value.into())));
+        self
+    }
+
+    pub(crate) fn setup(mut self, setup: fn(&gst::Element)) -> ElementSpec {
+        self.setup = Some(setup);
         self
     }
 
@@ -75,6 +83,9 @@ impl ElementSpec {
                 property: name,
                 why,
             })?;
+        }
+        if let Some(setup) = self.setup {
+            setup(&element);
         }
         Ok(element)
     }

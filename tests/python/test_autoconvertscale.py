@@ -9,7 +9,8 @@ import os
 import gi
 
 gi.require_version("Gst", "1.0")
-from gi.repository import Gst  # noqa: E402
+gi.require_version("GstVideo", "1.0")
+from gi.repository import Gst, GstVideo  # noqa: E402
 
 from gi_check import check, finish  # noqa: E402
 
@@ -59,9 +60,11 @@ for mode in ("auto", "software", "gl"):
         )
         check(f"1080p -> {width}x{height} mode={mode} runs to EOS", error is None, error)
         if caps is not None:
-            s = caps.get_structure(0)
+            # VideoInfo, not the structure: gst-python 1.26 (PyGObject 3.50) hands out a
+            # StructureWrapper without get_int or get_value.
+            info = GstVideo.VideoInfo.new_from_caps(caps)
             check(f"1080p -> {width}x{height} mode={mode} gives that size",
-                  (s.get_int("width")[1], s.get_int("height")[1]) == (width, height), caps.to_string())
+                  (info.width, info.height) == (width, height), caps.to_string())
         check(f"1080p -> {width}x{height} mode={mode}: one strom-autoconvert message", len(decisions) == 1)
 
 for element in ("stromautoconvert", "stromautoconvertscale"):

@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: MPL-2.0
+//! What differs between the GStreamer versions this plugin runs on (1.22 of Debian 12, 1.26 of
+//! Debian 13), decided from the version running ([`running`], i.e. `gst::version()`), never from
+//! the one built against: one binary serves both. Each fact is a plain function of a
+//! [`GstVersion`], so every rule is unit-tested for both versions without either installed.
+//!
+//! 1.24 has not been measured; where a fact was seen on 1.26 and not on 1.22 it is taken to hold
+//! from 1.24 on, the side on which the bin stays correct (at most one thread slower).
+
+/// A GStreamer release, major and minor (the micro release does not change behaviour here).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct GstVersion {
+    pub major: u32,
+    pub minor: u32,
+}
+
+impl GstVersion {
+    pub const fn new(major: u32, minor: u32) -> GstVersion {
+        GstVersion { major, minor }
+    }
+
+    /// Development and pre-releases (odd minor) behave as the release they lead to.
+    fn at_least(self, major: u32, minor: u32) -> bool {
+        (self.major, self.minor) >= (major, minor.saturating_sub(1))
+    }
+}
+
+impl std::fmt::Display for GstVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
+/// The GStreamer library this process runs with.
+pub fn running() -> GstVersion {
+    let (major, minor, _, _) = gst::version();
+    GstVersion::new(major, minor)
+}
+
+/// `bayer2rgb` sizes its output buffers by the Bayer input (3072 bytes for a 64x48 ARGB frame of
+/// 12288) when downstream offers no buffer pool (measured on 1.26.2; 1.22 sizes them right):
+/// the element after it then fails (`rgb2bayer`: "size 3072 is not a multiple of unit size
+/// 12288") or reads past the frame. Offering a pool of the right size in its allocation query
+/// sidesteps it.
+pub fn bayer2rgb_needs_a_pool(v: GstVersion) -> bool {
+    v.at_least(1, 24)
+}
+
+/// `videoconvert` with several threads gives another picture than with one when it resamples
+/// chroma (e.g. `chroma-site=jpeg` → `mpeg2`) on 1.26.2; on 1.22 every thread count gives the
+/// same bytes. Where this holds, "bit-exact with `videoconvert`" (whose default is one thread)
+/// holds only with one thread.
+pub fn videoconvert_threads_change_the_picture(v: GstVersion) -> bool {
+    v.at_least(1, 24)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const V1_22: GstVersion = GstVersion::new(1, 22);
+    const V1_26: GstVersion = GstVersion::new(1, 26);
+
+    #[test]
+    fn versions_order_and_print() {
+        assert!(V1_22 < V1_26);
+        assert_eq!(V1_26.to_string(), "1.26");
+        // 1.25 is the development series of 1.26.
+        assert!(GstVersion::new(1, 25).at_least(1, 26));
+        assert!(!GstVersion::new(1, 23).at_least(1, 26));
+        assert!(GstVersion::new(2, 0).at_least(1, 26));
+    }
+
+    #[test]
+    fn the_1_26_workarounds_are_off_on_1_22() {
+        for fact in [
+            bayer2rgb_needs_a_pool,
+            videoconvert_threads_change_the_picture,
+        ] {
+            assert!(!fact(V1_22));
+            assert!(fact(GstVersion::new(1, 24)));
+            assert!(fact(V1_26));
+        }
+    }
+
+    #[test]
+    fn the_running_version_is_gstreamers() {
+        gst::init().unwrap();
+        let (major, minor, _, _) = gst::version();
+        assert_eq!(running(), GstVersion::new(major, minor));
+    }
+}
