@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MPL-2.0
-# Installs what is missing (Debian 12), builds gst-strom in release mode, then encodes a few seconds
+# Installs what is missing (Debian 12 or 13), builds gst-strom in release mode, then encodes a few seconds
 # of 1080p test video through stromautoconvert to H.264 MP4 (nvh264enc when it exists, else
 # x264enc), and prints the path chosen, the interop status, frames per second and the output file.
 # Then encodes the same source through stromautoenc, which chooses the encoder at run time (the

@@ -222,7 +222,8 @@ mod tests {
             "{}",
             llvmpipe.detail
         );
-        let missing = mix::GlState::from_facts(|name| name != "glvideomixer", None, || unreachable!());
+        let missing =
+            mix::GlState::from_facts(|name| name != "glvideomixer", None, || unreachable!());
         assert_eq!(missing, mix::GlState::MissingElement("glvideomixer".into()));
         assert!(
             compositor(missing, &unavailable())
