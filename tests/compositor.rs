@@ -100,6 +100,7 @@ fn mix(mixer: &str, inputs: &[Input], out_caps: &str) -> Mixed {
         .unwrap_or_else(|e| panic!("cannot parse {description}: {e}"))
         .downcast::<gst::Pipeline>()
         .unwrap();
+    share_gl_display(&pipeline);
     let m = pipeline.by_name("m").unwrap();
     for (i, input) in inputs.iter().enumerate() {
         let pad = m.static_pad(&format!("sink_{i}")).unwrap();
@@ -471,6 +472,7 @@ fn add_and_remove_mid_stream(mode: &str) {
     .unwrap()
     .downcast::<gst::Pipeline>()
     .unwrap();
+    share_gl_display(&pipeline);
     let m = pipeline.by_name("m").unwrap();
     let sink = pipeline
         .by_name("out")
@@ -590,6 +592,7 @@ fn properties_while_playing(mode: &str) {
     .unwrap()
     .downcast::<gst::Pipeline>()
     .unwrap();
+    share_gl_display(&pipeline);
     let m = pipeline.by_name("m").unwrap();
     let pad = m.static_pad("sink_1").unwrap();
     let sink = pipeline
@@ -656,6 +659,7 @@ fn pad_properties_from_gst_launch_syntax_reach_the_pads() {
     .unwrap()
     .downcast::<gst::Pipeline>()
     .unwrap();
+    share_gl_display(&pipeline);
     let m = pipeline.by_name("m").unwrap();
     let pad = |name: &str| m.static_pad(name).unwrap();
     assert_eq!(pad("sink_1").property::<i32>("xpos"), 12);
@@ -679,6 +683,7 @@ fn element_properties_are_forwarded_to_either_mixer() {
         .unwrap()
         .downcast::<gst::Pipeline>()
         .unwrap();
+        share_gl_display(&pipeline);
         let m = pipeline.by_name("m").unwrap();
         pipeline.set_state(gst::State::Paused).unwrap();
         let bin = m.downcast_ref::<gst::Bin>().unwrap();
@@ -743,6 +748,7 @@ fn mode_changes_only_in_null_or_ready() {
     .unwrap()
     .downcast::<gst::Pipeline>()
     .unwrap();
+    share_gl_display(&pipeline);
     let m = pipeline.by_name("m").unwrap();
     pipeline.set_state(gst::State::Paused).unwrap();
     let _ = pipeline.state(TIMEOUT);
@@ -825,6 +831,7 @@ fn a_consumer_of_neither_memory_is_refused_with_the_fix() {
     .unwrap()
     .downcast::<gst::Pipeline>()
     .unwrap();
+    share_gl_display(&pipeline);
     let caps: gst::Caps = "video/x-raw(memory:CUDAMemory)".parse().unwrap();
     pipeline.by_name("f").unwrap().set_property("caps", &caps);
     let error = play(&pipeline).error().expect("must fail");
@@ -1066,5 +1073,14 @@ fn default_zorders_are_compositors() {
             ],
             "{mixer}"
         );
+    }
+}
+
+/// One GL display for every pipeline of this test process (parallel test threads that each open
+/// an `egl-device` display terminate each other's EGLDisplay), except under the leaks tracer,
+/// where the process-wide display would be reported alive.
+fn share_gl_display(pipeline: &gst::Pipeline) {
+    if std::env::var_os("GST_TRACERS").is_none() {
+        common::share_gl_display(pipeline);
     }
 }
