@@ -11,7 +11,7 @@ mod common;
 use gst::prelude::*;
 use gst_video::prelude::*;
 
-use common::init;
+use common::{init, noise};
 
 /// How the test lays out its input buffers.
 #[derive(Clone, Copy, Debug)]
@@ -23,19 +23,6 @@ enum Layout {
 }
 
 const FRAMES: usize = 3;
-
-/// Deterministic noise: every sample value and every neighbour difference occurs.
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
 
 /// `FRAMES` buffers of noise for `info`, laid out as `layout` says.
 fn input_buffers(info: &gst_video::VideoInfo, layout: Layout) -> Vec<gst::Buffer> {

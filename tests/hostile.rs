@@ -14,7 +14,7 @@ use gst_video::prelude::*;
 use gst_video::{VideoFormat, VideoInfo};
 use proptest::prelude::*;
 
-use common::{child_name, init, is_child, run_child};
+use common::{child_name, init, is_child, noise, run_child};
 
 /// The caps' frame size of the cases.
 const W: u32 = 640;
@@ -41,19 +41,6 @@ const ELEMENTS: [&str; 9] = [
     "stromcompositor",
     "stromcompositor mode=software",
 ];
-
-/// Deterministic noise.
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
 
 fn info(format: &str, width: u32, height: u32) -> VideoInfo {
     init();

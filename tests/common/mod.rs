@@ -199,3 +199,17 @@ pub fn share_gl_display(pipeline: &gst::Pipeline) {
     context.set_gl_display(display);
     pipeline.set_context(&context);
 }
+
+/// Deterministic pseudo-random bytes (xorshift): picture content that no converter shortcut
+/// can special-case, the same on every run.
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
