@@ -79,16 +79,44 @@ pub(crate) fn churn(cycles: usize) -> (u64, u64) {
     {
         slots = vec![slots.swap_remove(only)];
     }
-    let mut baseline = 0;
+    let (mut baseline, mut threads) = (0, 0);
     for i in 0..cycles {
         let n = slots.len();
         let slot = &mut slots[i % n];
         churn_cycle(slot);
         if i + 1 == 50.min(cycles) {
-            baseline = rss_bytes();
+            threads = thread_count();
+            baseline = settled_rss_bytes(threads);
         }
     }
-    (baseline, rss_bytes())
+    (baseline, settled_rss_bytes(threads))
+}
+
+/// The resident size once the process has settled: the GL and streaming threads of the pipelines
+/// just stopped have exited (on a loaded machine they lag behind the state change, each still
+/// holding its stack and llvmpipe's per-context threads), and glibc has handed its free pages
+/// back. Without it the measure follows the machine's load, not a leak.
+fn settled_rss_bytes(threads_before: usize) -> u64 {
+    let deadline = Instant::now() + std::time::Duration::from_secs(10);
+    while thread_count() > threads_before && Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // SAFETY: malloc_trim has no preconditions; it only returns free heap pages to the system.
+    unsafe { libc::malloc_trim(0) };
+    rss_bytes()
+}
+
+/// Threads of this process, from /proc/self/status.
+fn thread_count() -> usize {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("Threads:"))
+                .and_then(|n| n.trim().parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 /// Resident set size of this process, from /proc/self/statm.
