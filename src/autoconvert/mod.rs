@@ -2,9 +2,12 @@
 //! `stromautoconvert`: a bin that converts raw video through GL (zero-copy towards NVENC) when
 //! CUDA-GL interop works, and through a multi-threaded `videoconvert` otherwise.
 //!
-//! A caps event goes `imp.rs` (sink pad) → `chain.rs` (gathers the [`plan::Request`], reading
-//! caps through `caps.rs`, and asks `plan.rs`) → `crate::chainbin` (builds the chain and
-//! retargets the ghost pads); `recovery.rs` and `report.rs` hold the rest.
+//! `imp.rs` is the only file that touches the element's state; the modules beside it take plain
+//! inputs and return plain values, and none of them imports `imp.rs`. A caps event goes
+//! `imp.rs` (sink pad: gathers the [`plan::Request`], reading caps through `caps.rs`) →
+//! `plan.rs` (decides) → `chain.rs` (specifies the elements) → `crate::chainbin` (builds the
+//! chain and retargets the ghost pads); `recovery.rs` decides what a GL failure leads to and
+//! `report.rs` builds what the bin says.
 
 use gst::glib;
 use gst::prelude::*;
@@ -26,6 +29,16 @@ mod stock;
 pub fn direct_target(input: &gst::CapsRef, downstream: &gst::CapsRef) -> Option<String> {
     caps::direct_target(input, downstream)
 }
+
+/// The bin's debug category (`GST_DEBUG=stromautoconvert:5`), for `imp.rs` and the modules
+/// beside it that log.
+pub(crate) static CAT: std::sync::LazyLock<gst::DebugCategory> = std::sync::LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "stromautoconvert",
+        gst::DebugColorFlags::empty(),
+        Some("Strom automatic video converter"),
+    )
+});
 
 /// Name of the element message posted when a path is chosen.
 pub(crate) const MESSAGE_NAME: &str = "strom-autoconvert";
