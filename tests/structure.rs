@@ -39,6 +39,18 @@ fn no_two_files_under_src_import_each_other() {
     );
 }
 
+/// The tests that read gststrom's test hooks (`autoenc`, `interop`, `reliability`) need the
+/// `testing` feature (Cargo.toml); a `cargo test` without it would leave them out without a
+/// word, so this one fails instead.
+#[test]
+fn the_test_hooks_are_built() {
+    assert!(
+        cfg!(feature = "testing"),
+        "the tests autoenc, interop and reliability need gststrom's test hooks and were not \
+         built: run `cargo test --features testing` (scripts/test.sh does)"
+    );
+}
+
 #[test]
 fn loops_are_found_and_acyclic_graphs_pass() {
     let graph = |edges: &[(&str, &str)]| {

@@ -16,16 +16,23 @@ mod caps;
 mod chain;
 mod fixate;
 mod imp;
-// Public for the property-based test that checks every rule against real negotiation.
+// A test hook (cargo feature `testing`): public for the property-based test that checks every
+// rule against real negotiation; crate-private otherwise (the doctor reads it).
+#[cfg(feature = "testing")]
 pub mod plan;
+#[cfg(not(feature = "testing"))]
+#[allow(unreachable_pub)]
+pub(crate) mod plan;
 mod recovery;
 mod report;
 mod scale;
 mod stock;
 
 /// The format the bin's fast converter makes from the fixed `input` caps for a consumer
-/// answering `downstream`, or `None` where the software path is `videoconvert` (public for the
-/// property-based test that checks every rule against real negotiation).
+/// answering `downstream`, or `None` where the software path is `videoconvert`. A test hook
+/// (cargo feature `testing`) for the property-based test that checks every rule against real
+/// negotiation.
+#[cfg(feature = "testing")]
 pub fn direct_target(input: &gst::CapsRef, downstream: &gst::CapsRef) -> Option<String> {
     caps::direct_target(input, downstream)
 }

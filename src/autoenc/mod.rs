@@ -20,8 +20,13 @@ mod hang;
 mod imp;
 mod open;
 mod pending;
-// Public so that the tests can check the mapping of every encoder installed on the machine.
+// A test hook (cargo feature `testing`): public so that the tests can check the mapping of every
+// encoder installed on the machine; crate-private otherwise (the doctor reads it).
+#[cfg(feature = "testing")]
 pub mod plan;
+#[cfg(not(feature = "testing"))]
+#[allow(unreachable_pub)]
+pub(crate) mod plan;
 pub(crate) mod registry;
 mod report;
 
