@@ -9,7 +9,7 @@ use gst::prelude::*;
 use super::CAT;
 use super::caps;
 use super::fixate::{self, OutputSize};
-use super::plan::{ChainPlan, ChainShape, ConvertPath};
+use super::plan::{ChainPlan, ChainShape, ConvertPath, Step};
 use super::report::{ChainError, InteropUse};
 use crate::chainbin::{ElementSpec, consumer};
 use crate::gpu::gl::{self, GlInfo};
@@ -133,7 +133,7 @@ const OUTPUT_PIN: &str = "strom-output-caps";
 
 /// A GL chain that scales: glcolorscale would choose another size than videoconvertscale.
 fn pins_output_size(shape: &ChainShape) -> bool {
-    shape.scale && shape.pin_output
+    shape.steps().contains(&Step::OutputPin { size: true })
 }
 
 /// What the output pin lets through: YUV labelled as the BT.601 it is, or RGB, at the size
@@ -183,31 +183,30 @@ pub(super) fn specs_for(
     output_size: Option<&OutputSize>,
     stock: &[(&'static str, glib::Value)],
 ) -> Vec<ElementSpec> {
-    // The first capsfilter of a chain with the RGBA hop is the hop; any other is the pin.
-    let mut hop_left = shape.rgba_hop && !shape.scale;
     shape
-        .factories()
+        .steps()
         .into_iter()
-        .map(|factory| {
-            let spec = match factory {
-                crate::convert::ELEMENT_NAME => {
+        .map(|step| {
+            let factory = step.factory();
+            let spec = match step {
+                Step::FastConvert => {
                     ElementSpec::internal(crate::convert::ELEMENT_NAME, crate::convert::make)
                 }
-                "identity" => ElementSpec::new("identity").property("silent", true),
-                "bayer2rgb" => ElementSpec::new("bayer2rgb").setup(offer_bayer2rgb_a_pool),
-                "capsfilter" if !std::mem::take(&mut hop_left) => ElementSpec::new("capsfilter")
+                Step::Identity => ElementSpec::new(factory).property("silent", true),
+                Step::Demosaic => ElementSpec::new(factory).setup(offer_bayer2rgb_a_pool),
+                Step::OutputPin { .. } => ElementSpec::new(factory)
                     .property("name", OUTPUT_PIN)
                     .property("caps", output_pin_caps(output_size)),
-                "capsfilter" => ElementSpec::new("capsfilter").property(
+                Step::RgbaHop => ElementSpec::new(factory).property(
                     "caps",
                     gst::Caps::builder("video/x-raw")
                         .features([caps::GL_MEMORY])
                         .field("format", "RGBA")
                         .build(),
                 ),
-                other => ElementSpec::new(other),
+                _ => ElementSpec::new(factory),
             };
-            let spec = if matches!(factory, "videoconvert" | "videoconvertscale") {
+            let spec = if matches!(step, Step::VideoConvert | Step::VideoConvertScale) {
                 stock.iter().fold(spec, |spec, (name, value)| {
                     spec.property(name, value.clone())
                 })
