@@ -13,21 +13,19 @@ use super::plan::{ChainPlan, ChainShape, ConvertPath, Step};
 use super::report::{ChainError, InteropUse};
 use crate::chainbin::{ElementSpec, consumer};
 use crate::gpu::gl::{self, GlInfo};
-use crate::gpu::interop;
 use crate::gstversion::{self, GstVersion};
 
 /// Runs the interop test (once per GL display and CUDA device, cached) on the CUDA device of the
 /// consumer downstream of `srcpad`.
 pub(super) fn interop_for(bin: &gst::Element, srcpad: &gst::Pad) -> InteropUse {
-    let consumer = consumer::find(srcpad);
-    let device = consumer.as_ref().and_then(|c| c.cuda_device);
+    let (consumer, report, ran_now) = consumer::probe_interop(bin, srcpad);
     gst::debug!(
         CAT,
         obj = bin,
-        "interop test for consumer {:?} on CUDA device {device:?}",
-        consumer.as_ref().map(consumer::Consumer::describe)
+        "interop test for consumer {:?} on CUDA device {:?}",
+        consumer.as_ref().map(consumer::Consumer::describe),
+        consumer.as_ref().and_then(|c| c.cuda_device)
     );
-    let (report, ran_now) = interop::probe_cached(Some(bin), device);
     InteropUse { report, ran_now }
 }
 

@@ -5,7 +5,7 @@
 
 use super::Mode;
 use crate::formats::{is_gl_rgb_format, is_yuv};
-use crate::gpu::interop::InteropReport;
+pub use crate::path::InteropVerdict;
 
 /// The two conversion paths the bin can build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -143,22 +143,6 @@ impl Downstream {
     /// Downstream takes Bayer and no raw video: the chain must end in `rgb2bayer`.
     fn wants_bayer(&self) -> bool {
         self.bayer.is_some() && self.system.is_none() && self.gl.is_none() && !self.any
-    }
-}
-
-/// The interop test's answer, as far as the decision needs it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InteropVerdict {
-    pub works: bool,
-    pub status: String,
-}
-
-impl From<&InteropReport> for InteropVerdict {
-    fn from(report: &InteropReport) -> Self {
-        InteropVerdict {
-            works: report.works(),
-            status: report.status.clone(),
-        }
     }
 }
 

@@ -29,7 +29,7 @@ use crate::chainbin::{
 };
 use crate::formats::GL_MEMORY;
 use crate::framecheck;
-use crate::gpu::{gl, interop};
+use crate::gpu::gl;
 use crate::sync::lock;
 
 #[derive(Default)]
@@ -92,13 +92,11 @@ impl Compositor {
         };
         if request.needs_interop() {
             // On the consumer's CUDA device, as for stromautoconvert (see chainbin::consumer).
-            let device = crate::chainbin::consumer::find(self.srcpad.upcast_ref())
-                .and_then(|c| c.cuda_device);
-            let (report, _) = interop::probe_cached(Some(self.obj().upcast_ref()), device);
-            request.interop = Some(InteropVerdict {
-                works: report.works(),
-                status: report.status.clone(),
-            });
+            let (_, report, _) = crate::chainbin::consumer::probe_interop(
+                self.obj().upcast_ref(),
+                self.srcpad.upcast_ref(),
+            );
+            request.interop = Some(InteropVerdict::from(&*report));
         }
         request
     }
