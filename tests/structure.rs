@@ -283,20 +283,7 @@ fn skip_generics(tokens: &[String], i: usize) -> usize {
     if tokens.get(i).is_none_or(|t| t != "<") {
         return i;
     }
-    let mut depth = 0;
-    for (k, t) in tokens.iter().enumerate().skip(i) {
-        match t.as_str() {
-            "<" => depth += 1,
-            ">" => {
-                depth -= 1;
-                if depth == 0 {
-                    return k + 1;
-                }
-            }
-            _ => {}
-        }
-    }
-    tokens.len()
+    closing(tokens, i, "<", ">") + 1
 }
 
 /// Relative names of the `.rs` files under `dir`, `src/bin` left out (other crates).
@@ -580,17 +567,20 @@ fn use_tree(tokens: &[String], prefix: &mut Vec<String>, out: &mut Vec<Vec<Strin
 }
 
 fn matching_brace(tokens: &[String], open: usize) -> usize {
+    closing(tokens, open, "{", "}")
+}
+
+/// The index of the `close` that closes the `open` at `at` (the end where none does).
+fn closing(tokens: &[String], at: usize, open: &str, close: &str) -> usize {
     let mut depth = 0;
-    for (k, t) in tokens.iter().enumerate().skip(open) {
-        match t.as_str() {
-            "{" => depth += 1,
-            "}" => {
-                depth -= 1;
-                if depth == 0 {
-                    return k;
-                }
+    for (k, t) in tokens.iter().enumerate().skip(at) {
+        if t == open {
+            depth += 1;
+        } else if t == close {
+            depth -= 1;
+            if depth == 0 {
+                return k;
             }
-            _ => {}
         }
     }
     tokens.len()
