@@ -28,7 +28,7 @@ build)
         fi
     done
     ;;
-test) cargo test --target-dir "$target_dir" ;;
+test) cargo test --features testing --target-dir "$target_dir" ;;
 *)
     echo "unknown mode $mode" >&2
     exit 2

@@ -3,6 +3,9 @@
 
 /// The `format` field of a caps structure: `None` when it leaves the format open (absent, or not
 /// a string or list of strings).
+/// The caps feature of frames in GL memory (`GST_CAPS_FEATURE_MEMORY_GL_MEMORY`).
+pub(crate) const GL_MEMORY: &str = "memory:GLMemory";
+
 pub(crate) fn formats_of(s: &gst::StructureRef) -> Option<Vec<String>> {
     if let Ok(format) = s.get::<&str>("format") {
         return Some(vec![format.to_owned()]);

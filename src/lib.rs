@@ -24,6 +24,9 @@ mod framecheck;
 pub mod gpu;
 pub mod gpumonitor;
 pub mod gstversion;
+// Public where a plan re-exports it (the `testing` hooks); crate-private otherwise.
+#[cfg_attr(not(feature = "testing"), allow(unreachable_pub))]
+mod path;
 mod sync;
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {

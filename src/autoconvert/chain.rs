@@ -1,177 +1,79 @@
 // SPDX-License-Identifier: MPL-2.0
-//! From caps to a chain in place: gather what the decision reads into one [`Request`], let
-//! [`plan`] decide, make sure GL can serve a GL chain, and hand the elements to the
-//! [`ChainSlot`](crate::chainbin::ChainSlot), which retargets the ghost pads.
+//! From a plan to the elements of a chain: how to make each element (threads, stock properties,
+//! the output pin), the interop test on the consumer's device, and making sure GL can serve a GL
+//! chain. `imp.rs` gathers the request, asks `plan.rs` and installs what this module specifies.
 
 use gst::glib;
 use gst::prelude::*;
-use gst::subclass::prelude::*;
 
+use super::CAT;
 use super::caps;
 use super::fixate::{self, OutputSize};
-use super::imp::{AutoConvert, CAT};
-use super::plan::{self, ChainPlan, ChainShape, ConvertPath, InteropVerdict, Request};
-use super::recovery::watch_for;
+use super::plan::{ChainPlan, ChainShape, ConvertPath, Step};
 use super::report::{ChainError, InteropUse};
 use crate::chainbin::{ElementSpec, consumer};
 use crate::gpu::gl::{self, GlInfo};
-use crate::gpu::interop;
 use crate::gstversion::{self, GstVersion};
 
-impl AutoConvert {
-    /// Everything the decision reads for `caps`. `gl_failed` overrides the stream's own record
-    /// of a GL failure (the one being recovered from now). Runs the interop test (once per GL
-    /// display and CUDA device, cached) only when the request needs it, on the device of the
-    /// consumer downstream.
-    fn request_for(
-        &self,
-        caps: &gst::Caps,
-        gl_failed: Option<&str>,
-    ) -> Result<(Request, Option<InteropUse>, gst::Caps), ChainError> {
-        let input = caps::input_from_caps(caps).map_err(ChainError::NotConvertible)?;
-        let downstream_caps = self.srcpad.peer_query_caps(None);
-        gst::debug!(CAT, imp = self, "downstream takes {downstream_caps}");
-        let gl_failed = gl_failed
-            .map(str::to_owned)
-            .or_else(|| self.state().gl_failed.clone());
-        let mut request = Request {
-            mode: self.settings().mode,
-            input,
-            downstream: caps::downstream_from_caps(&downstream_caps),
-            direct_target: caps::direct_target(caps, &downstream_caps),
-            gl_failed,
-            interop: None,
-            passthrough: caps::takes_as_is(caps, &downstream_caps),
-            scale: self.scales(),
-            software_settings: crate::sync::lock(&self.stock).software_reason(self.scales()),
-        };
-        let interop = request.needs_interop().then(|| {
-            let consumer = consumer::find(self.srcpad.upcast_ref());
-            let device = consumer.as_ref().and_then(|c| c.cuda_device);
-            gst::debug!(
-                CAT,
-                imp = self,
-                "interop test for consumer {:?} on CUDA device {device:?}",
-                consumer.as_ref().map(consumer::Consumer::describe)
-            );
-            let (report, ran_now) = interop::probe_cached(Some(self.obj().upcast_ref()), device);
-            InteropUse { report, ran_now }
-        });
-        request.interop = interop.as_ref().map(|i| InteropVerdict::from(&*i.report));
-        Ok((request, interop, downstream_caps))
-    }
+/// Runs the interop test (once per GL display and CUDA device, cached) on the CUDA device of the
+/// consumer downstream of `srcpad`.
+pub(super) fn interop_for(bin: &gst::Element, srcpad: &gst::Pad) -> InteropUse {
+    let (consumer, report, ran_now) = consumer::probe_interop(bin, srcpad);
+    gst::debug!(
+        CAT,
+        obj = bin,
+        "interop test for consumer {:?} on CUDA device {:?}",
+        consumer.as_ref().map(consumer::Consumer::describe),
+        consumer.as_ref().and_then(|c| c.cuda_device)
+    );
+    InteropUse { report, ran_now }
+}
 
-    /// Decides for these caps and builds the chain if the current one cannot carry them.
-    pub(super) fn ensure_chain_for(&self, caps: &gst::Caps) -> Result<(), ChainError> {
-        let (request, interop, downstream_caps) = self.request_for(caps, None)?;
-        let plan = plan::plan(&request).map_err(|err| ChainError::NotConvertible(err.0))?;
-        let output_size = pins_output_size(&plan.shape)
-            .then(|| fixate::like_videoconvertscale(caps, &downstream_caps))
-            .flatten();
-        if let Some(size) = &output_size {
-            gst::debug!(
-                CAT,
-                imp = self,
-                "GL scaling to {size:?}, as videoconvertscale would"
-            );
-        }
-        let current = self.chain.shape();
-        if current == Some(plan.shape) {
-            gst::debug!(CAT, imp = self, "current chain carries {caps}");
-            self.repin_output_size(output_size.as_ref());
-            return Ok(());
-        }
-        let gl_info = self.check_gl_for(&plan, interop.as_ref())?;
-        gst::info!(
-            CAT,
-            imp = self,
-            "{} chain for {caps}: {} ({})",
-            if current.is_some() {
-                "rebuilding"
-            } else {
-                "building"
-            },
-            plan.shape.describe(),
-            plan.reason
-        );
-        self.install(&plan, output_size.as_ref())?;
-        self.state().cuda_watch = watch_for(&plan, interop.as_ref(), &self.settings());
-        self.judge
-            .arm(plan.shape.path == ConvertPath::Gl && !plan.shape.download_output);
-        self.announce(&plan, interop.as_ref(), gl_info.as_ref());
-        Ok(())
+/// Before building a GL chain in `bin`, make sure GL elements exist and a GL context can be made,
+/// so the user gets the cause and the fix instead of a bare not-negotiated. Returns the GL the
+/// chain will run on, when known.
+pub(super) fn check_gl_for(
+    bin: &gst::Element,
+    plan: &ChainPlan,
+    interop: Option<&InteropUse>,
+) -> Result<Option<GlInfo>, ChainError> {
+    let needs_gl = plan.shape.path == ConvertPath::Gl || plan.shape.download_input;
+    if !needs_gl {
+        return Ok(interop.and_then(|i| i.report.gl.clone()));
     }
-
-    /// Replaces the chain with the software chain for the current caps, after the GL path
-    /// failed for the reason `why`. Returns the plan now in place.
-    pub(super) fn install_software_after(&self, why: &str) -> Result<ChainPlan, String> {
-        let caps = self
-            .sinkpad
-            .current_caps()
-            .ok_or_else(|| "no caps negotiated yet".to_owned())?;
-        let (request, _, _) = self
-            .request_for(&caps, Some(why))
-            .map_err(|e| e.to_string())?;
-        let plan = plan::plan(&request).map_err(|e| e.0)?;
-        self.install(&plan, None).map_err(|e| e.to_string())?;
-        self.judge
-            .arm(plan.shape.path == ConvertPath::Gl && !plan.shape.download_output);
-        Ok(plan)
+    if let Some(missing) = gl::missing_gl_elements().first() {
+        return Err(ChainError::Build(
+            crate::chainbin::BuildError::MissingElement(missing),
+        ));
     }
-
-    fn install(
-        &self,
-        plan: &ChainPlan,
-        output_size: Option<&OutputSize>,
-    ) -> Result<(), ChainError> {
-        let stock = crate::sync::lock(&self.stock).changed();
-        let specs = specs_for(&plan.shape, self.settings().n_threads, output_size, &stock);
-        self.chain
-            .build_and_install(self.obj().upcast_ref(), plan.shape, &specs)
-            .map_err(ChainError::Build)
+    // Every pipeline, not only the first one the cached checks below ran in.
+    gl::share_display_with_pipeline(bin);
+    if let Some(gl_info) = interop.and_then(|i| i.report.gl.clone()) {
+        return Ok(Some(gl_info));
     }
-
-    /// New input caps on a GL scaling chain that stays: the size videoconvertscale would now
-    /// choose replaces the old one before the caps reach the chain.
-    fn repin_output_size(&self, output_size: Option<&OutputSize>) {
-        let Some(output_size) = output_size else {
-            return;
-        };
-        if let Some(pin) = self
-            .chain
-            .elements()
-            .iter()
-            .find(|e| e.name().as_str() == OUTPUT_PIN)
-        {
-            pin.set_property("caps", output_pin_caps(Some(output_size)));
-        }
+    match gl::context_check_cached(Some(bin)) {
+        Ok(info) => Ok(Some(info.clone())),
+        Err(err) => Err(ChainError::NoGlContext(err.clone())),
     }
+}
 
-    /// Before building a GL chain, make sure GL elements exist and a GL context can be made, so
-    /// the user gets the cause and the fix instead of a bare not-negotiated.
-    fn check_gl_for(
-        &self,
-        plan: &ChainPlan,
-        interop: Option<&InteropUse>,
-    ) -> Result<Option<GlInfo>, ChainError> {
-        let needs_gl = plan.shape.path == ConvertPath::Gl || plan.shape.download_input;
-        if !needs_gl {
-            return Ok(interop.and_then(|i| i.report.gl.clone()));
-        }
-        if let Some(missing) = gl::missing_gl_elements().first() {
-            return Err(ChainError::Build(
-                crate::chainbin::BuildError::MissingElement(missing),
-            ));
-        }
-        // Every pipeline, not only the first one the cached checks below ran in.
-        gl::share_display_with_pipeline(self.obj().upcast_ref());
-        if let Some(gl_info) = interop.and_then(|i| i.report.gl.clone()) {
-            return Ok(Some(gl_info));
-        }
-        match gl::context_check_cached(Some(self.obj().upcast_ref())) {
-            Ok(info) => Ok(Some(info.clone())),
-            Err(err) => Err(ChainError::NoGlContext(err.clone())),
-        }
+/// The size a GL scaling chain for `plan` pins on its output: the one videoconvertscale would
+/// choose from the input `caps` for `downstream_caps`; None where nothing is pinned.
+pub(super) fn output_size_for(
+    plan: &ChainPlan,
+    caps: &gst::Caps,
+    downstream_caps: &gst::Caps,
+) -> Option<OutputSize> {
+    pins_output_size(&plan.shape)
+        .then(|| fixate::like_videoconvertscale(caps, downstream_caps))
+        .flatten()
+}
+
+/// New input caps on a GL scaling chain that stays: the size videoconvertscale would now choose
+/// replaces the old one on the chain's output pin before the caps reach the chain.
+pub(super) fn repin_output_size(elements: &[gst::Element], output_size: &OutputSize) {
+    if let Some(pin) = elements.iter().find(|e| e.name().as_str() == OUTPUT_PIN) {
+        pin.set_property("caps", output_pin_caps(Some(output_size)));
     }
 }
 
@@ -229,7 +131,7 @@ const OUTPUT_PIN: &str = "strom-output-caps";
 
 /// A GL chain that scales: glcolorscale would choose another size than videoconvertscale.
 fn pins_output_size(shape: &ChainShape) -> bool {
-    shape.scale && shape.pin_output
+    shape.steps().contains(&Step::OutputPin { size: true })
 }
 
 /// What the output pin lets through: YUV labelled as the BT.601 it is, or RGB, at the size
@@ -273,37 +175,36 @@ fn offer_bayer2rgb_a_pool(bayer2rgb: &gst::Element) {
 
 /// How to make each element of `shape` under the bin's `n-threads`; `output_size` pins a GL
 /// scaling chain's size.
-fn specs_for(
+pub(super) fn specs_for(
     shape: &ChainShape,
     n_threads: u32,
     output_size: Option<&OutputSize>,
     stock: &[(&'static str, glib::Value)],
 ) -> Vec<ElementSpec> {
-    // The first capsfilter of a chain with the RGBA hop is the hop; any other is the pin.
-    let mut hop_left = shape.rgba_hop && !shape.scale;
     shape
-        .factories()
+        .steps()
         .into_iter()
-        .map(|factory| {
-            let spec = match factory {
-                crate::convert::ELEMENT_NAME => {
+        .map(|step| {
+            let factory = step.factory();
+            let spec = match step {
+                Step::FastConvert => {
                     ElementSpec::internal(crate::convert::ELEMENT_NAME, crate::convert::make)
                 }
-                "identity" => ElementSpec::new("identity").property("silent", true),
-                "bayer2rgb" => ElementSpec::new("bayer2rgb").setup(offer_bayer2rgb_a_pool),
-                "capsfilter" if !std::mem::take(&mut hop_left) => ElementSpec::new("capsfilter")
+                Step::Identity => ElementSpec::new(factory).property("silent", true),
+                Step::Demosaic => ElementSpec::new(factory).setup(offer_bayer2rgb_a_pool),
+                Step::OutputPin { .. } => ElementSpec::new(factory)
                     .property("name", OUTPUT_PIN)
                     .property("caps", output_pin_caps(output_size)),
-                "capsfilter" => ElementSpec::new("capsfilter").property(
+                Step::RgbaHop => ElementSpec::new(factory).property(
                     "caps",
                     gst::Caps::builder("video/x-raw")
                         .features([caps::GL_MEMORY])
                         .field("format", "RGBA")
                         .build(),
                 ),
-                other => ElementSpec::new(other),
+                _ => ElementSpec::new(factory),
             };
-            let spec = if matches!(factory, "videoconvert" | "videoconvertscale") {
+            let spec = if matches!(step, Step::VideoConvert | Step::VideoConvertScale) {
                 stock.iter().fold(spec, |spec, (name, value)| {
                     spec.property(name, value.clone())
                 })

@@ -11,22 +11,19 @@ use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 
-use super::Mode;
 use super::caps;
-use super::plan::{self, ChainShape, ConvertPath};
-use super::recovery::{ConsumerJudge, CudaWatch};
+use super::chain;
+use super::fixate::OutputSize;
+use super::plan::{self, ChainPlan, ChainShape, ConvertPath, InteropVerdict, Request};
+use super::recovery::{self, ConsumerJudge, CudaWatch, Recovery, Refuser};
+use super::report::{self, ChainError, InteropUse};
 use super::stock::{self, StockValues};
-use crate::chainbin::{ChainSlot, ErrorHold, QueryGate};
+use super::{CAT, Mode};
+use crate::chainbin::{ChainSlot, ErrorHold, QueryGate, consumer, describe_error};
 use crate::framecheck::{self, DropCount};
+use crate::gpu::gl::GlInfo;
+use crate::gpu::health::{self, InteropLost, WatchedDevice};
 use crate::sync::lock;
-
-pub(super) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
-    gst::DebugCategory::new(
-        "stromautoconvert",
-        gst::DebugColorFlags::empty(),
-        Some("Strom automatic video converter"),
-    )
-});
 
 const DEFAULT_MODE: Mode = Mode::Auto;
 const DEFAULT_N_THREADS: u32 = 0;
@@ -35,10 +32,10 @@ const DEFAULT_CUDA_CHECK_INTERVAL_MS: u32 = 1000;
 const MAX_CUDA_CHECK_INTERVAL_MS: u32 = 3_600_000;
 
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Settings {
-    pub(crate) mode: Mode,
-    pub(crate) n_threads: u32,
-    pub(crate) cuda_check_interval_ms: u32,
+struct Settings {
+    mode: Mode,
+    n_threads: u32,
+    cuda_check_interval_ms: u32,
 }
 
 impl Default for Settings {
@@ -53,44 +50,48 @@ impl Default for Settings {
 
 /// What exists only while a stream runs; `State::default()` at the start of each.
 #[derive(Default)]
-pub(super) struct State {
-    pub(crate) active_path: Option<ConvertPath>,
-    pub(crate) interop_status: String,
+struct State {
+    active_path: Option<ConvertPath>,
+    interop_status: String,
     /// Why the GL chain failed with data flowing: auto mode stays on software for the stream.
-    pub(crate) gl_failed: Option<String>,
+    gl_failed: Option<String>,
     /// The current system-memory input caps, which each buffer is checked against (None for
     /// GL memory).
-    pub(crate) input_info: Option<gst_video::VideoInfo>,
+    input_info: Option<gst_video::VideoInfo>,
     /// Set while the chain is the GL path that auto mode chose for a CUDA consumer.
-    pub(crate) cuda_watch: Option<CudaWatch>,
+    cuda_watch: Option<CudaWatch>,
     /// The chain error last posted (see `post_chain_error`), until a chain is in place again.
-    pub(crate) chain_error_posted: Option<String>,
+    chain_error_posted: Option<String>,
 }
 
+/// Lock order: `settings`, `stock` and `state` are each taken alone and let go before another
+/// is taken (values are copied out), and none is held across a push, a query, a chain build or
+/// a message post. The locks inside `chain`, `errors`, `queries` and `judge` are private to
+/// those types and never held when they return.
 pub struct AutoConvert {
-    pub(super) sinkpad: gst::GhostPad,
-    pub(super) srcpad: gst::GhostPad,
-    pub(super) settings: Mutex<Settings>,
+    sinkpad: gst::GhostPad,
+    srcpad: gst::GhostPad,
+    settings: Mutex<Settings>,
     /// videoconvert's properties (`stock.rs`); lock order: never with `state`.
-    pub(super) stock: Mutex<StockValues>,
-    pub(super) state: Mutex<State>,
+    stock: Mutex<StockValues>,
+    state: Mutex<State>,
     /// The chain between the ghost pads, tagged with the shape it was built for.
-    pub(super) chain: ChainSlot<ChainShape>,
+    chain: ChainSlot<ChainShape>,
     /// Errors the GL chain posts while a buffer is inside, until the bin knows if it recovers.
-    pub(super) errors: ErrorHold,
-    pub(super) queries: QueryGate,
+    errors: ErrorHold,
+    queries: QueryGate,
     /// What downstream answered to the first GL frames of the current chain.
-    pub(super) judge: ConsumerJudge,
+    judge: ConsumerJudge,
     /// Input buffers dropped because they do not hold the frame they claim.
-    pub(super) malformed: DropCount,
+    malformed: DropCount,
 }
 
 impl AutoConvert {
-    pub(super) fn state(&self) -> MutexGuard<'_, State> {
+    fn state(&self) -> MutexGuard<'_, State> {
         lock(&self.state)
     }
 
-    pub(super) fn settings(&self) -> Settings {
+    fn settings(&self) -> Settings {
         *lock(&self.settings)
     }
 
@@ -271,7 +272,7 @@ impl AutoConvert {
     }
 
     /// Whether this is the scaling variant, `stromautoconvertscale`.
-    pub(super) fn scales(&self) -> bool {
+    fn scales(&self) -> bool {
         self.obj()
             .type_()
             .is_a(super::AutoConvertScale::static_type())
@@ -311,6 +312,326 @@ impl AutoConvert {
             return true;
         }
         gst::Pad::query_default(pad, Some(&*self.obj()), query)
+    }
+}
+
+/// Deciding and building the chain (`plan.rs` decides, `chain.rs` specifies the elements).
+impl AutoConvert {
+    /// Everything the decision reads for `caps`. `gl_failed` overrides the stream's own record
+    /// of a GL failure (the one being recovered from now). Runs the interop test (once per GL
+    /// display and CUDA device, cached) only when the request needs it, on the device of the
+    /// consumer downstream.
+    fn request_for(
+        &self,
+        caps: &gst::Caps,
+        gl_failed: Option<&str>,
+    ) -> Result<(Request, Option<InteropUse>, gst::Caps), ChainError> {
+        let input = caps::input_from_caps(caps).map_err(ChainError::NotConvertible)?;
+        let downstream_caps = self.srcpad.peer_query_caps(None);
+        gst::debug!(CAT, imp = self, "downstream takes {downstream_caps}");
+        let gl_failed = gl_failed
+            .map(str::to_owned)
+            .or_else(|| self.state().gl_failed.clone());
+        let mut request = Request {
+            mode: self.settings().mode,
+            input,
+            downstream: caps::downstream_from_caps(&downstream_caps),
+            direct_target: caps::direct_target(caps, &downstream_caps),
+            gl_failed,
+            interop: None,
+            passthrough: caps::takes_as_is(caps, &downstream_caps),
+            scale: self.scales(),
+            software_settings: lock(&self.stock).software_reason(self.scales()),
+        };
+        let interop = request
+            .needs_interop()
+            .then(|| chain::interop_for(self.obj().upcast_ref(), self.srcpad.upcast_ref()));
+        request.interop = interop.as_ref().map(|i| InteropVerdict::from(&*i.report));
+        Ok((request, interop, downstream_caps))
+    }
+
+    /// Decides for these caps and builds the chain if the current one cannot carry them.
+    fn ensure_chain_for(&self, caps: &gst::Caps) -> Result<(), ChainError> {
+        let (request, interop, downstream_caps) = self.request_for(caps, None)?;
+        let plan = plan::plan(&request).map_err(|err| ChainError::NotConvertible(err.0))?;
+        let output_size = chain::output_size_for(&plan, caps, &downstream_caps);
+        if let Some(size) = &output_size {
+            gst::debug!(
+                CAT,
+                imp = self,
+                "GL scaling to {size:?}, as videoconvertscale would"
+            );
+        }
+        let current = self.chain.shape();
+        if current == Some(plan.shape) {
+            gst::debug!(CAT, imp = self, "current chain carries {caps}");
+            if let Some(size) = &output_size {
+                chain::repin_output_size(&self.chain.elements(), size);
+            }
+            return Ok(());
+        }
+        let gl_info = chain::check_gl_for(self.obj().upcast_ref(), &plan, interop.as_ref())?;
+        gst::info!(
+            CAT,
+            imp = self,
+            "{} chain for {caps}: {} ({})",
+            if current.is_some() {
+                "rebuilding"
+            } else {
+                "building"
+            },
+            plan.shape.describe(),
+            plan.reason
+        );
+        self.install(&plan, output_size.as_ref())?;
+        let interval_ms = self.settings().cuda_check_interval_ms;
+        self.state().cuda_watch = recovery::watch_for(&plan, interop.as_ref(), interval_ms);
+        self.announce(&plan, interop.as_ref(), gl_info.as_ref());
+        Ok(())
+    }
+
+    /// Replaces the chain with the software chain for the current caps, after the GL path
+    /// failed for the reason `why`. Returns the plan now in place.
+    fn install_software_after(&self, why: &str) -> Result<ChainPlan, String> {
+        let caps = self
+            .sinkpad
+            .current_caps()
+            .ok_or_else(|| "no caps negotiated yet".to_owned())?;
+        let (request, _, _) = self
+            .request_for(&caps, Some(why))
+            .map_err(|e| e.to_string())?;
+        let plan = plan::plan(&request).map_err(|e| e.0)?;
+        self.install(&plan, None).map_err(|e| e.to_string())?;
+        Ok(plan)
+    }
+
+    /// Builds the chain for `plan` and puts it between the ghost pads; a new chain is judged
+    /// afresh on the GL frames it hands downstream.
+    fn install(
+        &self,
+        plan: &ChainPlan,
+        output_size: Option<&OutputSize>,
+    ) -> Result<(), ChainError> {
+        let stock = lock(&self.stock).changed();
+        let specs = chain::specs_for(&plan.shape, self.settings().n_threads, output_size, &stock);
+        self.chain
+            .build_and_install(self.obj().upcast_ref(), plan.shape, &specs)
+            .map_err(ChainError::Build)?;
+        self.judge
+            .arm(plan.shape.path == ConvertPath::Gl && !plan.shape.download_output);
+        Ok(())
+    }
+}
+
+/// Keeping the stream alive when the GL path fails: `recovery.rs` decides, this performs.
+impl AutoConvert {
+    /// Pushes `buffer` into the GL chain with its errors held back; on a failure inside the
+    /// chain, recovers as `recovery.rs` decides.
+    fn push_through_gl(
+        &self,
+        pad: &gst::GhostPad,
+        buffer: gst::Buffer,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        // Only auto mode can push the buffer again. The extra reference is held only there, since
+        // it makes the buffer look shared to in-place elements downstream.
+        let retry = (self.settings().mode == Mode::Auto).then(|| buffer.clone());
+        let (result, held) = {
+            let _busy = self.queries.busy();
+            self.errors
+                .push(|| gst::ProxyPad::chain_default(pad, Some(&*self.obj()), buffer))
+        };
+        let refusal = self.judge.take_refusal();
+        match (result, held) {
+            (Err(flow), Some(error)) => self.recover_from_gl_failure(pad, retry, flow, error),
+            (Err(flow), None) if refusal.is_some() => self.recover_from_refusal(pad, retry, flow),
+            (result, Some(error)) => {
+                // The element reported an error but the buffer went through: let it be seen.
+                self.parent_handle_message(error);
+                result
+            }
+            (result, None) => result,
+        }
+    }
+
+    fn recover_from_gl_failure(
+        &self,
+        pad: &gst::GhostPad,
+        retry: Option<gst::Buffer>,
+        flow: gst::FlowError,
+        error: gst::Message,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let cause = describe_error(&error).unwrap_or_else(|| format!("{flow:?}"));
+        let why = match recovery::after_gl_failure(&cause, retry.is_some()) {
+            Recovery::Fail(message) => {
+                gst::element_imp_error!(
+                    self,
+                    gst::StreamError::Failed,
+                    ("{}", message),
+                    ["{:?}", error]
+                );
+                return Err(flow);
+            }
+            Recovery::SwitchToSoftware { why, .. } => why,
+        };
+        match (self.switch_to_software(&why, None), retry) {
+            (Ok(()), Some(retry)) => gst::ProxyPad::chain_default(pad, Some(&*self.obj()), retry),
+            (Err(why), _) => {
+                gst::warning!(CAT, imp = self, "cannot fall back to software: {why}");
+                self.parent_handle_message(error);
+                Err(flow)
+            }
+            (Ok(()), None) => Err(flow),
+        }
+    }
+
+    /// Downstream answered the first GL frame(s) with an error flow and posted nothing (see
+    /// [`recovery::after_refusal`]).
+    fn recover_from_refusal(
+        &self,
+        pad: &gst::GhostPad,
+        retry: Option<gst::Buffer>,
+        flow: gst::FlowError,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let refuser = Refuser::of(consumer::find(self.srcpad.upcast_ref()).as_ref());
+        let verdict = self.state().cuda_watch.as_ref().map(|w| w.report.clone());
+        let mode = self.settings().mode;
+        let recovery =
+            recovery::after_refusal(&refuser, flow, mode, retry.is_some(), verdict.as_ref());
+        let (why, interop) = match recovery {
+            Recovery::Fail(message) => {
+                gst::element_imp_error!(self, gst::StreamError::Failed, ("{}", message));
+                return Err(flow);
+            }
+            Recovery::SwitchToSoftware { why, interop } => (why, interop),
+        };
+        gst::warning!(CAT, imp = self, "{why}: switching to software");
+        match (self.switch_to_software(&why, interop.as_ref()), retry) {
+            (Ok(()), Some(retry)) => gst::ProxyPad::chain_default(pad, Some(&*self.obj()), retry),
+            (Err(err), _) => {
+                gst::element_imp_error!(
+                    self,
+                    gst::StreamError::Failed,
+                    ("{}; could not switch to software: {}", why, err)
+                );
+                Err(flow)
+            }
+            (Ok(()), None) => Err(flow),
+        }
+    }
+
+    /// Replaces the GL chain with the software chain for the current caps; `why` says what went
+    /// wrong, for the warning and the `strom-autoconvert` message.
+    fn switch_to_software(&self, why: &str, interop: Option<&InteropUse>) -> Result<(), String> {
+        let plan = self.install_software_after(why)?;
+        {
+            let mut state = self.state();
+            state.gl_failed = Some(why.to_owned());
+            state.cuda_watch = None;
+        }
+        let detail = interop.map_or_else(String::new, |i| i.report.reason.clone());
+        gst::element_imp_warning!(
+            self,
+            gst::StreamError::Failed,
+            ("{}; continuing with software conversion", why),
+            ["{}", detail]
+        );
+        self.announce(&plan, interop, None);
+        Ok(())
+    }
+
+    /// Runs the CUDA check that is due; returns whether the stream stays on the GL path.
+    fn run_cuda_check(&self, device: Option<WatchedDevice>) -> bool {
+        match self.check_cuda(device) {
+            Some(Ok(())) => true,
+            Some(Err(lost)) => !self.on_interop_lost(&lost),
+            None => {
+                // The check could not run yet: due again on the next buffer.
+                if let Some(watch) = self.state().cuda_watch.as_mut() {
+                    watch.schedule.retry();
+                }
+                true
+            }
+        }
+    }
+
+    /// Asks CUDA whether it still reaches the GL context of the chain; None when the chain has
+    /// no GL context yet (glupload makes it while handling its first buffer).
+    fn check_cuda(&self, device: Option<WatchedDevice>) -> Option<Result<(), InteropLost>> {
+        let Some(context) = recovery::gl_context_of(&self.chain.elements()) else {
+            gst::log!(
+                CAT,
+                imp = self,
+                "no GL context in the chain yet: CUDA check deferred"
+            );
+            return None;
+        };
+        let checked = health::check_gl_context(&context, device);
+        gst::log!(CAT, imp = self, "CUDA check of the GL path: {checked:?}");
+        Some(checked)
+    }
+
+    /// CUDA stopped reaching the GL frames after the interop test had passed (see
+    /// [`recovery::after_interop_lost`]): moves this stream to system memory. Returns whether
+    /// the software chain is now in place.
+    fn on_interop_lost(&self, lost: &InteropLost) -> bool {
+        let Some(verdict) = self.state().cuda_watch.as_ref().map(|w| w.report.clone()) else {
+            return false;
+        };
+        let (why, interop) = recovery::after_interop_lost(&verdict, lost);
+        match self.switch_to_software(&why, Some(&interop)) {
+            Ok(()) => true,
+            Err(err) => {
+                gst::element_imp_warning!(
+                    self,
+                    gst::StreamError::Failed,
+                    (
+                        "{}; could not switch to software ({}), staying on GL",
+                        why,
+                        err
+                    ),
+                    ["{}", interop.report.reason]
+                );
+                self.state().cuda_watch = None;
+                false
+            }
+        }
+    }
+}
+
+/// What the bin says (`report.rs` builds it from plain inputs).
+impl AutoConvert {
+    /// Records the decision, logs it as Strom users know it, and posts `strom-autoconvert`.
+    fn announce(&self, plan: &ChainPlan, interop: Option<&InteropUse>, gl_info: Option<&GlInfo>) {
+        let obj = self.obj();
+        report::log_interop_decision(obj.upcast_ref(), plan, interop);
+        let interop_status = report::interop_status(plan, interop);
+        {
+            let mut state = self.state();
+            state.active_path = Some(plan.shape.path);
+            state.interop_status = interop_status.clone();
+        }
+        obj.notify("active-path");
+        obj.notify("interop-status");
+        crate::chainbin::post_decision(
+            &*obj,
+            report::decision_structure(plan, &interop_status, interop, gl_info),
+        );
+    }
+
+    /// Posts the element error for `err`, once: upstream retries the same caps (basesrc
+    /// renegotiates on every buffer after a refusal), and one failure is one message. The
+    /// record is cleared when a chain is in place again or a new stream starts.
+    fn post_chain_error(&self, caps: &gst::Caps, err: ChainError) {
+        let key = format!("{err}");
+        {
+            let mut state = self.state();
+            if state.chain_error_posted.as_deref() == Some(key.as_str()) {
+                gst::debug!(CAT, imp = self, "not posting the same error again: {key}");
+                return;
+            }
+            state.chain_error_posted = Some(key);
+        }
+        report::post_chain_error(self.obj().upcast_ref(), caps, err);
     }
 }
 
@@ -478,7 +799,7 @@ impl ObjectImpl for AutoConvert {
                 // videoconvert reads it when it (re)configures, from the next caps; the fast
                 // converter from the next frame, and reads 0 itself.
                 for converter in self.chain.elements() {
-                    if let Some(threads) = super::chain::n_threads_of(&converter, n_threads) {
+                    if let Some(threads) = chain::n_threads_of(&converter, n_threads) {
                         converter.set_property("n-threads", threads);
                     }
                 }
@@ -498,7 +819,7 @@ impl ObjectImpl for AutoConvert {
                 // decided when caps next arrive.
                 let value = crate::chainbin::PropertyValue::Value(value.clone());
                 for converter in self.chain.elements() {
-                    if super::chain::is_stock_converter(&converter) {
+                    if chain::is_stock_converter(&converter) {
                         let _ = crate::chainbin::set_checked(&converter, name, &value);
                     }
                 }

@@ -2,9 +2,12 @@
 //! `stromautoconvert`: a bin that converts raw video through GL (zero-copy towards NVENC) when
 //! CUDA-GL interop works, and through a multi-threaded `videoconvert` otherwise.
 //!
-//! A caps event goes `imp.rs` (sink pad) → `chain.rs` (gathers the [`plan::Request`], reading
-//! caps through `caps.rs`, and asks `plan.rs`) → `crate::chainbin` (builds the chain and
-//! retargets the ghost pads); `recovery.rs` and `report.rs` hold the rest.
+//! `imp.rs` is the only file that touches the element's state; the modules beside it take plain
+//! inputs and return plain values, and none of them imports `imp.rs`. A caps event goes
+//! `imp.rs` (sink pad: gathers the [`plan::Request`], reading caps through `caps.rs`) →
+//! `plan.rs` (decides) → `chain.rs` (specifies the elements) → `crate::chainbin` (builds the
+//! chain and retargets the ghost pads); `recovery.rs` decides what a GL failure leads to and
+//! `report.rs` builds what the bin says.
 
 use gst::glib;
 use gst::prelude::*;
@@ -13,19 +16,36 @@ mod caps;
 mod chain;
 mod fixate;
 mod imp;
-// Public for the property-based test that checks every rule against real negotiation.
+// A test hook (cargo feature `testing`): public for the property-based test that checks every
+// rule against real negotiation; crate-private otherwise (the doctor reads it).
+#[cfg(feature = "testing")]
 pub mod plan;
+#[cfg(not(feature = "testing"))]
+#[allow(unreachable_pub)]
+pub(crate) mod plan;
 mod recovery;
 mod report;
 mod scale;
 mod stock;
 
 /// The format the bin's fast converter makes from the fixed `input` caps for a consumer
-/// answering `downstream`, or `None` where the software path is `videoconvert` (public for the
-/// property-based test that checks every rule against real negotiation).
+/// answering `downstream`, or `None` where the software path is `videoconvert`. A test hook
+/// (cargo feature `testing`) for the property-based test that checks every rule against real
+/// negotiation.
+#[cfg(feature = "testing")]
 pub fn direct_target(input: &gst::CapsRef, downstream: &gst::CapsRef) -> Option<String> {
     caps::direct_target(input, downstream)
 }
+
+/// The bin's debug category (`GST_DEBUG=stromautoconvert:5`), for `imp.rs` and the modules
+/// beside it that log.
+pub(crate) static CAT: std::sync::LazyLock<gst::DebugCategory> = std::sync::LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "stromautoconvert",
+        gst::DebugColorFlags::empty(),
+        Some("Strom automatic video converter"),
+    )
+});
 
 /// Name of the element message posted when a path is chosen.
 pub(crate) const MESSAGE_NAME: &str = "strom-autoconvert";

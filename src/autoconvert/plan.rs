@@ -5,7 +5,7 @@
 
 use super::Mode;
 use crate::formats::{is_gl_rgb_format, is_yuv};
-use crate::gpu::interop::InteropReport;
+pub use crate::path::InteropVerdict;
 
 /// The two conversion paths the bin can build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -146,22 +146,6 @@ impl Downstream {
     }
 }
 
-/// The interop test's answer, as far as the decision needs it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InteropVerdict {
-    pub works: bool,
-    pub status: String,
-}
-
-impl From<&InteropReport> for InteropVerdict {
-    fn from(report: &InteropReport) -> Self {
-        InteropVerdict {
-            works: report.works(),
-            status: report.status.clone(),
-        }
-    }
-}
-
 /// Everything the decision reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
@@ -257,69 +241,127 @@ impl ChainShape {
         }
     }
 
-    /// The element factory names, in order, as they will be linked (capsfilter for the hop).
-    pub fn factories(&self) -> Vec<&'static str> {
+    /// The chain's elements, in order, as they will be linked: the one list that builds the
+    /// chain (`chain.rs` makes an element per step) and describes it in messages.
+    pub fn steps(&self) -> Vec<Step> {
         if self.passthrough {
-            return vec!["identity"];
+            return vec![Step::Identity];
         }
-        let mut f = Vec::with_capacity(4);
+        let mut steps = Vec::with_capacity(4);
         if self.bayer_input {
-            f.push("bayer2rgb");
+            steps.push(Step::Demosaic);
         }
         match self.path {
             ConvertPath::Software => {
                 if self.download_input {
-                    f.push("gldownload");
+                    steps.push(Step::Download);
                 }
-                f.push(if self.fast_convert {
-                    "stromfastconvert"
+                steps.push(if self.fast_convert {
+                    Step::FastConvert
                 } else if self.scale {
-                    "videoconvertscale"
+                    Step::VideoConvertScale
                 } else {
-                    "videoconvert"
+                    Step::VideoConvert
                 });
                 if self.bayer_output {
-                    f.push("rgb2bayer");
+                    steps.push(Step::Mosaic);
                 }
                 if self.upload_output {
-                    f.push("glupload");
+                    steps.push(Step::Upload);
                 }
             }
             ConvertPath::Gl => {
-                f.extend(["glupload", "glcolorconvert"]);
+                steps.extend([Step::Upload, Step::GlConvert]);
                 if self.scale {
-                    f.extend(["glcolorscale", "glcolorconvert"]);
+                    steps.extend([Step::GlScale, Step::GlConvert]);
                 } else if self.rgba_hop {
-                    f.extend(["capsfilter", "glcolorconvert"]);
+                    steps.extend([Step::RgbaHop, Step::GlConvert]);
                 }
                 if self.pin_output {
-                    f.push("capsfilter");
+                    steps.push(Step::OutputPin { size: self.scale });
                 }
                 if self.download_output {
-                    f.push("gldownload");
+                    steps.push(Step::Download);
                 }
             }
         }
-        f
+        steps
+    }
+
+    /// The element factory names, in order, as they will be linked.
+    #[cfg(test)]
+    pub fn factories(&self) -> Vec<&'static str> {
+        self.steps().iter().map(|s| s.factory()).collect()
     }
 
     /// `glupload ! glcolorconvert ! ...` for messages and logs.
     pub fn describe(&self) -> String {
-        let mut hop_left = self.rgba_hop && !self.scale;
-        self.factories()
+        self.steps()
             .iter()
-            .map(|f| match *f {
-                "capsfilter" if std::mem::take(&mut hop_left) => {
-                    "video/x-raw(memory:GLMemory),format=RGBA"
-                }
-                "capsfilter" if self.scale => {
-                    "video/x-raw,<size as videoconvertscale>,<YUV as bt601>"
-                }
-                "capsfilter" => "video/x-raw,<YUV as bt601>",
-                f => f,
-            })
+            .map(|s| s.describe())
             .collect::<Vec<_>>()
             .join(" ! ")
+    }
+}
+
+/// One element of a chain, by what it does there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Step {
+    /// Nothing to convert: a bare `identity`.
+    Identity,
+    /// `bayer2rgb`: Bayer input demosaiced first.
+    Demosaic,
+    /// `rgb2bayer`: Bayer output made last.
+    Mosaic,
+    /// `gldownload`: GL memory to system memory.
+    Download,
+    /// `glupload`: system memory to GL memory.
+    Upload,
+    /// `videoconvert`.
+    VideoConvert,
+    /// `videoconvertscale`.
+    VideoConvertScale,
+    /// The internal fast converter (`crate::convert`).
+    FastConvert,
+    /// `glcolorconvert`.
+    GlConvert,
+    /// `glcolorscale`.
+    GlScale,
+    /// A capsfilter to RGBA in GL memory: the hop between two different YUV formats.
+    RgbaHop,
+    /// A capsfilter after the last `glcolorconvert` saying what its YUV is (BT.601) and, when
+    /// `size`, pinning the size videoconvertscale would choose.
+    OutputPin { size: bool },
+}
+
+impl Step {
+    /// The element factory that makes this step.
+    pub fn factory(self) -> &'static str {
+        match self {
+            Step::Identity => "identity",
+            Step::Demosaic => "bayer2rgb",
+            Step::Mosaic => "rgb2bayer",
+            Step::Download => "gldownload",
+            Step::Upload => "glupload",
+            Step::VideoConvert => "videoconvert",
+            Step::VideoConvertScale => "videoconvertscale",
+            Step::FastConvert => "stromfastconvert",
+            Step::GlConvert => "glcolorconvert",
+            Step::GlScale => "glcolorscale",
+            Step::RgbaHop | Step::OutputPin { .. } => "capsfilter",
+        }
+    }
+
+    /// How the step reads in `chain` of the bus message: the factory, or a capsfilter's caps.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Step::RgbaHop => "video/x-raw(memory:GLMemory),format=RGBA",
+            Step::OutputPin { size: true } => {
+                "video/x-raw,<size as videoconvertscale>,<YUV as bt601>"
+            }
+            Step::OutputPin { size: false } => "video/x-raw,<YUV as bt601>",
+            other => other.factory(),
+        }
     }
 }
 
@@ -1192,6 +1234,17 @@ mod tests {
             pin_output: true,
             ..ChainShape::software()
         };
+        // The hop and the pin are steps of their own, not capsfilters told apart by position.
+        assert_eq!(
+            shape.steps(),
+            [
+                Step::Upload,
+                Step::GlConvert,
+                Step::RgbaHop,
+                Step::GlConvert,
+                Step::OutputPin { size: false }
+            ]
+        );
         assert_eq!(
             shape.describe(),
             "glupload ! glcolorconvert ! video/x-raw(memory:GLMemory),format=RGBA ! glcolorconvert \

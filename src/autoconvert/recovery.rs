@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MPL-2.0
-//! Keeping the stream alive when the GL path stops working:
+//! Keeping the stream alive when the GL path stops working. This module decides ([`Recovery`]);
+//! the element's `imp.rs` pushes buffers and swaps chains as told:
 //! - a GL chain that fails with a buffer inside (context lost, upload error): in auto mode the
 //!   bin switches to software and pushes the same buffer again, so none is lost or duplicated;
 //!   in gl mode it posts an element error;
@@ -17,14 +18,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use gst::prelude::*;
-use gst::subclass::prelude::*;
 
 use super::Mode;
-use super::imp::{AutoConvert, CAT, Settings};
 use super::plan::{ChainPlan, ConvertPath};
 use super::report::InteropUse;
-use crate::chainbin::{consumer, describe_error};
-use crate::gpu::health::{self, CheckSchedule, InteropLost, WatchedDevice};
+use crate::chainbin::consumer;
+use crate::gpu::health::{CheckSchedule, InteropLost, WatchedDevice};
 use crate::gpu::interop::{self, InteropReport};
 use crate::sync::lock;
 
@@ -42,14 +41,12 @@ pub(super) struct CudaWatch {
 pub(super) fn watch_for(
     plan: &ChainPlan,
     interop: Option<&InteropUse>,
-    settings: &Settings,
+    cuda_check_interval_ms: u32,
 ) -> Option<CudaWatch> {
     let interop = interop.filter(|i| i.report.works())?;
     let relies_on_cuda = plan.shape.path == ConvertPath::Gl && plan.decided_by_interop;
     relies_on_cuda.then(|| CudaWatch {
-        schedule: CheckSchedule::new(Duration::from_millis(
-            settings.cuda_check_interval_ms.into(),
-        )),
+        schedule: CheckSchedule::new(Duration::from_millis(cuda_check_interval_ms.into())),
         device: interop.report.tested_device().map(|device| WatchedDevice {
             device,
             behind_gl: interop
@@ -128,223 +125,127 @@ fn flow_name(flow: gst::FlowError) -> String {
     }
 }
 
-impl AutoConvert {
-    /// Pushes `buffer` into the GL chain with its errors held back; on a failure inside the
-    /// chain, recovers as the module says.
-    pub(super) fn push_through_gl(
-        &self,
-        pad: &gst::GhostPad,
-        buffer: gst::Buffer,
-    ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        // Only auto mode can push the buffer again. The extra reference is held only there, since
-        // it makes the buffer look shared to in-place elements downstream.
-        let retry = (self.settings().mode == Mode::Auto).then(|| buffer.clone());
-        let (result, held) = {
-            let _busy = self.queries.busy();
-            self.errors
-                .push(|| gst::ProxyPad::chain_default(pad, Some(&*self.obj()), buffer))
-        };
-        let refusal = self.judge.take_refusal();
-        match (result, held) {
-            (Err(flow), Some(error)) => self.recover_from_gl_failure(pad, retry, flow, error),
-            (Err(flow), None) if refusal.is_some() => self.recover_from_refusal(pad, retry, flow),
-            (result, Some(error)) => {
-                // The element reported an error but the buffer went through: let it be seen.
-                self.parent_handle_message(error);
-                result
-            }
-            (result, None) => result,
+/// What the bin does about a failure of its GL path: [`AutoConvert`](super::AutoConvert)'s
+/// `imp.rs` carries it out.
+#[derive(Debug)]
+pub(super) enum Recovery {
+    /// Build the software chain, push the same buffer again; `why` goes into the warning and the
+    /// `strom-autoconvert` message, `interop` (when the verdict changed) into the message.
+    SwitchToSoftware {
+        why: String,
+        interop: Option<InteropUse>,
+    },
+    /// No fallback: post an element error saying this and fail the flow.
+    Fail(String),
+}
+
+/// A GL chain failed with a buffer inside, as `cause` says; `can_retry` when the bin holds the
+/// buffer again (auto mode).
+pub(super) fn after_gl_failure(cause: &str, can_retry: bool) -> Recovery {
+    if can_retry {
+        Recovery::SwitchToSoftware {
+            why: format!("the GL path failed mid-stream ({cause})"),
+            interop: None,
         }
+    } else {
+        Recovery::Fail(format!(
+            "the GL path failed mid-stream ({cause}); mode=gl does not fall back, use mode=auto \
+             to continue in software"
+        ))
     }
+}
 
-    fn recover_from_gl_failure(
-        &self,
-        pad: &gst::GhostPad,
-        retry: Option<gst::Buffer>,
-        flow: gst::FlowError,
-        error: gst::Message,
-    ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let cause = describe_error(&error).unwrap_or_else(|| format!("{flow:?}"));
-        let Some(retry) = retry else {
-            gst::element_imp_error!(
-                self,
-                gst::StreamError::Failed,
-                (
-                    "the GL path failed mid-stream ({}); mode=gl does not fall back, use mode=auto to continue in software",
-                    cause
-                ),
-                ["{:?}", error]
-            );
-            return Err(flow);
-        };
-        match self.switch_to_software(&format!("the GL path failed mid-stream ({cause})"), None) {
-            Ok(()) => gst::ProxyPad::chain_default(pad, Some(&*self.obj()), retry),
-            Err(why) => {
-                gst::warning!(CAT, imp = self, "cannot fall back to software: {why}");
-                self.parent_handle_message(error);
-                Err(flow)
-            }
-        }
-    }
+/// Who refused GL memory, as the bin found it downstream.
+pub(super) struct Refuser {
+    /// For people: `nvh264enc0 (nvh264enc)`, or `downstream`.
+    pub(super) who: String,
+    /// The factory the refusal is recorded for.
+    pub(super) factory: String,
+}
 
-    /// Downstream answered the first GL frame(s) with an error flow and posted nothing: the
-    /// consumer cannot read GL memory after all, whatever the interop test predicted. In auto
-    /// mode with a consumer that takes system memory too, software takes the same buffer and
-    /// interop is marked failed for this display and device; otherwise an element error says
-    /// who refused.
-    fn recover_from_refusal(
-        &self,
-        pad: &gst::GhostPad,
-        retry: Option<gst::Buffer>,
-        flow: gst::FlowError,
-    ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let consumer = consumer::find(self.srcpad.upcast_ref());
-        let who = consumer
-            .as_ref()
-            .map_or_else(|| "downstream".to_owned(), consumer::Consumer::describe);
-        let verdict = self.state().cuda_watch.as_ref().map(|w| w.report.clone());
-        let (Some(retry), Some(verdict)) = (retry, verdict) else {
-            let fix = if self.settings().mode == Mode::Gl {
-                "mode=gl does not fall back, use mode=auto to continue in software"
-            } else {
-                "it takes nothing else, so there is no software path to fall back to"
-            };
-            gst::element_imp_error!(
-                self,
-                gst::StreamError::Failed,
-                (
-                    "{} refused GL memory ({} on the first GL frame); {}",
-                    who,
-                    flow_name(flow),
-                    fix
-                )
-            );
-            return Err(flow);
-        };
-        let device = verdict
-            .tested_device()
-            .map_or_else(String::new, |d| format!(" on CUDA device {d}"));
-        let why = format!(
-            "{who} refused the first GL frame ({}) although the interop test had passed{device}",
-            flow_name(flow)
-        );
-        gst::warning!(CAT, imp = self, "{why}: switching to software");
-        let factory = consumer
-            .as_ref()
-            .and_then(consumer::Consumer::factory)
-            .unwrap_or_else(|| "downstream".into());
-        let refused = interop::refuse(&verdict, &factory, &why);
-        let interop = InteropUse {
-            report: refused,
-            ran_now: false,
-        };
-        match self.switch_to_software(&why, Some(&interop)) {
-            Ok(()) => gst::ProxyPad::chain_default(pad, Some(&*self.obj()), retry),
-            Err(err) => {
-                gst::element_imp_error!(
-                    self,
-                    gst::StreamError::Failed,
-                    ("{}; could not switch to software: {}", why, err)
-                );
-                Err(flow)
-            }
-        }
-    }
-
-    /// Replaces the GL chain with the software chain for the current caps; `why` says what went
-    /// wrong, for the warning and the `strom-autoconvert` message.
-    fn switch_to_software(&self, why: &str, interop: Option<&InteropUse>) -> Result<(), String> {
-        let plan = self.install_software_after(why)?;
-        {
-            let mut state = self.state();
-            state.gl_failed = Some(why.to_owned());
-            state.cuda_watch = None;
-        }
-        let detail = interop.map_or_else(String::new, |i| i.report.reason.clone());
-        gst::element_imp_warning!(
-            self,
-            gst::StreamError::Failed,
-            ("{}; continuing with software conversion", why),
-            ["{}", detail]
-        );
-        self.announce(&plan, interop, None);
-        Ok(())
-    }
-
-    /// Runs the CUDA check that is due; returns whether the stream stays on the GL path.
-    pub(super) fn run_cuda_check(&self, device: Option<WatchedDevice>) -> bool {
-        match self.check_cuda(device) {
-            Some(Ok(())) => true,
-            Some(Err(lost)) => !self.on_interop_lost(&lost),
-            None => {
-                // The check could not run yet: due again on the next buffer.
-                if let Some(watch) = self.state().cuda_watch.as_mut() {
-                    watch.schedule.retry();
-                }
-                true
-            }
-        }
-    }
-
-    /// Asks CUDA whether it still reaches the GL context of the chain; None when the chain has
-    /// no GL context yet (glupload makes it while handling its first buffer).
-    fn check_cuda(&self, device: Option<WatchedDevice>) -> Option<Result<(), InteropLost>> {
-        let context = self
-            .chain
-            .elements()
-            .iter()
-            .filter_map(|e| e.downcast_ref::<gst_gl::GLBaseFilter>())
-            .find_map(gst_gl::prelude::GLBaseFilterExt::gl_context);
-        let Some(context) = context else {
-            gst::log!(
-                CAT,
-                imp = self,
-                "no GL context in the chain yet: CUDA check deferred"
-            );
-            return None;
-        };
-        let checked = health::check_gl_context(&context, device);
-        gst::log!(CAT, imp = self, "CUDA check of the GL path: {checked:?}");
-        Some(checked)
-    }
-
-    /// CUDA stopped reaching the GL frames after the interop test had passed: the encoder reading
-    /// them would fail next. Marks interop failed for that device (every display, the rest of the
-    /// process) and moves this stream to system memory. Returns whether the software chain is now
-    /// in place.
-    fn on_interop_lost(&self, lost: &InteropLost) -> bool {
-        let Some(verdict) = self.state().cuda_watch.as_ref().map(|w| w.report.clone()) else {
-            return false;
-        };
-        let report = interop::revoke(&verdict, lost);
-        let interop = InteropUse {
-            report: report.clone(),
-            ran_now: false,
-        };
-        let why = format!(
-            "CUDA stopped reaching the GL frames after the interop test had passed ({})",
-            lost.cause
-        );
-        match self.switch_to_software(&why, Some(&interop)) {
-            Ok(()) => true,
-            Err(err) => {
-                gst::element_imp_warning!(
-                    self,
-                    gst::StreamError::Failed,
-                    (
-                        "{}; could not switch to software ({}), staying on GL",
-                        why,
-                        err
-                    ),
-                    ["{}", report.reason]
-                );
-                self.state().cuda_watch = None;
-                false
-            }
+impl Refuser {
+    pub(super) fn of(consumer: Option<&consumer::Consumer>) -> Refuser {
+        Refuser {
+            who: consumer.map_or_else(|| "downstream".to_owned(), consumer::Consumer::describe),
+            factory: consumer
+                .and_then(consumer::Consumer::factory)
+                .unwrap_or_else(|| "downstream".into()),
         }
     }
 }
 
+/// Downstream answered the first GL frame(s) with `flow` and posted nothing: the consumer cannot
+/// read GL memory after all, whatever the interop test predicted. With the buffer held again
+/// (`can_retry`, auto mode) and the `verdict` the GL chain was chosen by, software takes over and
+/// interop is marked failed for this display and device (recorded now, for the process);
+/// otherwise the stream fails, saying who refused.
+pub(super) fn after_refusal(
+    refuser: &Refuser,
+    flow: gst::FlowError,
+    mode: Mode,
+    can_retry: bool,
+    verdict: Option<&Arc<InteropReport>>,
+) -> Recovery {
+    let (true, Some(verdict)) = (can_retry, verdict) else {
+        let fix = if mode == Mode::Gl {
+            "mode=gl does not fall back, use mode=auto to continue in software"
+        } else {
+            "it takes nothing else, so there is no software path to fall back to"
+        };
+        return Recovery::Fail(format!(
+            "{} refused GL memory ({} on the first GL frame); {}",
+            refuser.who,
+            flow_name(flow),
+            fix
+        ));
+    };
+    let device = verdict
+        .tested_device()
+        .map_or_else(String::new, |d| format!(" on CUDA device {d}"));
+    let why = format!(
+        "{} refused the first GL frame ({}) although the interop test had passed{device}",
+        refuser.who,
+        flow_name(flow)
+    );
+    let refused = interop::refuse(verdict, &refuser.factory, &why);
+    Recovery::SwitchToSoftware {
+        why,
+        interop: Some(InteropUse {
+            report: refused,
+            ran_now: false,
+        }),
+    }
+}
+
+/// CUDA stopped reaching the GL frames after the interop test behind `verdict` had passed: the
+/// encoder reading them would fail next. Marks interop failed for that device (every display, the
+/// rest of the process); returns why the stream moves to system memory and the revoked verdict.
+pub(super) fn after_interop_lost(
+    verdict: &Arc<InteropReport>,
+    lost: &InteropLost,
+) -> (String, InteropUse) {
+    let report = interop::revoke(verdict, lost);
+    let why = format!(
+        "CUDA stopped reaching the GL frames after the interop test had passed ({})",
+        lost.cause
+    );
+    (
+        why,
+        InteropUse {
+            report,
+            ran_now: false,
+        },
+    )
+}
+
+/// The GL context of a built chain, which the CUDA check asks about; None until glupload has made
+/// it (while handling its first buffer).
+pub(super) fn gl_context_of(elements: &[gst::Element]) -> Option<gst_gl::GLContext> {
+    elements
+        .iter()
+        .filter_map(|e| e.downcast_ref::<gst_gl::GLBaseFilter>())
+        .find_map(gst_gl::prelude::GLBaseFilterExt::gl_context)
+}
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,20 +1,17 @@
 // SPDX-License-Identifier: MPL-2.0
-//! What the bin tells people: the `strom-autoconvert` message and log lines when it chooses, and
-//! element errors that name the cause and the fix when no chain can be built.
+//! What the bin tells people, from plain inputs: the `strom-autoconvert` message and log lines when
+//! it chooses, and element errors that name the cause and the fix when no chain can be built.
 
 use std::sync::Arc;
 
-use gst::prelude::*;
-use gst::subclass::prelude::*;
-
-use super::MESSAGE_NAME;
-use super::imp::{AutoConvert, CAT};
 use super::plan::ChainPlan;
-use crate::chainbin::{self, BuildError};
+use super::{CAT, MESSAGE_NAME};
+use crate::chainbin::BuildError;
 use crate::gpu::gl::{self, GlInfo};
 use crate::gpu::interop::{self, InteropReport};
 
 /// The interop test's answer as this element reports it.
+#[derive(Debug)]
 pub(super) struct InteropUse {
     pub(crate) report: Arc<InteropReport>,
     /// This call ran the test (its time goes into `probe-ms`); else the cached answer.
@@ -39,115 +36,93 @@ impl std::fmt::Display for ChainError {
     }
 }
 
-impl AutoConvert {
-    /// Records the decision, logs it as Strom users know it, and posts `strom-autoconvert`.
-    pub(super) fn announce(
-        &self,
-        plan: &ChainPlan,
-        interop: Option<&InteropUse>,
-        gl_info: Option<&GlInfo>,
-    ) {
-        if plan.decided_by_interop
-            && let Some(i) = interop
-        {
-            if i.report.works() {
-                gst::info!(
-                    CAT,
-                    imp = self,
-                    "CUDA-GL interop works - using GPU-accelerated video conversion"
-                );
-            } else {
-                gst::warning!(
-                    CAT,
-                    imp = self,
-                    "CUDA-GL interop failed: {} - using software video conversion",
-                    i.report.reason
-                );
-            }
-        }
-        let interop_status = match interop {
-            Some(i) => i.report.status.clone(),
-            None => interop::latest().map_or_else(
-                || format!("not-tested: {}", plan.reason),
-                |r| r.status.clone(),
-            ),
-        };
-        {
-            let mut state = self.state();
-            state.active_path = Some(plan.shape.path);
-            state.interop_status = interop_status.clone();
-        }
-        let obj = self.obj();
-        obj.notify("active-path");
-        obj.notify("interop-status");
-        chainbin::post_decision(
-            &*obj,
-            decision_structure(plan, &interop_status, interop, gl_info),
+/// Logs the interop verdict as Strom users know it, when it decided the path.
+pub(super) fn log_interop_decision(
+    element: &gst::Element,
+    plan: &ChainPlan,
+    interop: Option<&InteropUse>,
+) {
+    let Some(i) = interop.filter(|_| plan.decided_by_interop) else {
+        return;
+    };
+    if i.report.works() {
+        gst::info!(
+            CAT,
+            obj = element,
+            "CUDA-GL interop works - using GPU-accelerated video conversion"
+        );
+    } else {
+        gst::warning!(
+            CAT,
+            obj = element,
+            "CUDA-GL interop failed: {} - using software video conversion",
+            i.report.reason
         );
     }
+}
 
-    /// Posts the element error for `err`, once: upstream retries the same caps (basesrc
-    /// renegotiates on every buffer after a refusal), and one failure is one message. The
-    /// record is cleared when a chain is in place again or a new stream starts.
-    pub(super) fn post_chain_error(&self, caps: &gst::Caps, err: ChainError) {
-        let key = format!("{err}");
-        {
-            let mut state = self.state();
-            if state.chain_error_posted.as_deref() == Some(key.as_str()) {
-                gst::debug!(CAT, imp = self, "not posting the same error again: {key}");
-                return;
-            }
-            state.chain_error_posted = Some(key);
-        }
-        match err {
-            ChainError::NotConvertible(why) => gst::element_imp_error!(
-                self,
-                gst::CoreError::Negotiation,
-                ("stromautoconvert cannot convert these caps: {}", why),
-                ["caps: {}", caps]
+/// The `interop-status` property after `plan`: the verdict used, else the latest in this process,
+/// else why none was needed.
+pub(super) fn interop_status(plan: &ChainPlan, interop: Option<&InteropUse>) -> String {
+    match interop {
+        Some(i) => i.report.status.clone(),
+        None => interop::latest().map_or_else(
+            || format!("not-tested: {}", plan.reason),
+            |r| r.status.clone(),
+        ),
+    }
+}
+
+/// Posts the element error for `err` on `element`, naming the cause and the fix.
+pub(super) fn post_chain_error(element: &gst::Element, caps: &gst::Caps, err: ChainError) {
+    match err {
+        ChainError::NotConvertible(why) => gst::element_error!(
+            element,
+            gst::CoreError::Negotiation,
+            ("stromautoconvert cannot convert these caps: {}", why),
+            ["caps: {}", caps]
+        ),
+        ChainError::Build(BuildError::MissingElement(name)) => gst::element_error!(
+            element,
+            gst::CoreError::MissingPlugin,
+            (
+                "GStreamer element '{}' is missing; install it with: {}",
+                name,
+                if gl::GL_ELEMENTS.contains(&name) {
+                    gl::GL_PACKAGE_FIX
+                } else {
+                    "apt-get install gstreamer1.0-plugins-base"
+                }
             ),
-            ChainError::Build(BuildError::MissingElement(name)) => gst::element_imp_error!(
-                self,
-                gst::CoreError::MissingPlugin,
-                (
-                    "GStreamer element '{}' is missing; install it with: {}",
-                    name,
-                    if gl::GL_ELEMENTS.contains(&name) {
-                        gl::GL_PACKAGE_FIX
-                    } else {
-                        "apt-get install gstreamer1.0-plugins-base"
-                    }
-                ),
-                ["needed for {}", caps]
+            ["needed for {}", caps]
+        ),
+        ChainError::Build(BuildError::Link(why)) => gst::element_error!(
+            element,
+            gst::CoreError::Negotiation,
+            ("could not link the conversion chain: {}", why),
+            ["caps: {}", caps]
+        ),
+        ChainError::Build(err @ BuildError::Property { .. }) => gst::element_error!(
+            element,
+            gst::CoreError::Failed,
+            ("could not build the conversion chain: {}", err),
+            ["caps: {}", caps]
+        ),
+        ChainError::NoGlContext(why) => gst::element_error!(
+            element,
+            gst::ResourceError::NotFound,
+            (
+                "no GL context could be made ({}); on headless machines and in containers set {}",
+                why,
+                gl::GL_HEADLESS_FIX
             ),
-            ChainError::Build(BuildError::Link(why)) => gst::element_imp_error!(
-                self,
-                gst::CoreError::Negotiation,
-                ("could not link the conversion chain: {}", why),
-                ["caps: {}", caps]
-            ),
-            ChainError::Build(err @ BuildError::Property { .. }) => gst::element_imp_error!(
-                self,
-                gst::CoreError::Failed,
-                ("could not build the conversion chain: {}", err),
-                ["caps: {}", caps]
-            ),
-            ChainError::NoGlContext(why) => gst::element_imp_error!(
-                self,
-                gst::ResourceError::NotFound,
-                (
-                    "no GL context could be made ({}); on headless machines and in containers set {}",
-                    why,
-                    gl::GL_HEADLESS_FIX
-                ),
-                ["GL path needed for {}", caps]
-            ),
-        }
+            ["GL path needed for {}", caps]
+        ),
     }
 }
 
 /// The `strom-autoconvert` message body.
-fn decision_structure(
+pub(super) fn decision_structure(
     plan: &ChainPlan,
     interop_status: &str,
     interop: Option<&InteropUse>,

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MPL-2.0
 //! `stromautoconvertscale`: `stromautoconvert` whose chains also scale, as GStreamer 1.24's
 //! `autovideoconvertscale` is to `autovideoconvert`. Everything but the metadata is inherited:
-//! the bin asks its own type ([`super::imp::AutoConvert::scales`]) and then builds
+//! the bin asks its own type (`AutoConvert::scales` in `imp.rs`) and then builds
 //! `videoconvertscale` instead of `videoconvert`, `glcolorscale` between two `glcolorconvert`s on
 //! the GL path, and offers any size upstream.
 

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MPL-2.0
 //! The `stromautoenc` subclass: settings, per-stream state, the ghost pads' functions and the
-//! GObject/GStreamer impls. Beside it, `open.rs` opens candidates, `fallback.rs` moves the stream
-//! to the next one when an encoder fails, `report.rs` says what was chosen and why.
+//! GObject/GStreamer impls, and the element's work: opening candidates (each made by `open.rs`),
+//! moving the stream to the next one when an encoder fails (the terms in `fallback.rs`), and
+//! saying what was chosen and why (built by `report.rs`). Only this file touches the element's
+//! state; the modules beside it take plain inputs and none of them imports this one.
 
 use std::sync::{LazyLock, Mutex, MutexGuard};
 
@@ -10,20 +12,16 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 
 use super::caps;
+use super::fallback::{Failure, Replay, STOP_PATIENCE, Via};
 use super::hang::Quiet;
+use super::open;
 use super::pending::{Bounds, Pending};
-use super::plan::{self, Candidate, EncoderRow, Tried};
-use super::{Codec, Preference, Tune};
-use crate::chainbin::{ChainSlot, ErrorHold, QueryGate};
+use super::plan::{self, Candidate, EncoderRow, Outcome, Tried};
+use super::registry::registered;
+use super::report::{self, Announcement, Exhausted};
+use super::{CAT, Codec, Preference, Tune};
+use crate::chainbin::{ChainSlot, ErrorHold, QueryGate, summarise_error};
 use crate::sync::lock;
-
-pub(super) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
-    gst::DebugCategory::new(
-        "stromautoenc",
-        gst::DebugColorFlags::empty(),
-        Some("Strom automatic video encoder"),
-    )
-});
 
 const DEFAULT_CODEC: Codec = Codec::H264;
 const DEFAULT_BITRATE_KBPS: u32 = 4000;
@@ -153,6 +151,10 @@ impl State {
     }
 }
 
+/// Lock order: `settings` before `state` where both are needed (settings are cloned out first
+/// and the lock let go, so in practice they are never held together); neither is held across a
+/// push, a state change of the chain, a query or a message post. The locks inside `chain`,
+/// `errors` and `queries` are private to those types and never held when they return.
 pub struct AutoEnc {
     pub(super) sinkpad: gst::GhostPad,
     pub(super) srcpad: gst::GhostPad,
@@ -366,7 +368,7 @@ impl AutoEnc {
             );
             return;
         }
-        let value = super::open::property_value(plan::bitrate_value(row, kbps));
+        let value = open::property_value(plan::bitrate_value(row, kbps));
         match crate::chainbin::set_checked(&encoder, property, &value) {
             Ok(()) => gst::info!(CAT, imp = self, "bitrate now {kbps} kbit/s"),
             Err(why) => gst::element_imp_warning!(
@@ -389,8 +391,712 @@ impl AutoEnc {
     }
 }
 
+/// Opening candidates (`open.rs` makes each encoder with its mapped properties).
+impl AutoEnc {
+    /// READY→PAUSED: a new stream starts from the top of the candidate order.
+    pub(super) fn start_stream(&self) -> Result<(), gst::StateChangeError> {
+        let settings = self.settings();
+        let parser = settings.codec.parser();
+        if gst::ElementFactory::find(parser).is_none() {
+            gst::element_imp_error!(
+                self,
+                gst::CoreError::MissingPlugin,
+                (
+                    "GStreamer element '{}' is missing; install it with: apt-get install gstreamer1.0-plugins-bad",
+                    parser
+                )
+            );
+            return Err(gst::StateChangeError);
+        }
+        let candidates = match &settings.candidates {
+            Ok(names) => names,
+            Err(why) => {
+                gst::element_imp_error!(
+                    self,
+                    gst::LibraryError::Settings,
+                    ("invalid candidates: {}", why)
+                );
+                return Err(gst::StateChangeError);
+            }
+        };
+        {
+            let mut state = self.state();
+            let generation = state.generation;
+            *state = Default::default();
+            state.generation = generation;
+            state.order = plan::order(settings.codec, candidates);
+            state.pending = Pending::with_bounds(settings.held_bounds());
+        }
+        self.open_next()
+            .map(drop)
+            .map_err(|()| gst::StateChangeError)
+    }
+
+    /// PAUSED→READY: the chain and the frames go with the stream.
+    pub(super) fn end_stream(&self) {
+        self.chain.teardown(self.obj().upcast_ref());
+        let had_encoder = {
+            let mut state = self.state();
+            if let Some(error) = state.async_error.take() {
+                gst::info!(
+                    CAT,
+                    imp = self,
+                    "dropping an unanswered encoder error at stop: {error:?}"
+                );
+            }
+            state.pending.clear();
+            state.active.take().is_some()
+        };
+        if had_encoder {
+            self.obj().notify("active-encoder");
+        }
+    }
+
+    /// Opens the next candidate that reaches the bin's state, recording each one looked at.
+    /// Returns its name; `Err(())` when none is left, after posting the element error.
+    pub(super) fn open_next(&self) -> Result<String, ()> {
+        let settings = self.settings();
+        loop {
+            let candidate = {
+                let mut state = self.state();
+                let candidate = state.order.get(state.next).cloned();
+                state.next += 1;
+                candidate
+            };
+            let Some(candidate) = candidate else {
+                self.chain.teardown(self.obj().upcast_ref());
+                self.post_exhausted(&settings);
+                return Err(());
+            };
+            let screened = plan::screen(
+                &candidate,
+                &registered(&candidate.factory),
+                settings.codec,
+                settings.preference,
+            )
+            .and_then(|hardware| plan::screen_tune(&candidate, settings.tune).map(|()| hardware));
+            let outcome = match screened {
+                Ok(hardware) => match self.try_open(&candidate, hardware, &settings) {
+                    Ok(()) => return Ok(candidate.factory),
+                    Err(why) => Outcome::FailedToOpen(why),
+                },
+                Err(skipped) => skipped,
+            };
+            gst::info!(CAT, imp = self, "{}: {outcome}", candidate.factory);
+            self.state().tried.push(&candidate.factory, outcome);
+        }
+    }
+
+    /// Builds `stromautoconvert ! candidate ! parser` and puts it in place at the bin's state,
+    /// with the errors it posts meanwhile held back; on failure nothing of it stays.
+    fn try_open(
+        &self,
+        candidate: &Candidate,
+        hardware: bool,
+        settings: &Settings,
+    ) -> Result<(), String> {
+        let encoder = open::make_encoder(candidate, &settings.encode())?;
+        let converter: gst::Element =
+            glib::Object::new::<crate::autoconvert::AutoConvert>().upcast();
+        let gate = gst::ElementFactory::make("capsfilter")
+            .build()
+            .map_err(|err| format!("no capsfilter: {err}"))?;
+        let parser = gst::ElementFactory::make(settings.codec.parser())
+            .build()
+            .map_err(|err| format!("no {}: {err}", settings.codec.parser()))?;
+        // Parameter sets in-band with every keyframe: after a switch the new encoder's SPS/PPS
+        // reach the decoder with its first frame, even in a container that kept the first
+        // encoder's codec_data (mp4mux, flvmux).
+        if parser.find_property("config-interval").is_some() {
+            parser.set_property("config-interval", -1i32);
+        }
+        let generation = {
+            let mut state = self.state();
+            state.generation += 1;
+            state.generation
+        };
+        self.watch_output(&encoder, generation);
+        let bin = self.obj();
+        self.set_format_gate(&gate, &encoder, None)?;
+        let elements = vec![converter.clone(), gate.clone(), encoder.clone(), parser];
+        let (installed, held) = self
+            .errors
+            .push(|| self.chain.install(bin.upcast_ref(), generation, elements));
+        let why = match (installed, held) {
+            (Ok(()), None) => None,
+            // It got there, but said it is broken: not one to trust with the stream.
+            (Ok(()), Some(error)) => {
+                self.chain.teardown(bin.upcast_ref());
+                Some(summarise_error(&error).unwrap_or_default())
+            }
+            (Err(err), held) => Some(
+                held.as_ref()
+                    .and_then(summarise_error)
+                    .unwrap_or_else(|| err.to_string()),
+            ),
+        };
+        if let Some(why) = why {
+            return Err(why);
+        }
+        {
+            let mut state = self.state();
+            state.tried.push(
+                &candidate.factory,
+                Outcome::Ok {
+                    mapped: candidate.row.is_some(),
+                },
+            );
+            state.active = Some(Active {
+                factory: candidate.factory.clone(),
+                hardware,
+                row: candidate.row,
+                encoder,
+                converter,
+                gate,
+                generation,
+                encoded: 0,
+                announced: false,
+                quiet: Default::default(),
+            });
+        }
+        gst::info!(CAT, imp = self, "{} opened", candidate.factory);
+        bin.notify("active-encoder");
+        Ok(())
+    }
+
+    /// Sets what the gate before `encoder` lets through for input of `size` (see
+    /// [`caps::format_gate`]); `Err` when the encoder cannot take the picture at its size.
+    pub(super) fn set_format_gate(
+        &self,
+        gate: &gst::Element,
+        encoder: &gst::Element,
+        size: Option<(i32, i32)>,
+    ) -> Result<(), String> {
+        let Some(sink) = encoder.static_pad("sink") else {
+            return Ok(());
+        };
+        let downstream = self.srcpad.peer_query_caps(None);
+        let codec = self.settings().codec;
+        let caps = match caps::format_gate(codec, &sink.pad_template_caps(), &downstream, size) {
+            caps::FormatGate::Open => gst::Caps::new_any(),
+            caps::FormatGate::Only(caps) => caps,
+            caps::FormatGate::Impossible(why) => return Err(why),
+        };
+        gst::debug!(CAT, imp = self, "format gate for {size:?}: {caps}");
+        gate.set_property("caps", &caps);
+        Ok(())
+    }
+
+    /// A new input format: the gate follows its size. `Err` when the encoder in use cannot
+    /// take it at its exact size.
+    pub(super) fn follow_input_caps(&self, input: &gst::CapsRef) -> Result<(), String> {
+        let Some((gate, encoder)) = self
+            .state()
+            .active
+            .as_ref()
+            .map(|a| (a.gate.clone(), a.encoder.clone()))
+        else {
+            return Ok(());
+        };
+        let size = input
+            .structure(0)
+            .and_then(|s| Some((s.get::<i32>("width").ok()?, s.get::<i32>("height").ok()?)));
+        self.set_format_gate(&gate, &encoder, size)
+    }
+
+    /// Counts what comes out of `encoder`: each buffer confirms its frame; the first one is
+    /// when the choice is announced.
+    fn watch_output(&self, encoder: &gst::Element, generation: u64) {
+        let Some(pad) = encoder.static_pad("src") else {
+            return;
+        };
+        let bin = self.obj().downgrade();
+        pad.add_probe(
+            gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
+            move |pad, info| {
+                let Some(bin) = bin.upgrade() else {
+                    return gst::PadProbeReturn::Ok;
+                };
+                match &info.data {
+                    Some(gst::PadProbeData::Buffer(buffer)) => {
+                        bin.imp().on_encoded(generation, pad, buffer);
+                    }
+                    Some(gst::PadProbeData::BufferList(list)) => {
+                        for buffer in list.iter() {
+                            bin.imp().on_encoded(generation, pad, buffer);
+                        }
+                    }
+                    _ => {}
+                }
+                gst::PadProbeReturn::Ok
+            },
+        );
+    }
+
+    fn on_encoded(&self, generation: u64, pad: &gst::Pad, buffer: &gst::BufferRef) {
+        let pts = running_time(pad, buffer.pts());
+        let dts = running_time(pad, buffer.dts());
+        let settings = self.settings();
+        let announcement = {
+            let mut state = self.state();
+            let Some(active) = state.active.as_mut().filter(|a| a.generation == generation) else {
+                return;
+            };
+            active.encoded += 1;
+            active.quiet.output();
+            let first = !active.announced;
+            active.announced = true;
+            state.output_started = true;
+            state.pending.confirm(pts);
+            let dropped = state.pending.drop_older_than(dts);
+            if dropped > 0 {
+                gst::debug!(
+                    CAT,
+                    imp = self,
+                    "{dropped} frames the encoder dropped let go"
+                );
+            }
+            first.then(|| announcement_of(&settings, &state)).flatten()
+        };
+        if let Some(announcement) = announcement {
+            self.announce(announcement);
+        }
+    }
+}
+
+/// Moving the stream from one candidate to the next (`fallback.rs` says how; see there).
+impl AutoEnc {
+    /// Pushes `buffer` into the chain; if the encoder fails, moves the stream to the next
+    /// candidate with the frames not yet returned, this one included.
+    pub(super) fn push_buffer(
+        &self,
+        pad: &gst::GhostPad,
+        buffer: gst::Buffer,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let via = Via::Ghost(pad);
+        match self.push_into(via, buffer) {
+            Ok(result) => result,
+            Err(failure) => self.recover(via, failure).map(|()| gst::FlowSuccess::Ok),
+        }
+    }
+
+    /// The encoder in use has hung (see `hang.rs`): the next candidate takes the frames it
+    /// holds, the one just received included (already among them).
+    pub(super) fn give_up_hung(
+        &self,
+        pad: &gst::GhostPad,
+        why: String,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let failure = Failure { why, error: None };
+        self.recover(Via::Ghost(pad), failure)
+            .map(|()| gst::FlowSuccess::Ok)
+    }
+
+    /// Pushes a caps or EOS event into the chain; if the encoder fails on it, moves the stream
+    /// to the next candidate and gives it the event.
+    pub(super) fn forward_checked(&self, pad: &gst::GhostPad, event: gst::Event) -> bool {
+        let is_eos = matches!(event.view(), gst::EventView::Eos(_));
+        let mut via = Via::Ghost(pad);
+        loop {
+            let failure = match self.event_into(via, &event) {
+                Ok(forwarded) => return forwarded,
+                Err(failure) => failure,
+            };
+            // EOS went through the ghost pad's internal pad, which takes nothing more now: the
+            // next chain is fed at its own sink pad.
+            if is_eos {
+                via = Via::Direct;
+            }
+            if self.recover(via, failure).is_err() {
+                return false;
+            }
+        }
+    }
+
+    /// One buffer into the chain: its flow, or why the chain failed on it.
+    fn push_into(
+        &self,
+        via: Via<'_>,
+        buffer: gst::Buffer,
+    ) -> Result<Result<gst::FlowSuccess, gst::FlowError>, Failure> {
+        let (result, held) = self.errors.push(|| match via {
+            Via::Ghost(pad) => gst::ProxyPad::chain_default(pad, Some(&*self.obj()), buffer),
+            Via::Direct => match self.chain_sink() {
+                Some(sink) => sink.chain(buffer),
+                None => Err(gst::FlowError::NotLinked),
+            },
+        });
+        self.classify(result, held)
+    }
+
+    /// One serialized event into the chain: whether it was taken (false for a refusal that is
+    /// not the chain's failure), or why the chain failed on it.
+    fn event_into(&self, via: Via<'_>, event: &gst::Event) -> Result<bool, Failure> {
+        if let gst::EventView::Caps(c) = event.view() {
+            self.follow_input_caps(c.caps())
+                .map_err(|why| Failure { why, error: None })?;
+        }
+        let (forwarded, held) = self.errors.push(|| match via {
+            Via::Ghost(pad) => gst::Pad::event_default(pad, Some(&*self.obj()), event.clone()),
+            Via::Direct => self
+                .chain_sink()
+                .is_some_and(|sink| sink.send_event(event.clone())),
+        });
+        match (forwarded, held) {
+            (true, None) => Ok(true),
+            (_, Some(error)) => Err(Failure::from_error(error)),
+            (false, None) if self.is_flushing() => Ok(false),
+            (false, None) if matches!(event.view(), gst::EventView::Caps(_)) => Err(Failure {
+                why: self.refused_caps(event),
+                error: None,
+            }),
+            (false, None) => Ok(false),
+        }
+    }
+
+    /// A refusal now is a flush or the shutdown, not the encoder's failure.
+    fn is_flushing(&self) -> bool {
+        self.sinkpad.pad_flags().contains(gst::PadFlags::FLUSHING) || self.state().stopping
+    }
+
+    /// The sink pad of the chain's first element (the internal `stromautoconvert`).
+    fn chain_sink(&self) -> Option<gst::Pad> {
+        self.chain
+            .elements()
+            .first()
+            .and_then(|first| first.static_pad("sink"))
+    }
+
+    fn refused_caps(&self, event: &gst::Event) -> String {
+        match event.view() {
+            gst::EventView::Caps(c) => format!("refused the caps {}", c.caps()),
+            _ => "refused the event".into(),
+        }
+    }
+
+    /// Whether a push failed because of the chain (the encoder above all), or passed.
+    fn classify(
+        &self,
+        result: Result<gst::FlowSuccess, gst::FlowError>,
+        held: Option<gst::Message>,
+    ) -> Result<Result<gst::FlowSuccess, gst::FlowError>, Failure> {
+        match (result, held) {
+            // Shutting down: nothing to recover, and the error is no longer news.
+            (Err(gst::FlowError::Flushing), Some(error)) => {
+                gst::debug!(CAT, imp = self, "error while flushing: {error:?}");
+                Ok(Err(gst::FlowError::Flushing))
+            }
+            (_, Some(error)) => Err(Failure::from_error(error)),
+            (Err(gst::FlowError::NotNegotiated), None) => Err(Failure {
+                why: format!(
+                    "not-negotiated (downstream accepts {})",
+                    self.srcpad.peer_query_caps(None)
+                ),
+                error: None,
+            }),
+            (Err(flow @ (gst::FlowError::Error | gst::FlowError::NotSupported)), None) => {
+                Err(Failure {
+                    why: format!("returned {flow:?} without an error message"),
+                    error: None,
+                })
+            }
+            (result, None) => Ok(result),
+        }
+    }
+
+    /// Moves the stream to the next candidate that takes the pending frames; `Err` when none is
+    /// left (the element error is posted) or the stream stopped meanwhile.
+    fn recover(&self, via: Via<'_>, mut failure: Failure) -> Result<(), gst::FlowError> {
+        loop {
+            if self.is_flushing() {
+                gst::debug!(
+                    CAT,
+                    imp = self,
+                    "not switching while flushing or stopping: {}",
+                    failure.why
+                );
+                return Err(gst::FlowError::Flushing);
+            }
+            self.switch_after(failure)?;
+            match self.replay(via) {
+                Ok(()) => return Ok(()),
+                Err(Replay::Failed(next)) => failure = next,
+                Err(Replay::Flow(flow)) => return Err(flow),
+            }
+        }
+    }
+
+    /// Records why the candidate in use failed, removes it and opens the next one.
+    fn switch_after(&self, failure: Failure) -> Result<(), gst::FlowError> {
+        let (failed, outcome, output_started) = {
+            let mut state = self.state();
+            let active = state.active.take();
+            let outcome = match active.as_ref().map_or(0, |a| a.encoded) {
+                0 => Outcome::FailedBeforeOutput(failure.why.clone()),
+                frames => Outcome::FailedAfterOutput {
+                    frames,
+                    why: failure.why.clone(),
+                },
+            };
+            if active.is_some() {
+                state.tried.set_last(outcome.clone());
+            }
+            if failure.error.is_some() {
+                state.last_error = failure.error;
+            }
+            (
+                active.map_or_else(|| "the encoder".to_owned(), |a| a.factory),
+                outcome,
+                state.output_started,
+            )
+        };
+        let (frames, bytes) = {
+            let state = self.state();
+            (state.pending.len(), state.pending.bytes())
+        };
+        gst::info!(
+            CAT,
+            imp = self,
+            "{failed} {outcome}; {frames} frames ({bytes} bytes) to hand on"
+        );
+        // The failed encoder goes first: a hardware session it holds may be what the next
+        // candidate needs. A hung one may never stop: it is waited for a while, then abandoned.
+        let old = self.chain.detach(self.obj().upcast_ref());
+        self.retire(&failed, old);
+        let chosen = self.open_next().map_err(|()| gst::FlowError::Error)?;
+        if output_started {
+            let why = plan::switch_reason(&failed, &outcome, &chosen);
+            self.state().switch_reason = Some(why.clone());
+            gst::element_imp_warning!(
+                self,
+                gst::StreamError::Encode,
+                ("{}", why),
+                [
+                    "downstream gets a new keyframe and new caps: fine for byte-stream, MPEG-TS, \
+                     RTP or SRT; a muxer writing a file (mp4mux, matroskamux) may refuse the change"
+                ]
+            );
+        }
+        let obj = self.obj();
+        let _ = obj.post_message(gst::message::Latency::builder().src(&*obj).build());
+        Ok(())
+    }
+
+    /// Stops the elements of a chain taken out of the bin, waiting at most [`STOP_PATIENCE`];
+    /// one that does not stop by then is left to stop on its own thread, with a warning.
+    fn retire(&self, factory: &str, elements: Vec<gst::Element>) {
+        if elements.is_empty() {
+            return;
+        }
+        let (done, stopped) = std::sync::mpsc::channel();
+        let stopping = std::thread::Builder::new()
+            .name("stromautoenc-stop".into())
+            .spawn(move || {
+                for element in elements.iter().rev() {
+                    let _ = element.set_state(gst::State::Null);
+                }
+                let _ = done.send(());
+            });
+        if stopping.is_err() {
+            gst::warning!(
+                CAT,
+                imp = self,
+                "no thread to stop {factory}: left as it is"
+            );
+            return;
+        }
+        if stopped.recv_timeout(STOP_PATIENCE).is_err() {
+            gst::element_imp_warning!(
+                self,
+                gst::StreamError::Encode,
+                (
+                    "{} did not stop within {} s: abandoned (its resources are freed if it \
+                     ever stops)",
+                    factory,
+                    STOP_PATIENCE.as_secs()
+                )
+            );
+        }
+    }
+
+    /// Pushes every pending frame, oldest first and each after its own caps, into the chain
+    /// just opened.
+    fn replay(&self, via: Via<'_>) -> Result<(), Replay> {
+        let frames = self.state().pending.snapshot();
+        gst::debug!(
+            CAT,
+            imp = self,
+            "handing {} frames to the new encoder",
+            frames.len()
+        );
+        if via == Via::Direct {
+            self.start_direct(frames.first().and_then(|f| f.caps.clone()))?;
+        }
+        // The chain's sticky caps may already be newer than the oldest frame's: always say.
+        let mut pushed_caps: Option<gst::Caps> = None;
+        for Held { buffer, caps, .. } in frames {
+            if let Some(caps) = caps.filter(|c| pushed_caps.as_ref() != Some(c)) {
+                match self.event_into(via, &gst::event::Caps::new(&caps)) {
+                    Ok(true) => {}
+                    Ok(false) => return Err(Replay::Flow(gst::FlowError::Flushing)),
+                    Err(failure) => return Err(Replay::Failed(failure)),
+                }
+                pushed_caps = Some(caps);
+            }
+            match self.push_into(via, buffer) {
+                Ok(Ok(_)) => {}
+                Ok(Err(flow)) => return Err(Replay::Flow(flow)),
+                Err(failure) => return Err(Replay::Failed(failure)),
+            }
+        }
+        Ok(())
+    }
+
+    /// A chain fed at its own sink pad gets the stream's sticky events first, as the ghost pad
+    /// would give them (in their order: stream-start, caps, segment, tags), without the EOS.
+    fn start_direct(&self, first_caps: Option<gst::Caps>) -> Result<(), Replay> {
+        let mut events = Vec::new();
+        self.sinkpad.sticky_events_foreach(|event| {
+            match event.view() {
+                gst::EventView::Eos(_) => {}
+                gst::EventView::Caps(_) if first_caps.is_some() => {
+                    events.push(gst::event::Caps::new(first_caps.as_ref().expect("checked")));
+                }
+                _ => events.push(event.clone()),
+            }
+            std::ops::ControlFlow::Continue(gst::EventForeachAction::Keep)
+        });
+        for event in events {
+            match self.event_into(Via::Direct, &event) {
+                Ok(true) => {}
+                Ok(false) => return Err(Replay::Flow(gst::FlowError::Flushing)),
+                Err(failure) => return Err(Replay::Failed(failure)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Switches now if an encoder posted an error from its own thread since the last buffer.
+    pub(super) fn take_up_async_error(&self, pad: &gst::GhostPad) -> Result<(), gst::FlowError> {
+        let Some(error) = self.state().async_error.take() else {
+            return Ok(());
+        };
+        self.recover(Via::Ghost(pad), Failure::from_error(error))
+    }
+
+    /// For an error from inside the bin that no push of ours was waiting for: keeps it when
+    /// another candidate can take over (the switch happens in the streaming thread).
+    pub(super) fn hold_async_error(&self, message: &gst::Message) -> bool {
+        let mut state = self.state();
+        if state.active.is_none() || !state.has_more() {
+            return false;
+        }
+        if state.async_error.is_none() {
+            gst::info!(
+                CAT,
+                imp = self,
+                "encoder error from another thread, switching at the next buffer: {message:?}"
+            );
+            state.async_error = Some(message.clone());
+        }
+        true
+    }
+}
+
+/// What the bin says (`report.rs` builds it from plain inputs).
+impl AutoEnc {
+    /// Posts `strom-autoenc` for `what`, taken under the state lock with the first output
+    /// buffer, so that a switch in another thread meanwhile cannot make it name another encoder.
+    fn announce(&self, what: Announcement) {
+        let settings = self.settings();
+        let convert_path = what.converter.property::<String>("active-path");
+        gst::info!(
+            CAT,
+            imp = self,
+            "encoding with {} ({}), conversion {convert_path}: {}; tried: {}",
+            what.encoder,
+            if what.hardware {
+                "hardware"
+            } else {
+                "software"
+            },
+            what.reason,
+            what.tried
+        );
+        let obj = self.obj();
+        crate::chainbin::post_decision(
+            &*obj,
+            report::decision_structure(&what, settings.codec, &convert_path),
+        );
+        obj.notify("convert-path");
+    }
+
+    /// No candidate is left for this stream: one element error naming what was tried.
+    fn post_exhausted(&self, settings: &Settings) {
+        let (tried, last_error) = {
+            let state = self.state();
+            (state.tried.clone(), state.last_error.clone())
+        };
+        let listed = settings.candidates.as_ref().map_or(&[][..], Vec::as_slice);
+        let left_out: Vec<&str> = if listed.is_empty() {
+            Vec::new()
+        } else {
+            plan::built_in(settings.codec)
+                .map(|row| row.factory)
+                .filter(|f| !listed.iter().any(|l| l == f))
+                .filter(|f| gst::ElementFactory::find(f).is_some())
+                .collect()
+        };
+        let (kind, text, debug) = report::exhausted(
+            settings.codec,
+            settings.preference,
+            &tried,
+            &left_out,
+            last_error.as_ref(),
+        );
+        match kind {
+            Exhausted::NoHardware => gst::element_imp_error!(
+                self,
+                gst::ResourceError::NotFound,
+                ("{}", text),
+                ["{}", debug]
+            ),
+            Exhausted::NoneInstalled => gst::element_imp_error!(
+                self,
+                gst::CoreError::MissingPlugin,
+                ("{}", text),
+                ["{}", debug]
+            ),
+            Exhausted::AllFailed => {
+                gst::element_imp_error!(self, gst::StreamError::Encode, ("{}", text), ["{}", debug])
+            }
+        }
+    }
+}
+
 /// The running time of `pts` in the segment `pad` last saw.
-pub(super) fn running_time(pad: &impl IsA<gst::Pad>, pts: Option<gst::ClockTime>) -> Option<u64> {
+/// The message for the encoder in use in `state`, if any.
+fn announcement_of(settings: &Settings, state: &State) -> Option<Announcement> {
+    let active = state.active.as_ref()?;
+    let reason = state.switch_reason.clone().unwrap_or_else(|| {
+        plan::reason(
+            settings.codec,
+            settings.preference,
+            settings.candidates.as_ref().is_ok_and(|c| !c.is_empty()),
+            &active.factory,
+            &state.tried,
+        )
+    });
+    Some(Announcement {
+        encoder: active.factory.clone(),
+        hardware: active.hardware,
+        converter: active.converter.clone(),
+        tried: state.tried.to_string(),
+        reason,
+    })
+}
+
+fn running_time(pad: &impl IsA<gst::Pad>, pts: Option<gst::ClockTime>) -> Option<u64> {
     let event = pad.sticky_event::<gst::event::Segment>(0)?;
     let segment = event.segment().downcast_ref::<gst::ClockTime>()?;
     segment.to_running_time(pts?).map(gst::ClockTime::nseconds)

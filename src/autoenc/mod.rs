@@ -5,10 +5,11 @@
 //! Inside the bin: `stromautoconvert` (any raw input reaches the encoder in the format and memory
 //! it takes) ! the chosen encoder ! the codec's parser (downstream gets the stream-format and
 //! alignment it asks for). `plan.rs` is the candidate table, the per-encoder property mapping
-//! and the order, as plain data; `caps.rs` the caps offered; `open.rs` opens candidates;
-//! `hang.rs` says when an encoder that returns nothing has hung; `pending.rs` keeps the raw frames the encoder has not yet returned; `fallback.rs` moves the
-//! stream to the next candidate with them; `report.rs` says what was chosen and why; `imp.rs`
-//! wires it into GStreamer.
+//! and the order, as plain data; `caps.rs` the caps offered; `open.rs` makes a candidate's
+//! encoder; `hang.rs` says when an encoder that returns nothing has hung; `pending.rs` keeps the
+//! raw frames the encoder has not yet returned; `fallback.rs` the terms of moving the stream to
+//! the next candidate with them; `report.rs` builds what the bin says. `imp.rs` wires it into
+//! GStreamer and does the element's work; arrows run from it outwards, never back.
 
 use gst::glib;
 use gst::prelude::*;
@@ -19,10 +20,25 @@ mod hang;
 mod imp;
 mod open;
 mod pending;
-// Public so that the tests can check the mapping of every encoder installed on the machine.
+// A test hook (cargo feature `testing`): public so that the tests can check the mapping of every
+// encoder installed on the machine; crate-private otherwise (the doctor reads it).
+#[cfg(feature = "testing")]
 pub mod plan;
+#[cfg(not(feature = "testing"))]
+#[allow(unreachable_pub)]
+pub(crate) mod plan;
 pub(crate) mod registry;
 mod report;
+
+/// The bin's debug category (`GST_DEBUG=stromautoenc:5`), for `imp.rs` and the modules beside
+/// it that log.
+pub(crate) static CAT: std::sync::LazyLock<gst::DebugCategory> = std::sync::LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "stromautoenc",
+        gst::DebugColorFlags::empty(),
+        Some("Strom automatic video encoder"),
+    )
+});
 
 /// Name of the element message posted when an encoder has produced its first output buffer.
 pub const MESSAGE_NAME: &str = "strom-autoenc";

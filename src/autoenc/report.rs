@@ -1,119 +1,69 @@
 // SPDX-License-Identifier: MPL-2.0
-//! What the bin tells people: the `strom-autoenc` message once an encoder has proven itself
-//! (its first output buffer), and the element error when no candidate is left.
+//! What the bin tells people, from plain inputs: the `strom-autoenc` message once an encoder has
+//! proven itself (its first output buffer), and the element error when no candidate is left.
+//! `imp.rs` gathers the inputs and posts.
 
-use gst::prelude::*;
-use gst::subclass::prelude::*;
-
-use super::MESSAGE_NAME;
-use super::Preference;
-use super::imp::{AutoEnc, CAT, Settings, State};
-use super::plan;
-use crate::chainbin::{self, summarise_error};
+use super::plan::{self, Tried};
+use super::{Codec, MESSAGE_NAME, Preference};
+use crate::chainbin::summarise_error;
 
 /// What the `strom-autoenc` message says about the encoder in use.
 pub(super) struct Announcement {
-    encoder: String,
-    hardware: bool,
-    converter: gst::Element,
-    tried: String,
-    reason: String,
+    pub(super) encoder: String,
+    pub(super) hardware: bool,
+    pub(super) converter: gst::Element,
+    pub(super) tried: String,
+    pub(super) reason: String,
 }
 
-impl Announcement {
-    /// The message for the encoder in use in `state`, if any.
-    pub(super) fn of(settings: &Settings, state: &State) -> Option<Announcement> {
-        let active = state.active.as_ref()?;
-        let reason = state.switch_reason.clone().unwrap_or_else(|| {
-            plan::reason(
-                settings.codec,
-                settings.preference,
-                settings.candidates.as_ref().is_ok_and(|c| !c.is_empty()),
-                &active.factory,
-                &state.tried,
-            )
-        });
-        Some(Announcement {
-            encoder: active.factory.clone(),
-            hardware: active.hardware,
-            converter: active.converter.clone(),
-            tried: state.tried.to_string(),
-            reason,
-        })
-    }
+/// The `strom-autoenc` message body for `what`, encoding `codec` after a conversion on
+/// `convert_path`.
+pub(super) fn decision_structure(
+    what: &Announcement,
+    codec: Codec,
+    convert_path: &str,
+) -> gst::Structure {
+    gst::Structure::builder(MESSAGE_NAME)
+        .field("encoder", what.encoder.as_str())
+        .field("codec", codec.nick())
+        .field("hardware", what.hardware)
+        .field("convert-path", convert_path)
+        .field("tried", what.tried.as_str())
+        .field("reason", what.reason.as_str())
+        .build()
 }
 
-impl AutoEnc {
-    /// Posts `strom-autoenc` for `what`, taken under the state lock with the first output
-    /// buffer, so that a switch in another thread meanwhile cannot make it name another encoder.
-    pub(super) fn announce(&self, what: Announcement) {
-        let settings = self.settings();
-        let Announcement {
-            encoder,
-            hardware,
-            converter,
-            tried,
-            reason,
-        } = what;
-        let convert_path = converter.property::<String>("active-path");
-        gst::info!(
-            CAT,
-            imp = self,
-            "encoding with {encoder} ({}), conversion {convert_path}: {reason}; tried: {tried}",
-            if hardware { "hardware" } else { "software" }
-        );
-        let obj = self.obj();
-        chainbin::post_decision(
-            &*obj,
-            gst::Structure::builder(MESSAGE_NAME)
-                .field("encoder", encoder.as_str())
-                .field("codec", settings.codec.nick())
-                .field("hardware", hardware)
-                .field("convert-path", convert_path.as_str())
-                .field("tried", tried.as_str())
-                .field("reason", reason.as_str())
-                .build(),
-        );
-        obj.notify("convert-path");
-    }
+/// Which element error says that no candidate is left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Exhausted {
+    /// `preference=hardware` and no hardware encoder opened.
+    NoHardware,
+    /// No candidate was even there to try.
+    NoneInstalled,
+    /// Candidates were tried and failed.
+    AllFailed,
+}
 
-    /// No candidate is left for this stream: one element error naming what was tried.
-    pub(super) fn post_exhausted(&self, settings: &Settings) {
-        let (tried, last_error) = {
-            let state = self.state();
-            (state.tried.clone(), state.last_error.clone())
-        };
-        let listed = settings.candidates.as_ref().map_or(&[][..], Vec::as_slice);
-        let left_out: Vec<&str> = if listed.is_empty() {
-            Vec::new()
-        } else {
-            plan::built_in(settings.codec)
-                .map(|row| row.factory)
-                .filter(|f| !listed.iter().any(|l| l == f))
-                .filter(|f| gst::ElementFactory::find(f).is_some())
-                .collect()
-        };
-        let text = plan::exhausted(settings.codec, settings.preference, &tried, &left_out);
-        let debug = last_error
-            .as_ref()
-            .and_then(summarise_error)
-            .map_or_else(String::new, |e| format!("last encoder error: {e}"));
-        if settings.preference == Preference::Hardware {
-            gst::element_imp_error!(
-                self,
-                gst::ResourceError::NotFound,
-                ("{}", text),
-                ["{}", debug]
-            );
-        } else if tried.failures() == 0 {
-            gst::element_imp_error!(
-                self,
-                gst::CoreError::MissingPlugin,
-                ("{}", text),
-                ["{}", debug]
-            );
-        } else {
-            gst::element_imp_error!(self, gst::StreamError::Encode, ("{}", text), ["{}", debug]);
-        }
-    }
+/// The element error when every candidate for `codec` under `preference` was tried: which kind,
+/// the message naming what was tried (and the built-in candidates a `candidates` list left out,
+/// `left_out`), and the last encoder error as the debug text.
+pub(super) fn exhausted(
+    codec: Codec,
+    preference: Preference,
+    tried: &Tried,
+    left_out: &[&str],
+    last_error: Option<&gst::Message>,
+) -> (Exhausted, String, String) {
+    let text = plan::exhausted(codec, preference, tried, left_out);
+    let debug = last_error
+        .and_then(summarise_error)
+        .map_or_else(String::new, |e| format!("last encoder error: {e}"));
+    let kind = if preference == Preference::Hardware {
+        Exhausted::NoHardware
+    } else if tried.failures() == 0 {
+        Exhausted::NoneInstalled
+    } else {
+        Exhausted::AllFailed
+    };
+    (kind, text, debug)
 }

@@ -49,6 +49,23 @@ impl Consumer {
     }
 }
 
+/// The interop test (cached per GL display and CUDA device) for the consumer of what leaves
+/// `bin`'s `srcpad`, on that consumer's CUDA device; the consumer, the report, and whether this
+/// call ran the test.
+pub(crate) fn probe_interop(
+    bin: &gst::Element,
+    srcpad: &gst::Pad,
+) -> (
+    Option<Consumer>,
+    std::sync::Arc<crate::gpu::interop::InteropReport>,
+    bool,
+) {
+    let consumer = find(srcpad);
+    let device = consumer.as_ref().and_then(|c| c.cuda_device);
+    let (report, ran_now) = crate::gpu::interop::probe_cached(Some(bin), device);
+    (consumer, report, ran_now)
+}
+
 /// The consumer of what leaves `srcpad`, if it is linked to one.
 pub(crate) fn find(srcpad: &gst::Pad) -> Option<Consumer> {
     let mut pad = srcpad.peer()?;

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MPL-2.0
 //! The `stromcompositor` subclass: settings, the decision's inputs and its message, request
-//! pads, state changes and the GObject/GStreamer impls. Building the chosen mixer and connecting
-//! the pads to it is `mixer.rs`; the decision itself is `plan.rs`.
+//! pads, state changes, building the chosen mixer and connecting the pads to it, and the
+//! GObject/GStreamer impls. The modules beside it take plain inputs and none imports this one:
+//! the decision is `plan.rs`, the mixer's making `mixer.rs`, caps `caps.rs`, the request pad
+//! `pad.rs`.
 //!
 //! The decision is made once per stream, on READY→PAUSED, before any pad negotiates: then what
 //! downstream accepts is known (pipelines link before they play) and the pads' properties say
@@ -14,44 +16,21 @@ use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 
+use std::sync::Arc;
+
+use super::caps::{downstream_of, filtered, is_gl_memory, template_caps, with_features};
+use super::mixer::{mixer_spec, set_on_mixer, start_time_selection_nick};
+use super::pad::{Adapter, Link};
 use super::plan::{self, Downstream, GlState, InteropVerdict, MixLoad, MixPath, Plan, Request};
-use super::{Background, MESSAGE_NAME, Mode};
-use crate::chainbin::{self, ChainSlot, Inlet, Outlet, QueryGate};
-use crate::gpu::{gl, interop};
+use super::settings::Settings;
+use super::{CAT, CompositorPad, MESSAGE_NAME, Mode};
+use crate::chainbin::{
+    self, BuildError, ChainSlot, ChildState, ElementSpec, Inlet, Outlet, PropertyValue, QueryGate,
+};
+use crate::formats::GL_MEMORY;
+use crate::framecheck;
+use crate::gpu::gl;
 use crate::sync::lock;
-
-pub(super) static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
-    gst::DebugCategory::new(
-        "stromcompositor",
-        gst::DebugColorFlags::empty(),
-        Some("Strom GPU/CPU video compositor"),
-    )
-});
-
-pub(super) const GL_MEMORY: &str = "memory:GLMemory";
-
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Settings {
-    pub mode: Mode,
-    pub background: Background,
-    pub latency: u64,
-    pub min_upstream_latency: u64,
-    pub start_time_selection: gst_base::AggregatorStartTimeSelection,
-    pub start_time: u64,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            mode: Mode::Auto,
-            background: Background::Checker,
-            latency: 0,
-            min_upstream_latency: 0,
-            start_time_selection: gst_base::AggregatorStartTimeSelection::Zero,
-            start_time: u64::MAX,
-        }
-    }
-}
 
 #[derive(Default)]
 pub(super) struct State {
@@ -59,6 +38,9 @@ pub(super) struct State {
     pub active_path: Option<MixPath>,
 }
 
+/// Lock order: `structure` first, held while the mixer is built or removed and while a pad is
+/// requested, connected or released; under it `settings`, `state`, `max_serial` and a pad's own
+/// locks are each taken alone, copied out and let go. None is held across a push or a query.
 pub struct Compositor {
     pub(super) srcpad: gst::GhostPad,
     pub(super) settings: Mutex<Settings>,
@@ -110,13 +92,11 @@ impl Compositor {
         };
         if request.needs_interop() {
             // On the consumer's CUDA device, as for stromautoconvert (see chainbin::consumer).
-            let device = crate::chainbin::consumer::find(self.srcpad.upcast_ref())
-                .and_then(|c| c.cuda_device);
-            let (report, _) = interop::probe_cached(Some(self.obj().upcast_ref()), device);
-            request.interop = Some(InteropVerdict {
-                works: report.works(),
-                status: report.status.clone(),
-            });
+            let (_, report, _) = crate::chainbin::consumer::probe_interop(
+                self.obj().upcast_ref(),
+                self.srcpad.upcast_ref(),
+            );
+            request.interop = Some(InteropVerdict::from(&*report));
         }
         request
     }
@@ -240,77 +220,6 @@ impl Compositor {
     }
 }
 
-/// What downstream's caps accept, per memory.
-fn downstream_of(caps: &gst::CapsRef) -> Downstream {
-    let mut down = Downstream {
-        any: caps.is_any(),
-        ..Default::default()
-    };
-    for (s, features) in caps.iter_with_features() {
-        if features.is_any() {
-            down.any = true;
-        } else if s.name() != "video/x-raw" {
-            continue;
-        } else if features.contains(GL_MEMORY) {
-            down.gl = true;
-        } else if features.is_empty() || features.contains("memory:SystemMemory") {
-            down.system = true;
-        } else if let Some(f) = features.iter().next() {
-            let f = f.to_string();
-            if !down.other_features.contains(&f) {
-                down.other_features.push(f);
-            }
-        }
-    }
-    down
-}
-
-/// What both paths can take and give: raw video in system or GL memory.
-/// As informative as compositor's and glvideomixer's templates: every raw format this GStreamer
-/// knows (compositor's list, best first) in system memory, and the formats GL converts in GL
-/// memory. The binding's format list is checked against the running library, so a format the
-/// installed GStreamer does not know is never named.
-pub(super) fn template_caps() -> gst::Caps {
-    let known = gst_video::VideoFormat::iter_raw()
-        .map(|f| f.to_str().to_string())
-        .filter(|name| {
-            gst_video::VideoFormat::from_string(name) != gst_video::VideoFormat::Unknown
-        });
-    let system: Vec<String> = known.collect();
-    let mut caps = gst::Caps::builder("video/x-raw")
-        .field("format", gst::List::new(system.iter().map(String::as_str)))
-        .field("width", gst::IntRange::new(1, i32::MAX))
-        .field("height", gst::IntRange::new(1, i32::MAX))
-        .field(
-            "framerate",
-            gst::FractionRange::new(gst::Fraction::new(0, 1), gst::Fraction::new(i32::MAX, 1)),
-        )
-        .build();
-    caps.merge(
-        gst::Caps::builder("video/x-raw")
-            .features([GL_MEMORY])
-            .field(
-                "format",
-                gst::List::new(crate::formats::GL_CONVERT_FORMATS.iter().copied()),
-            )
-            .field("width", gst::IntRange::new(1, i32::MAX))
-            .field("height", gst::IntRange::new(1, i32::MAX))
-            .field(
-                "framerate",
-                gst::FractionRange::new(gst::Fraction::new(0, 1), gst::Fraction::new(i32::MAX, 1)),
-            )
-            .build(),
-    );
-    caps
-}
-
-pub(super) fn filtered(caps: gst::Caps, filter: Option<&gst::CapsRef>) -> gst::Caps {
-    match filter {
-        Some(filter) => filter.intersect_with_mode(&caps, gst::CapsIntersectMode::First),
-        None => caps,
-    }
-}
-
 /// The `strom-compositor` message body.
 fn decision_structure(plan: &Plan, request: &Request) -> gst::Structure {
     let mut s = gst::Structure::builder(MESSAGE_NAME)
@@ -327,6 +236,294 @@ fn decision_structure(plan: &Plan, request: &Request) -> gst::Structure {
         s.set("interop-status", interop.status.as_str());
     }
     s
+}
+
+/// The mixer inside the bin (made by `mixer.rs`), and the request pads feeding it.
+impl Compositor {
+    /// Builds the mixer of `plan` and what follows it, and connects every request pad.
+    pub(super) fn build_mix(&self, plan: &Plan) -> Result<(), BuildError> {
+        let _structure = self.structure();
+        if plan.path == MixPath::Gl || plan.output_elements().contains(&"glupload") {
+            // Before any GL element looks for a display: see `gl::share_display_with_pipeline`.
+            gl::share_display_with_pipeline(self.obj().upcast_ref());
+        }
+        let settings = self.settings();
+        let mut specs = vec![mixer_spec(plan.path, &settings)];
+        specs.extend(plan.output_elements().iter().map(|factory| {
+            match *factory {
+                // glvideomixer downloads when what follows it takes system memory only.
+                "capsfilter" => ElementSpec::new("capsfilter")
+                    .property("caps", gst::Caps::new_empty_simple("video/x-raw")),
+                other => ElementSpec::new(other),
+            }
+        }));
+        let elements = chainbin::chain::build(&specs)?;
+        if plan.path == MixPath::Gl {
+            set_on_mixer(
+                &elements[0],
+                "min-upstream-latency",
+                settings.min_upstream_latency.into(),
+            );
+        }
+        // Called from change_state before the bin moves its children to PAUSED.
+        self.mix.install_in_state(
+            self.obj().upcast_ref(),
+            plan.clone(),
+            elements.clone(),
+            ChildState::Fixed(gst::State::Ready),
+        )?;
+        for pad in self.input_pads() {
+            if let Err(err) = self.connect_input(&pad, &elements[0]) {
+                self.mix.teardown(self.obj().upcast_ref());
+                return Err(BuildError::Link(format!("{}: {err}", pad.name())));
+            }
+        }
+        Ok(())
+    }
+
+    /// Disconnects every pad and removes the mixer.
+    pub(super) fn teardown_mix(&self) {
+        let _structure = self.structure();
+        for pad in self.input_pads() {
+            self.disconnect_input(&pad);
+        }
+        self.mix.teardown(self.obj().upcast_ref());
+    }
+
+    /// A fresh request pad, not yet added.
+    pub(super) fn new_input_pad(&self, templ: &gst::PadTemplate, name: &str) -> CompositorPad {
+        gst::PadBuilder::<CompositorPad>::from_template(templ)
+            .name(name)
+            .event_function(|pad, parent, event| {
+                Compositor::catch_panic_pad_function(
+                    parent,
+                    || false,
+                    |this| this.sink_event(pad, event),
+                )
+            })
+            .query_function(|pad, parent, query| {
+                Compositor::catch_panic_pad_function(
+                    parent,
+                    || false,
+                    |this| this.sink_query(pad, query),
+                )
+            })
+            .chain_function(|pad, parent, buffer| {
+                Compositor::catch_panic_pad_function(
+                    parent,
+                    || Err(gst::FlowError::Error),
+                    |this| this.sink_chain(pad, buffer),
+                )
+            })
+            .build()
+    }
+
+    /// Drops a buffer that does not hold the frame it claims (see `framecheck`) before the
+    /// mixer maps it, with a warning naming the input and the cause; passes the rest on.
+    fn sink_chain(
+        &self,
+        pad: &CompositorPad,
+        buffer: gst::Buffer,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let info = pad.imp().input_info();
+        if let Some(info) = &info
+            && let Err(fault) = framecheck::buffer::check(&buffer, info)
+        {
+            gst::warning!(CAT, obj = pad, "dropping an input buffer: {fault}");
+            if let Some(dropped) = pad.imp().malformed.note() {
+                gst::element_imp_warning!(
+                    self,
+                    gst::StreamError::Format,
+                    (
+                        "{}: {}",
+                        pad.name(),
+                        framecheck::drop_message(dropped, &fault)
+                    )
+                );
+            }
+            return Ok(gst::FlowSuccess::Ok);
+        }
+        // glvideomixer would upload a larger meta frame whole and scale it into the caps' size;
+        // compositor (like videoconvert) takes the caps' top left part of it.
+        let on_gl = pad
+            .imp()
+            .link()
+            .is_some_and(|link| link.path == MixPath::Gl);
+        let buffer = match (&info, on_gl) {
+            (Some(info), true) => framecheck::buffer::crop_to_caps(buffer, info),
+            _ => buffer,
+        };
+        gst::ProxyPad::chain_default(pad, Some(&*self.obj()), buffer)
+    }
+
+    /// Requests the mixer's pad for `pad`, points the ghost pad at it and sends it the pad's
+    /// settings.
+    pub(super) fn connect_input(
+        &self,
+        pad: &CompositorPad,
+        mixer: &gst::Element,
+    ) -> Result<(), String> {
+        let path = self.mix.shape().map_or(MixPath::Software, |p| p.path);
+        // The same name as ours where the mixer takes it, for logs that read alike.
+        let mixer_pad = mixer
+            .request_pad_simple(&pad.name())
+            .or_else(|| mixer.request_pad_simple("sink_%u"))
+            .ok_or_else(|| format!("{} gave no request pad", path.mixer()))?;
+        let link = Arc::new(Link {
+            path,
+            mixer_pad: mixer_pad.clone(),
+            adapter: ChainSlot::between(
+                Inlet::Ghost(pad.clone().upcast()),
+                Outlet::Peer(mixer_pad.clone()),
+            ),
+        });
+        if let Err(err) = link
+            .adapter
+            .install(self.obj().upcast_ref(), Adapter::Direct, Vec::new())
+        {
+            mixer.release_request_pad(&mixer_pad);
+            return Err(err.to_string());
+        }
+        pad.imp().set_link(Some(link));
+        pad.imp().apply_all(&mixer_pad);
+        gst::debug!(CAT, imp = self, "{} feeds {}", pad.name(), mixer_pad.name());
+        Ok(())
+    }
+
+    /// Undoes [`connect_input`](Self::connect_input). The mixer's pad is released first: it
+    /// flushes, so a thread pushing into it returns instead of holding this pad's stream lock.
+    pub(super) fn disconnect_input(&self, pad: &CompositorPad) {
+        let Some(link) = pad.imp().set_link(None) else {
+            return;
+        };
+        if let Some(mixer) = link.mixer_pad.parent_element() {
+            mixer.release_request_pad(&link.mixer_pad);
+        }
+        link.adapter.teardown(self.obj().upcast_ref());
+    }
+
+    /// Sends a changed element property to the mixer in place.
+    pub(super) fn forward_to_mixer(&self, name: &str) {
+        let Some(mixer) = self.mix.elements().into_iter().next() else {
+            return;
+        };
+        let s = self.settings();
+        let value = match name {
+            "background" => PropertyValue::Str(s.background.nick().into()),
+            "latency" => s.latency.into(),
+            "min-upstream-latency" => s.min_upstream_latency.into(),
+            "start-time-selection" => {
+                PropertyValue::Str(start_time_selection_nick(s.start_time_selection).into())
+            }
+            "start-time" => s.start_time.into(),
+            _ => return,
+        };
+        set_on_mixer(&mixer, name, value);
+    }
+
+    /// Caps events pick what sits between the pad and `compositor`: nothing for system memory,
+    /// `gldownload` for GL memory.
+    fn sink_event(&self, pad: &CompositorPad, event: gst::Event) -> bool {
+        if let gst::EventView::Caps(caps) = event.view() {
+            pad.imp().set_input_caps(caps.caps());
+        }
+        if let gst::EventView::Caps(caps) = event.view()
+            && let Err(err) = self.adapt_input(pad, caps.caps())
+        {
+            gst::element_imp_error!(
+                self,
+                gst::CoreError::Negotiation,
+                ("{} cannot take {}: {}", pad.name(), caps.caps(), err)
+            );
+            return false;
+        }
+        gst::Pad::event_default(pad, Some(&*self.obj()), event)
+    }
+
+    fn adapt_input(&self, pad: &CompositorPad, caps: &gst::CapsRef) -> Result<(), BuildError> {
+        let Some(link) = pad.imp().link() else {
+            return Ok(());
+        };
+        if link.path == MixPath::Gl {
+            return Ok(());
+        }
+        let wanted = if is_gl_memory(caps) {
+            Adapter::Download
+        } else {
+            Adapter::Direct
+        };
+        if link.adapter.shape() == Some(wanted) {
+            return Ok(());
+        }
+        let specs = match wanted {
+            Adapter::Direct => Vec::new(),
+            Adapter::Download => {
+                gl::share_display_with_pipeline(self.obj().upcast_ref());
+                vec![ElementSpec::new("gldownload")]
+            }
+        };
+        gst::debug!(CAT, imp = self, "{}: {wanted:?} for {caps}", pad.name());
+        link.adapter
+            .build_and_install(self.obj().upcast_ref(), wanted, &specs)
+    }
+
+    fn sink_query(&self, pad: &CompositorPad, query: &mut gst::QueryRef) -> bool {
+        match query.view_mut() {
+            gst::QueryViewMut::Caps(q) => {
+                let caps = self.sink_caps(pad);
+                q.set_result(&filtered(caps, q.filter()));
+                true
+            }
+            gst::QueryViewMut::AcceptCaps(q) => {
+                let accepted = self.accepts(pad, q.caps());
+                q.set_result(accepted);
+                true
+            }
+            _ => {
+                self.queries.enter().is_some()
+                    && gst::Pad::query_default(pad, Some(&*self.obj()), query)
+            }
+        }
+    }
+
+    /// What the mixer's pad takes; on the software path also the same in GL memory, which is
+    /// downloaded first. Before a mixer exists (or while it stops): both memories.
+    fn sink_caps(&self, pad: &CompositorPad) -> gst::Caps {
+        let Some(link) = pad.imp().link() else {
+            return template_caps();
+        };
+        let Some(_entered) = self.queries.enter() else {
+            return template_caps();
+        };
+        let mut query = gst::query::Caps::new(None);
+        if !link.mixer_pad.query(&mut query) {
+            return template_caps();
+        }
+        let Some(caps) = query.result().map(|c| c.to_owned()) else {
+            return template_caps();
+        };
+        if link.path == MixPath::Software && gst::ElementFactory::find("gldownload").is_some() {
+            let in_gl = with_features(&caps, Some(GL_MEMORY));
+            let mut caps = caps;
+            caps.merge(in_gl);
+            return caps;
+        }
+        caps
+    }
+
+    fn accepts(&self, pad: &CompositorPad, caps: &gst::CapsRef) -> bool {
+        let Some(link) = pad.imp().link() else {
+            return template_caps().can_intersect(caps);
+        };
+        match link.path {
+            // compositor takes the same caps in system memory after gldownload.
+            MixPath::Software if is_gl_memory(caps) => {
+                gst::ElementFactory::find("gldownload").is_some()
+                    && link.mixer_pad.query_accept_caps(&with_features(caps, None))
+            }
+            _ => link.mixer_pad.query_accept_caps(&caps.to_owned()),
+        }
+    }
 }
 
 #[glib::object_subclass]

@@ -10,10 +10,22 @@
 use gst::glib;
 use gst::prelude::*;
 
+mod caps;
 mod imp;
 mod mixer;
 mod pad;
 pub(crate) mod plan;
+mod settings;
+
+/// The bin's debug category (`GST_DEBUG=stromcompositor:5`), for `imp.rs` and the modules beside
+/// it that log.
+pub(crate) static CAT: std::sync::LazyLock<gst::DebugCategory> = std::sync::LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "stromcompositor",
+        gst::DebugColorFlags::empty(),
+        Some("Strom GPU/CPU video compositor"),
+    )
+});
 
 /// Name of the element message posted when the mixer is chosen.
 pub(crate) const MESSAGE_NAME: &str = "strom-compositor";

@@ -10,9 +10,10 @@ use gst::glib;
 use gst::prelude::*;
 use gst::subclass::prelude::*;
 
-use super::imp::{CAT, GL_MEMORY};
+use super::CAT;
 use super::plan::MixPath;
 use crate::chainbin::ChainSlot;
+use crate::formats::GL_MEMORY;
 use crate::framecheck::DropCount;
 use crate::sync::lock;
 

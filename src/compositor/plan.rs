@@ -5,6 +5,7 @@
 //! so every rule is unit-tested.
 
 use super::Mode;
+pub(crate) use crate::path::InteropVerdict;
 
 /// The two mixers the bin can build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -173,13 +174,6 @@ impl MixLoad {
             self.scaled, self.inputs, self.blended
         )
     }
-}
-
-/// The interop test's answer, as far as the decision needs it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct InteropVerdict {
-    pub works: bool,
-    pub status: String,
 }
 
 /// Everything the decision reads.

@@ -74,10 +74,7 @@ pub(crate) fn compositor(gl: mix::GlState, interop: &InteropReport) -> Check {
         interop: None,
     };
     if request.needs_interop() {
-        request.interop = Some(mix::InteropVerdict {
-            works: interop.works(),
-            status: interop.status.clone(),
-        });
+        request.interop = Some(mix::InteropVerdict::from(interop));
     }
     match mix::plan(&request) {
         Ok(plan) => Check::info(

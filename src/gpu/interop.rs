@@ -391,6 +391,8 @@ pub(crate) fn report_for_tests(status: &str) -> InteropReport {
 }
 
 /// How many times a test has actually run in this process: once per (display, device) at most.
+/// A test hook (cargo feature `testing`), not part of the public API.
+#[cfg(feature = "testing")]
 pub fn run_count() -> usize {
     RUNS.load(Ordering::SeqCst)
 }
