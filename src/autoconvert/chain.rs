@@ -44,6 +44,7 @@ impl AutoConvert {
             passthrough: caps::takes_as_is(caps, &downstream_caps),
             scale: self.scales(),
             software_settings: crate::sync::lock(&self.stock).software_reason(self.scales()),
+            gst_version: gstversion::running(),
         };
         let interop = request.needs_interop().then(|| {
             let consumer = consumer::find(self.srcpad.upcast_ref());
@@ -143,7 +144,8 @@ impl AutoConvert {
             .iter()
             .find(|e| e.name().as_str() == OUTPUT_PIN)
         {
-            pin.set_property("caps", output_pin_caps(Some(output_size)));
+            let bt601 = self.chain.shape().is_some_and(|s| s.pin_bt601);
+            pin.set_property("caps", output_pin_caps(Some(output_size), bt601));
         }
     }
 
@@ -232,10 +234,10 @@ fn pins_output_size(shape: &ChainShape) -> bool {
     shape.scale && shape.pin_output
 }
 
-/// What the output pin lets through: YUV labelled as the BT.601 it is, or RGB, at the size
-/// videoconvertscale would choose when the chain scales.
-fn output_pin_caps(size: Option<&OutputSize>) -> gst::Caps {
-    caps::gl_written_caps(size.map(|s| (s.width, s.height, s.par)))
+/// What the output pin lets through: YUV (labelled as the BT.601 it is with `bt601`), or RGB,
+/// at the size videoconvertscale would choose when the chain scales.
+fn output_pin_caps(size: Option<&OutputSize>, bt601: bool) -> gst::Caps {
+    caps::gl_written_caps(size.map(|s| (s.width, s.height, s.par)), bt601)
 }
 
 /// Where `bayer2rgb` sizes its buffers wrongly without a pool from downstream
@@ -293,7 +295,7 @@ fn specs_for(
                 "bayer2rgb" => ElementSpec::new("bayer2rgb").setup(offer_bayer2rgb_a_pool),
                 "capsfilter" if !std::mem::take(&mut hop_left) => ElementSpec::new("capsfilter")
                     .property("name", OUTPUT_PIN)
-                    .property("caps", output_pin_caps(output_size)),
+                    .property("caps", output_pin_caps(output_size, shape.pin_bt601)),
                 "capsfilter" => ElementSpec::new("capsfilter").property(
                     "caps",
                     gst::Caps::builder("video/x-raw")
