@@ -806,8 +806,8 @@ fn the_gl_chain_of_every_yuv_pair_agrees_with_videoconvert() {
 /// YUV other than BT.601 written from RGB): 1.26 follows the caps, so mode=gl converts it within
 /// a mean of 2.5 of videoconvert over the in-gamut bars (1.26.2 with llvmpipe: 1.4 to 2.1 read
 /// into RGBA, where BT.601 itself gives 2.1 from bilinear chroma at the bar edges; 0.5 to 0.6
-/// written; 1.22 misread them by 4.3 to 12.5, wrote them 9.8 to 28.7 off); on 1.22 mode=gl refuses them,
-/// naming the reason.
+/// written; 1.22 misread them by 4.3 to 12.5, wrote them 9.8 to 28.7 off); on 1.22 mode=gl
+/// refuses them, naming the reason.
 #[test]
 fn gl_colorimetry_is_honoured_or_refused_by_version() {
     init();
