@@ -5,7 +5,8 @@
 //! [`GstVersion`], so every rule is unit-tested for both versions without either installed.
 //!
 //! 1.24 has not been measured; where a fact was seen on 1.26 and not on 1.22 it is taken to hold
-//! from 1.24 on, the side on which the bin stays correct (at most one thread slower).
+//! from 1.24 on when that is the side on which the bin stays correct (a workaround: at most one
+//! thread slower), and from 1.26 on when the fact opens a native path (1.24 keeps 1.22's way).
 
 /// A GStreamer release, major and minor (the micro release does not change behaviour here).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
