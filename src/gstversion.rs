@@ -5,7 +5,8 @@
 //! [`GstVersion`], so every rule is unit-tested for both versions without either installed.
 //!
 //! 1.24 has not been measured; where a fact was seen on 1.26 and not on 1.22 it is taken to hold
-//! from 1.24 on, the side on which the bin stays correct (at most one thread slower).
+//! from 1.24 on when that is the side on which the bin stays correct (a workaround: at most one
+//! thread slower), and from 1.26 on when the fact opens a native path (1.24 keeps 1.22's way).
 
 /// A GStreamer release, major and minor (the micro release does not change behaviour here).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -54,6 +55,60 @@ pub fn videoconvert_threads_change_the_picture(v: GstVersion) -> bool {
     v.at_least(1, 24)
 }
 
+/// The YUV formats GStreamer 1.26's `glcolorconvert` converts into each other directly
+/// (measured on 1.26.2 with Mesa llvmpipe, each from and to I420; it agrees with the planar list
+/// of 1.26's `gstglcolorconvert.c`). Y444_12LE is in that list but refused on 1.26.2; semi-planar
+/// (NV12, NV21, NV16, NV24, P010), YV12 and packed 4:4:4 (AYUV, VUYA, Y410) convert only to and
+/// from RGB.
+const GL_DIRECT_YUV_FORMATS: [&str; 25] = [
+    "I420",
+    "Y42B",
+    "Y444",
+    "Y41B",
+    "YUY2",
+    "UYVY",
+    "v210",
+    "A420",
+    "A422",
+    "A444",
+    "I420_10LE",
+    "I420_12LE",
+    "I422_10LE",
+    "I422_12LE",
+    "Y444_10LE",
+    "Y444_16LE",
+    "A420_10LE",
+    "A420_12LE",
+    "A420_16LE",
+    "A422_10LE",
+    "A422_12LE",
+    "A422_16LE",
+    "A444_10LE",
+    "A444_12LE",
+    "A444_16LE",
+];
+
+/// Whether `glcolorconvert` converts YUV format `from` to YUV format `to` directly. GStreamer
+/// 1.22 converts YUV only to and from RGB (a YUV→YUV GL chain goes through RGBA, which clamps
+/// what lies outside RGB); 1.26 converts between the planar and packed 4:2:x formats of
+/// [`GL_DIRECT_YUV_FORMATS`]. 1.24 is not measured and gets the RGBA hop, which works there.
+pub fn glcolorconvert_converts_yuv_directly(v: GstVersion, from: &str, to: &str) -> bool {
+    v.at_least(1, 26)
+        && from != to
+        && GL_DIRECT_YUV_FORMATS.contains(&from)
+        && GL_DIRECT_YUV_FORMATS.contains(&to)
+}
+
+/// Whether `glcolorconvert` reads and writes YUV in the matrix and range the caps say. 1.22
+/// reads YUV as BT.709 only for exactly `bt709` and as BT.601 limited range otherwise, and
+/// writes YUV from RGB as BT.601 limited range whatever the caps say; 1.26.2 follows the caps
+/// (bt601, bt709, bt2020 and full range, read into RGBA and written from it, within 1 of
+/// `videoconvert` on the colour bars; measured with Mesa llvmpipe). 1.24 is not measured: the
+/// bin keeps 1.22's workaround there (software for such streams, which is correct).
+pub fn glcolorconvert_follows_colorimetry(v: GstVersion) -> bool {
+    v.at_least(1, 26)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,6 +135,38 @@ mod tests {
             assert!(!fact(V1_22));
             assert!(fact(GstVersion::new(1, 24)));
             assert!(fact(V1_26));
+        }
+    }
+
+    #[test]
+    fn glcolorconvert_gained_yuv_to_yuv_and_colorimetry_in_1_26() {
+        for v in [V1_22, GstVersion::new(1, 24)] {
+            assert!(!glcolorconvert_follows_colorimetry(v));
+            assert!(!glcolorconvert_converts_yuv_directly(v, "I420", "Y444"));
+        }
+        assert!(glcolorconvert_follows_colorimetry(V1_26));
+        for (from, to) in [
+            ("I420", "Y42B"),
+            ("I420", "YUY2"),
+            ("YUY2", "I420"),
+            ("UYVY", "Y444"),
+        ] {
+            assert!(
+                glcolorconvert_converts_yuv_directly(V1_26, from, to),
+                "{from}->{to}"
+            );
+        }
+        // Semi-planar and YV12 still go through RGB; a format "to itself" is no conversion.
+        for (from, to) in [
+            ("I420", "NV12"),
+            ("NV12", "I420"),
+            ("YV12", "I420"),
+            ("I420", "I420"),
+        ] {
+            assert!(
+                !glcolorconvert_converts_yuv_directly(V1_26, from, to),
+                "{from}->{to}"
+            );
         }
     }
 

@@ -660,13 +660,19 @@ fn through_videoconvert(source: &str, out_caps: &str) -> Vec<u8> {
 
 /// The picture's samples plane by plane, without the padding at the end of each row.
 fn visible_samples(info: &gst_video::VideoInfo, bytes: &[u8]) -> Vec<u8> {
+    samples_in_rows(info, bytes, info.height())
+}
+
+/// [`visible_samples`] of the picture's first `picture_rows` rows (and the chroma rows that
+/// belong to them).
+fn samples_in_rows(info: &gst_video::VideoInfo, bytes: &[u8], picture_rows: u32) -> Vec<u8> {
     let finfo = info.format_info();
     let mut samples = Vec::new();
     for plane in 0..info.n_planes() as usize {
         let component = (0..finfo.n_components() as u8)
             .find(|&c| finfo.plane()[c as usize] as usize == plane)
             .unwrap();
-        let rows = finfo.scale_height(component, info.height()) as usize;
+        let rows = finfo.scale_height(component, picture_rows) as usize;
         let row_bytes = finfo.scale_width(component, info.width()) as usize
             * finfo.pixel_stride()[component as usize] as usize;
         let (offset, stride) = (info.offset()[plane], info.stride()[plane] as usize);
@@ -701,5 +707,155 @@ fn i420_nv12_layout_swaps_are_bit_exact_with_videoconvert() {
                 "{from}->{to} {width}x{height}: differs from videoconvert"
             );
         }
+    }
+}
+
+/// The YUV pairs of the GL tests below: the first three glcolorconvert converts directly on
+/// GStreamer 1.26, the last two (to and from NV12) on no version.
+const GL_YUV_PAIRS: [(&str, &str); 5] = [
+    ("I420", "Y444"),
+    ("YUY2", "I420"),
+    ("I420", "Y42B"),
+    ("I420", "NV12"),
+    ("NV12", "I420"),
+];
+
+/// Whether the GL chain from `from` to `to` goes without the RGBA hop on the GStreamer running:
+/// on 1.26 for the pairs glcolorconvert converts directly, on 1.22 never.
+fn direct_on_this_version(from: &str, to: &str) -> bool {
+    let running = gststrom::gstversion::running();
+    running >= gststrom::gstversion::GstVersion::new(1, 26) && to != "NV12" && from != "NV12"
+}
+
+#[test]
+fn the_gl_chain_hops_through_rgba_only_where_this_version_needs_it() {
+    init();
+    let running = gststrom::gstversion::running();
+    for (from, to) in GL_YUV_PAIRS {
+        let (out, result, _) = convert(
+            &format!("videotestsrc num-buffers=3 ! video/x-raw,format={from},width=320,height=240"),
+            "mode=gl",
+            &format!("video/x-raw(memory:GLMemory),format={to}"),
+        );
+        assert!(
+            result.error().is_none(),
+            "{from}->{to}: {:?}",
+            result.error()
+        );
+        assert_eq!((out.buffers(), format_of(&out.caps[0])), (3, to.to_owned()));
+        let chain = result.decisions()[0].get::<String>("chain").unwrap();
+        let expected = if direct_on_this_version(from, to) {
+            "glupload ! glcolorconvert".to_owned()
+        } else {
+            let hop = "glupload ! glcolorconvert ! video/x-raw(memory:GLMemory),format=RGBA \
+                       ! glcolorconvert";
+            // 1.22 writes YUV from RGB as BT.601 only, and the chain says so.
+            match gststrom::gstversion::glcolorconvert_follows_colorimetry(running) {
+                true => hop.to_owned(),
+                false => format!("{hop} ! video/x-raw,<YUV as bt601>"),
+            }
+        };
+        println!("GStreamer {running}, {from}->{to}: {chain}");
+        assert_eq!(chain, expected, "GStreamer {running}, {from}->{to}");
+    }
+}
+
+/// The GL chain's picture against videoconvert's for each pair, direct or through RGBA, within
+/// the bounds of `gl_and_software_outputs_agree_on_colour_bars` (over the in-gamut bars).
+#[test]
+fn the_gl_chain_of_every_yuv_pair_agrees_with_videoconvert() {
+    init();
+    for (from, to) in GL_YUV_PAIRS {
+        let source = format!(
+            "videotestsrc num-buffers=1 pattern=smpte ! video/x-raw,format={from},width=320,height=240"
+        );
+        let out_caps = format!("video/x-raw,format={to}");
+        let (gl, result, _) = convert(&source, "mode=gl", &out_caps);
+        assert!(
+            result.error().is_none(),
+            "{from}->{to}: {:?}",
+            result.error()
+        );
+        let info = gst_video::VideoInfo::from_caps(&gl.caps[0]).unwrap();
+        let reference = through_videoconvert(&source, &out_caps);
+        let (gl, reference) = (
+            samples_in_rows(&info, gl.first.as_deref().unwrap(), 150),
+            samples_in_rows(&info, &reference, 150),
+        );
+        let diffs: Vec<u8> = gl
+            .iter()
+            .zip(&reference)
+            .map(|(a, b)| a.abs_diff(*b))
+            .collect();
+        let mean = diffs.iter().map(|&d| f64::from(d)).sum::<f64>() / diffs.len() as f64;
+        let max = diffs.iter().copied().max().unwrap_or(0);
+        let how = if direct_on_this_version(from, to) {
+            "direct"
+        } else {
+            "RGBA hop"
+        };
+        println!("{from}->{to} ({how}): GL vs videoconvert mean {mean:.2}, max {max}");
+        assert!(
+            mean < 1.0 && max <= 32,
+            "{from}->{to} ({how}): GL differs from videoconvert: mean {mean:.2}, max {max}"
+        );
+    }
+}
+
+/// Colorimetry GStreamer 1.22's glcolorconvert gets wrong (BT.2020 and full-range YUV read,
+/// YUV other than BT.601 written from RGB): 1.26 follows the caps, so mode=gl converts it within
+/// a mean of 2.5 of videoconvert over the in-gamut bars (1.26.2 with llvmpipe: 1.4 to 2.1 read
+/// into RGBA, where BT.601 itself gives 2.1 from bilinear chroma at the bar edges; 0.5 to 0.6
+/// written; 1.22 misread them by 4.3 to 12.5, wrote them 9.8 to 28.7 off); on 1.22 mode=gl
+/// refuses them, naming the reason.
+#[test]
+fn gl_colorimetry_is_honoured_or_refused_by_version() {
+    init();
+    let running = gststrom::gstversion::running();
+    let follows = gststrom::gstversion::glcolorconvert_follows_colorimetry(running);
+    for (input, output) in [
+        ("I420,colorimetry=bt2020", "RGBA"),
+        ("I420,colorimetry=1:4:0:0", "RGBA"),
+        ("RGBA", "I420,colorimetry=bt709"),
+        ("RGBA", "I420,colorimetry=bt2020"),
+    ] {
+        let source = format!(
+            "videotestsrc num-buffers=1 pattern=smpte ! video/x-raw,format={input},width=320,height=240"
+        );
+        let out_caps = format!("video/x-raw,format={output}");
+        let (gl, result, _) = convert(&source, "mode=gl", &out_caps);
+        if !follows {
+            let error = result.error().expect("mode=gl refuses");
+            assert!(
+                error.contains("glcolorconvert (GStreamer 1.22)"),
+                "{input}->{output}: {error}"
+            );
+            println!("GStreamer {running}, {input}->{output}: refused: {error}");
+            continue;
+        }
+        assert!(
+            result.error().is_none(),
+            "{input}->{output}: {:?}",
+            result.error()
+        );
+        let chain = result.decisions()[0].get::<String>("chain").unwrap();
+        assert_eq!(
+            chain, "glupload ! glcolorconvert ! gldownload",
+            "{input}->{output}"
+        );
+        let info = gst_video::VideoInfo::from_caps(&gl.caps[0]).unwrap();
+        let reference = through_videoconvert(&source, &out_caps);
+        let (gl, reference) = (
+            samples_in_rows(&info, gl.first.as_deref().unwrap(), 150),
+            samples_in_rows(&info, &reference, 150),
+        );
+        let diffs: Vec<u8> = gl
+            .iter()
+            .zip(&reference)
+            .map(|(a, b)| a.abs_diff(*b))
+            .collect();
+        let mean = diffs.iter().map(|&d| f64::from(d)).sum::<f64>() / diffs.len() as f64;
+        println!("GStreamer {running}, {input}->{output}: GL vs videoconvert mean {mean:.2}");
+        assert!(mean <= 2.5, "{input}->{output}: mean {mean:.2}");
     }
 }

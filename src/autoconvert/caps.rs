@@ -100,10 +100,10 @@ fn gl_reads(c: &gst_video::VideoColorimetry) -> bool {
         || (c.matrix() == VideoColorMatrix::Bt601 && c.range() == VideoColorRange::Range16_235)
 }
 
-/// What the last glcolorconvert of a GL chain may write: YUV labelled BT.601 (GStreamer 1.22
-/// writes YUV from RGB only so, whatever the caps would otherwise say), or any other format,
-/// in any memory. `pin` adds a fixed size and pixel-aspect-ratio to both.
-pub(crate) fn gl_written_caps(pin: Option<(i32, i32, gst::Fraction)>) -> gst::Caps {
+/// What the last glcolorconvert of a GL chain may write: YUV, labelled BT.601 with `bt601`
+/// (GStreamer 1.22 writes YUV from RGB only so, whatever the caps would otherwise say), or any
+/// other format, in any memory. `pin` adds a fixed size and pixel-aspect-ratio to both.
+pub(crate) fn gl_written_caps(pin: Option<(i32, i32, gst::Fraction)>, bt601: bool) -> gst::Caps {
     static GL_FORMATS: std::sync::LazyLock<(Vec<String>, Vec<String>)> =
         std::sync::LazyLock::new(|| {
             let all = formats::GL_CONVERT_FORMATS.iter().map(|f| f.to_string());
@@ -126,7 +126,7 @@ pub(crate) fn gl_written_caps(pin: Option<(i32, i32, gst::Fraction)>) -> gst::Ca
     };
     let mut caps = gst::Caps::new_empty();
     let caps_mut = caps.get_mut().expect("a new caps is writable");
-    caps_mut.append_structure_full(with(yuv, true), Some(gst::CapsFeatures::new_any()));
+    caps_mut.append_structure_full(with(yuv, bt601), Some(gst::CapsFeatures::new_any()));
     caps_mut.append_structure_full(with(other, false), Some(gst::CapsFeatures::new_any()));
     caps
 }
@@ -171,7 +171,7 @@ pub(crate) fn direct_target(input: &gst::CapsRef, downstream: &gst::CapsRef) -> 
 pub(crate) fn downstream_from_caps(caps: &gst::CapsRef) -> Downstream {
     let mut down = Downstream {
         any: caps.is_any(),
-        refuses_gl_colour: !caps.is_any() && !caps.can_intersect(&gl_written_caps(None)),
+        refuses_gl_colour: !caps.is_any() && !caps.can_intersect(&gl_written_caps(None, true)),
         ..Default::default()
     };
     for (s, features) in caps.iter_with_features() {

@@ -71,9 +71,9 @@ pub(super) fn output_size_for(
 
 /// New input caps on a GL scaling chain that stays: the size videoconvertscale would now choose
 /// replaces the old one on the chain's output pin before the caps reach the chain.
-pub(super) fn repin_output_size(elements: &[gst::Element], output_size: &OutputSize) {
+pub(super) fn repin_output_size(elements: &[gst::Element], output_size: &OutputSize, bt601: bool) {
     if let Some(pin) = elements.iter().find(|e| e.name().as_str() == OUTPUT_PIN) {
-        pin.set_property("caps", output_pin_caps(Some(output_size)));
+        pin.set_property("caps", output_pin_caps(Some(output_size), bt601));
     }
 }
 
@@ -131,13 +131,16 @@ const OUTPUT_PIN: &str = "strom-output-caps";
 
 /// A GL chain that scales: glcolorscale would choose another size than videoconvertscale.
 fn pins_output_size(shape: &ChainShape) -> bool {
-    shape.steps().contains(&Step::OutputPin { size: true })
+    shape
+        .steps()
+        .iter()
+        .any(|s| matches!(s, Step::OutputPin { size: true, .. }))
 }
 
-/// What the output pin lets through: YUV labelled as the BT.601 it is, or RGB, at the size
-/// videoconvertscale would choose when the chain scales.
-fn output_pin_caps(size: Option<&OutputSize>) -> gst::Caps {
-    caps::gl_written_caps(size.map(|s| (s.width, s.height, s.par)))
+/// What the output pin lets through: YUV (labelled as the BT.601 it is with `bt601`), or RGB,
+/// at the size videoconvertscale would choose when the chain scales.
+fn output_pin_caps(size: Option<&OutputSize>, bt601: bool) -> gst::Caps {
+    caps::gl_written_caps(size.map(|s| (s.width, s.height, s.par)), bt601)
 }
 
 /// Where `bayer2rgb` sizes its buffers wrongly without a pool from downstream
@@ -192,9 +195,9 @@ pub(super) fn specs_for(
                 }
                 Step::Identity => ElementSpec::new(factory).property("silent", true),
                 Step::Demosaic => ElementSpec::new(factory).setup(offer_bayer2rgb_a_pool),
-                Step::OutputPin { .. } => ElementSpec::new(factory)
+                Step::OutputPin { bt601, .. } => ElementSpec::new(factory)
                     .property("name", OUTPUT_PIN)
-                    .property("caps", output_pin_caps(output_size)),
+                    .property("caps", output_pin_caps(output_size, bt601)),
                 Step::RgbaHop => ElementSpec::new(factory).property(
                     "caps",
                     gst::Caps::builder("video/x-raw")

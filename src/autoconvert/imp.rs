@@ -23,6 +23,7 @@ use crate::chainbin::{ChainSlot, ErrorHold, QueryGate, consumer, describe_error}
 use crate::framecheck::{self, DropCount};
 use crate::gpu::gl::GlInfo;
 use crate::gpu::health::{self, InteropLost, WatchedDevice};
+use crate::gstversion;
 use crate::sync::lock;
 
 const DEFAULT_MODE: Mode = Mode::Auto;
@@ -342,6 +343,7 @@ impl AutoConvert {
             passthrough: caps::takes_as_is(caps, &downstream_caps),
             scale: self.scales(),
             software_settings: lock(&self.stock).software_reason(self.scales()),
+            gst_version: gstversion::running(),
         };
         let interop = request
             .needs_interop()
@@ -366,7 +368,7 @@ impl AutoConvert {
         if current == Some(plan.shape) {
             gst::debug!(CAT, imp = self, "current chain carries {caps}");
             if let Some(size) = &output_size {
-                chain::repin_output_size(&self.chain.elements(), size);
+                chain::repin_output_size(&self.chain.elements(), size, plan.shape.pin_bt601);
             }
             return Ok(());
         }

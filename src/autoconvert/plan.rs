@@ -5,6 +5,7 @@
 
 use super::Mode;
 use crate::formats::{is_gl_rgb_format, is_yuv};
+use crate::gstversion::{self, GstVersion};
 pub use crate::path::InteropVerdict;
 
 /// The two conversion paths the bin can build.
@@ -167,6 +168,9 @@ pub struct Request {
     /// Why only videoconvert(scale) makes the picture the bin's stock properties ask for
     /// (e.g. `dither=none is honoured by videoconvert only`); `None` at their defaults.
     pub software_settings: Option<String>,
+    /// The GStreamer running: what its glcolorconvert converts directly, and whether it follows
+    /// the caps' colorimetry.
+    pub gst_version: GstVersion,
 }
 
 impl Request {
@@ -219,6 +223,9 @@ pub struct ChainShape {
     /// what that YUV is (BT.601, see [`Downstream::refuses_gl_colour`]) and, when scaling, pins
     /// the size videoconvertscale would choose.
     pub pin_output: bool,
+    /// The output pin labels YUV as BT.601: the running glcolorconvert writes YUV from RGB only
+    /// so ([`gstversion::glcolorconvert_follows_colorimetry`]); else it pins the size only.
+    pub pin_bt601: bool,
     /// Software conversion for a consumer that takes GL memory only: `glupload` last.
     pub upload_output: bool,
 }
@@ -237,6 +244,7 @@ impl ChainShape {
             passthrough: false,
             scale: false,
             pin_output: false,
+            pin_bt601: false,
             upload_output: false,
         }
     }
@@ -278,7 +286,10 @@ impl ChainShape {
                     steps.extend([Step::RgbaHop, Step::GlConvert]);
                 }
                 if self.pin_output {
-                    steps.push(Step::OutputPin { size: self.scale });
+                    steps.push(Step::OutputPin {
+                        size: self.scale,
+                        bt601: self.pin_bt601,
+                    });
                 }
                 if self.download_output {
                     steps.push(Step::Download);
@@ -329,9 +340,10 @@ pub enum Step {
     GlScale,
     /// A capsfilter to RGBA in GL memory: the hop between two different YUV formats.
     RgbaHop,
-    /// A capsfilter after the last `glcolorconvert` saying what its YUV is (BT.601) and, when
-    /// `size`, pinning the size videoconvertscale would choose.
-    OutputPin { size: bool },
+    /// A capsfilter after the last `glcolorconvert`: with `bt601`, saying what its YUV is
+    /// (BT.601, where the running glcolorconvert writes YUV from RGB only so) and, with `size`,
+    /// pinning the size videoconvertscale would choose.
+    OutputPin { size: bool, bt601: bool },
 }
 
 impl Step {
@@ -356,10 +368,15 @@ impl Step {
     pub fn describe(self) -> &'static str {
         match self {
             Step::RgbaHop => "video/x-raw(memory:GLMemory),format=RGBA",
-            Step::OutputPin { size: true } => {
-                "video/x-raw,<size as videoconvertscale>,<YUV as bt601>"
-            }
-            Step::OutputPin { size: false } => "video/x-raw,<YUV as bt601>",
+            Step::OutputPin {
+                size: true,
+                bt601: true,
+            } => "video/x-raw,<size as videoconvertscale>,<YUV as bt601>",
+            Step::OutputPin {
+                size: true,
+                bt601: false,
+            } => "video/x-raw,<size as videoconvertscale>",
+            Step::OutputPin { size: false, .. } => "video/x-raw,<YUV as bt601>",
             other => other.factory(),
         }
     }
@@ -414,7 +431,7 @@ pub fn plan(request: &Request) -> Result<ChainPlan, PlanError> {
             bayer_output: downstream.wants_bayer(),
             ..ChainShape::software()
         },
-        ConvertPath::Gl => gl_shape(&converted, downstream, request.scale),
+        ConvertPath::Gl => gl_shape(&converted, downstream, request.scale, request.gst_version),
     };
     shape.bayer_input = input.bayer;
     shape.scale = request.scale;
@@ -423,7 +440,7 @@ pub fn plan(request: &Request) -> Result<ChainPlan, PlanError> {
             .software_settings
             .clone()
             .or_else(|| upload_problem(&converted))
-            .or_else(|| gl_colour_problem(&converted, downstream, &shape))
+            .or_else(|| gl_colour_problem(&converted, downstream, &shape, request.gst_version))
     {
         return software_instead(request, &problem);
     }
@@ -437,7 +454,16 @@ pub fn plan(request: &Request) -> Result<ChainPlan, PlanError> {
 /// Why the GL chain `shape` would give wrong colours, if it would: GStreamer 1.22's
 /// glcolorconvert reads YUV only as BT.601 or BT.709 limited range, and writes YUV from RGB only
 /// as BT.601 limited range (the chain then says so in its caps, which downstream may refuse).
-fn gl_colour_problem(input: &Input, downstream: &Downstream, shape: &ChainShape) -> Option<String> {
+/// Later versions follow the caps: no problem there.
+fn gl_colour_problem(
+    input: &Input,
+    downstream: &Downstream,
+    shape: &ChainShape,
+    version: GstVersion,
+) -> Option<String> {
+    if gstversion::glcolorconvert_follows_colorimetry(version) {
+        return None;
+    }
     let targets = if shape.download_output {
         downstream.system.as_ref()
     } else {
@@ -644,7 +670,12 @@ pub fn system_offer(mode: Mode, gl_failed: bool, downstream: &Downstream) -> Sys
 }
 
 /// Shape of the GL chain for this input and consumer.
-fn gl_shape(input: &Input, downstream: &Downstream, scale: bool) -> ChainShape {
+fn gl_shape(
+    input: &Input,
+    downstream: &Downstream,
+    scale: bool,
+    version: GstVersion,
+) -> ChainShape {
     // Output in GL memory when downstream takes it (or takes anything), else download.
     let download_output = downstream.gl.is_none() && !downstream.any;
     let targets = if download_output {
@@ -652,26 +683,40 @@ fn gl_shape(input: &Input, downstream: &Downstream, scale: bool) -> ChainShape {
     } else {
         downstream.gl.clone().unwrap_or_default()
     };
-    let rgba_hop = needs_rgba_hop(input, &targets);
+    let rgba_hop = needs_rgba_hop(input, &targets, version);
+    // Whenever RGB may become YUV in the last glcolorconvert of a version that writes BT.601
+    // only; when scaling, for the size.
+    let pin_bt601 = !gstversion::glcolorconvert_follows_colorimetry(version)
+        && (rgba_hop || scale || (!input.is_yuv && targets.any_matches(is_yuv)));
     ChainShape {
         path: ConvertPath::Gl,
         rgba_hop,
         download_output,
-        // Whenever RGB may become YUV in the last glcolorconvert.
-        pin_output: rgba_hop || scale || (!input.is_yuv && targets.any_matches(is_yuv)),
+        pin_output: pin_bt601 || scale,
+        pin_bt601,
         ..ChainShape::software()
     }
 }
 
-/// glcolorconvert (1.22) converts YUV↔RGB but not YUV→another YUV. When the input is YUV and
-/// downstream takes neither the input format nor any RGB format, go through RGBA on the GPU.
-pub fn needs_rgba_hop(input: &Input, targets: &Formats) -> bool {
-    input.is_yuv && !targets.contains(&input.format) && !targets.any_matches(is_gl_rgb_format)
+/// glcolorconvert (1.22) converts YUV↔RGB but not YUV→another YUV; 1.26 converts some YUV
+/// pairs directly ([`gstversion::glcolorconvert_converts_yuv_directly`]). When the input is YUV
+/// and downstream takes neither the input format, nor any RGB format, nor a YUV format the
+/// running glcolorconvert makes from the input, go through RGBA on the GPU.
+pub fn needs_rgba_hop(input: &Input, targets: &Formats, version: GstVersion) -> bool {
+    let direct =
+        |to: &str| gstversion::glcolorconvert_converts_yuv_directly(version, &input.format, to);
+    input.is_yuv
+        && !targets.contains(&input.format)
+        && !targets.any_matches(is_gl_rgb_format)
+        && !targets.any_matches(direct)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const V1_22: GstVersion = GstVersion::new(1, 22);
+    const V1_26: GstVersion = GstVersion::new(1, 26);
 
     fn input(format: &str, is_yuv: bool) -> Input {
         Input::raw(format, is_yuv)
@@ -710,6 +755,8 @@ mod tests {
             passthrough: false,
             scale: false,
             software_settings: None,
+            // The rules as on 1.22; the tests of what 1.26 changes say so.
+            gst_version: V1_22,
         }
     }
 
@@ -802,12 +849,12 @@ mod tests {
     #[test]
     fn rgba_hop_only_between_different_yuv_formats() {
         let nv12 = Formats::Only(vec!["NV12".into()]);
-        assert!(needs_rgba_hop(&input("I420", true), &nv12));
-        assert!(!needs_rgba_hop(&input("NV12", true), &nv12));
-        assert!(!needs_rgba_hop(&input("RGBA", false), &nv12));
+        assert!(needs_rgba_hop(&input("I420", true), &nv12, V1_22));
+        assert!(!needs_rgba_hop(&input("NV12", true), &nv12, V1_22));
+        assert!(!needs_rgba_hop(&input("RGBA", false), &nv12, V1_22));
         let nv12_or_rgba = Formats::Only(vec!["NV12".into(), "RGBA".into()]);
-        assert!(!needs_rgba_hop(&input("I420", true), &nv12_or_rgba));
-        assert!(!needs_rgba_hop(&input("I420", true), &Formats::Any));
+        assert!(!needs_rgba_hop(&input("I420", true), &nv12_or_rgba, V1_22));
+        assert!(!needs_rgba_hop(&input("I420", true), &Formats::Any, V1_22));
     }
 
     #[test]
@@ -1232,6 +1279,7 @@ mod tests {
             path: ConvertPath::Gl,
             rgba_hop: true,
             pin_output: true,
+            pin_bt601: true,
             ..ChainShape::software()
         };
         // The hop and the pin are steps of their own, not capsfilters told apart by position.
@@ -1242,7 +1290,10 @@ mod tests {
                 Step::GlConvert,
                 Step::RgbaHop,
                 Step::GlConvert,
-                Step::OutputPin { size: false }
+                Step::OutputPin {
+                    size: false,
+                    bt601: true
+                }
             ]
         );
         assert_eq!(
@@ -1254,6 +1305,7 @@ mod tests {
             path: ConvertPath::Gl,
             scale: true,
             pin_output: true,
+            pin_bt601: true,
             ..ChainShape::software()
         };
         assert_eq!(
@@ -1261,5 +1313,103 @@ mod tests {
             "glupload ! glcolorconvert ! glcolorscale ! glcolorconvert \
              ! video/x-raw,<size as videoconvertscale>,<YUV as bt601>"
         );
+        let size_only = ChainShape {
+            pin_bt601: false,
+            ..scaling
+        };
+        assert_eq!(
+            size_only.describe(),
+            "glupload ! glcolorconvert ! glcolorscale ! glcolorconvert \
+             ! video/x-raw,<size as videoconvertscale>"
+        );
+    }
+
+    #[test]
+    fn yuv_pairs_glcolorconvert_converts_go_without_the_rgba_hop_on_1_26() {
+        let gl_only = |format: &str| Downstream {
+            gl: only(&[format]),
+            ..Default::default()
+        };
+        let on = |version, format: &str, down: &Downstream| {
+            plan(&Request {
+                gst_version: version,
+                ..request(Mode::Gl, &input(format, true), down)
+            })
+            .unwrap()
+            .shape
+        };
+        let hop = ["glupload", "glcolorconvert", "capsfilter", "glcolorconvert"];
+        for (from, to) in [("I420", "Y444"), ("YUY2", "I420"), ("I420", "Y42B")] {
+            let s = on(V1_22, from, &gl_only(to));
+            assert!(s.rgba_hop && s.pin_bt601, "{from}->{to}");
+            assert_eq!(s.factories(), [&hop[..], &["capsfilter"]].concat());
+            let s = on(V1_26, from, &gl_only(to));
+            assert!(!s.rgba_hop && !s.pin_output, "{from}->{to}");
+            assert_eq!(
+                s.factories(),
+                ["glupload", "glcolorconvert"],
+                "{from}->{to}"
+            );
+            assert_eq!(s.describe(), "glupload ! glcolorconvert");
+        }
+        // A consumer that takes a direct target among others: glcolorconvert picks that one.
+        let s = on(V1_26, "I420", &gl_only("NV12"));
+        assert!(s.rgba_hop);
+        let mixed = Downstream {
+            gl: only(&["NV12", "Y444"]),
+            ..Default::default()
+        };
+        assert!(!on(V1_26, "I420", &mixed).rgba_hop);
+        // To and from NV12, 1.26 keeps the hop, without the BT.601 pin (it writes the caps'
+        // colorimetry); a system-memory consumer gets gldownload last.
+        let sys = Downstream {
+            system: only(&["I420"]),
+            ..Default::default()
+        };
+        let s = on(V1_26, "NV12", &sys);
+        assert_eq!(s.factories(), [&hop[..], &["gldownload"]].concat());
+        assert_eq!(
+            s.describe(),
+            "glupload ! glcolorconvert ! video/x-raw(memory:GLMemory),format=RGBA ! glcolorconvert \
+             ! gldownload"
+        );
+    }
+
+    #[test]
+    fn colours_1_22_misreads_stay_on_the_gl_path_on_1_26() {
+        let bt2020 = Input {
+            colorimetry: "bt2020".into(),
+            gl_misreads_colour: true,
+            ..input("I420", true)
+        };
+        let gl_only = Downstream {
+            gl: only(&["NV12"]),
+            refuses_gl_colour: true,
+            ..Default::default()
+        };
+        let on = |version, input: &Input| {
+            plan(&Request {
+                gst_version: version,
+                ..request(Mode::Auto, input, &gl_only)
+            })
+            .unwrap()
+        };
+        assert_eq!(on(V1_22, &bt2020).shape.path, ConvertPath::Software);
+        let p = on(V1_26, &bt2020);
+        assert_eq!(p.shape.path, ConvertPath::Gl);
+        assert!(!p.shape.pin_output, "{:?}", p.shape);
+        // RGB to YUV for a consumer refusing BT.601: 1.26 writes what the caps say.
+        let rgb = input("BGRx", false);
+        assert_eq!(on(V1_22, &rgb).shape.path, ConvertPath::Software);
+        let p = on(V1_26, &rgb);
+        assert_eq!(p.shape.factories(), ["glupload", "glcolorconvert"]);
+        // Scaling keeps the pin for the size, without the BT.601 label.
+        let p = plan(&Request {
+            gst_version: V1_26,
+            scale: true,
+            ..request(Mode::Auto, &rgb, &gl_only)
+        })
+        .unwrap();
+        assert!(p.shape.pin_output && !p.shape.pin_bt601);
     }
 }

@@ -39,6 +39,7 @@ pub(crate) fn autoconvert(interop: &InteropReport, scale: bool) -> Check {
         passthrough: false,
         scale,
         software_settings: None,
+        gst_version: crate::gstversion::running(),
     };
     match convert::plan(&request) {
         Ok(plan) => Check::info(

@@ -216,6 +216,7 @@ proptest! {
             passthrough: false,
             scale: false,
             software_settings: None,
+            gst_version: gststrom::gstversion::running(),
         };
         if request.needs_interop() {
             let (report, _) = gststrom::gpu::interop::probe_cached(None, None);
