@@ -218,6 +218,16 @@ impl AutoEnc {
         let (failed, outcome, output_started) = {
             let mut state = self.state();
             let active = state.active.take();
+            // What it output but the bin held back is not sent: its frames are owed again.
+            let discarded = state.output.discard();
+            state.pending.take_back();
+            if discarded > 0 {
+                gst::debug!(
+                    CAT,
+                    imp = self,
+                    "{discarded} held outputs of the failed encoder dropped"
+                );
+            }
             let outcome = match active.as_ref().map_or(0, |a| a.encoded) {
                 0 => Outcome::FailedBeforeOutput(failure.why.clone()),
                 frames => Outcome::FailedAfterOutput {
@@ -259,8 +269,9 @@ impl AutoEnc {
                 gst::StreamError::Encode,
                 ("{}", why),
                 [
-                    "downstream gets a new keyframe and new caps: fine for byte-stream, MPEG-TS, \
-                     RTP or SRT; a muxer writing a file (mp4mux, matroskamux) may refuse the change"
+                    "downstream gets a new keyframe with its parameter sets in-band; caps that \
+                     carry codec_data (avc for mp4mux, matroskamux, flvmux) stay the first \
+                     encoder's, so that a muxer sees one stream"
                 ]
             );
         }

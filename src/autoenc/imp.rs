@@ -135,6 +135,8 @@ pub(super) struct State {
     /// Some encoder of this stream has returned output: a switch now changes caps downstream.
     pub output_started: bool,
     pub pending: Pending<Held>,
+    /// Encoded outputs held back for display order, and the last DTS sent (see `output.rs`).
+    pub output: super::output::Output,
     /// An error an encoder posted from a thread of its own: the stream switches on its next
     /// buffer (or EOS).
     pub async_error: Option<gst::Message>,

@@ -6,7 +6,8 @@
 //! it takes) ! the chosen encoder ! the codec's parser (downstream gets the stream-format and
 //! alignment it asks for). `plan.rs` is the candidate table, the per-encoder property mapping
 //! and the order, as plain data; `caps.rs` the caps offered; `open.rs` opens candidates;
-//! `hang.rs` says when an encoder that returns nothing has hung; `pending.rs` keeps the raw frames the encoder has not yet returned; `fallback.rs` moves the
+//! `hang.rs` says when an encoder that returns nothing has hung; `pending.rs` keeps the raw frames the encoder has not yet returned; `output.rs` holds
+//! outputs back for display order and keeps downstream's caps and DTS across a switch; `fallback.rs` moves the
 //! stream to the next candidate with them; `report.rs` says what was chosen and why; `imp.rs`
 //! wires it into GStreamer.
 
@@ -18,6 +19,7 @@ mod fallback;
 mod hang;
 mod imp;
 mod open;
+mod output;
 mod pending;
 // Public so that the tests can check the mapping of every encoder installed on the machine.
 pub mod plan;

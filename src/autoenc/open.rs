@@ -10,11 +10,10 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 
 use super::caps;
-use super::imp::{Active, AutoEnc, CAT, Settings, running_time};
+use super::imp::{Active, AutoEnc, CAT, Settings};
 use super::pending::Pending;
 use super::plan::{self, Candidate, Outcome, Value};
 use super::registry::registered;
-use super::report::Announcement;
 use crate::chainbin::{PropertyValue, set_checked, summarise_error};
 
 /// The table's value as `set_checked` takes it.
@@ -196,7 +195,7 @@ impl AutoEnc {
             state.generation += 1;
             state.generation
         };
-        self.watch_output(&encoder, generation);
+        self.watch_output(&encoder, &parser, generation);
         let bin = self.obj();
         self.set_format_gate(&gate, &encoder, None)?;
         let elements = vec![converter.clone(), gate.clone(), encoder.clone(), parser];
@@ -283,64 +282,5 @@ impl AutoEnc {
             .structure(0)
             .and_then(|s| Some((s.get::<i32>("width").ok()?, s.get::<i32>("height").ok()?)));
         self.set_format_gate(&gate, &encoder, size)
-    }
-
-    /// Counts what comes out of `encoder`: each buffer confirms its frame; the first one is
-    /// when the choice is announced.
-    fn watch_output(&self, encoder: &gst::Element, generation: u64) {
-        let Some(pad) = encoder.static_pad("src") else {
-            return;
-        };
-        let bin = self.obj().downgrade();
-        pad.add_probe(
-            gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
-            move |pad, info| {
-                let Some(bin) = bin.upgrade() else {
-                    return gst::PadProbeReturn::Ok;
-                };
-                match &info.data {
-                    Some(gst::PadProbeData::Buffer(buffer)) => {
-                        bin.imp().on_encoded(generation, pad, buffer);
-                    }
-                    Some(gst::PadProbeData::BufferList(list)) => {
-                        for buffer in list.iter() {
-                            bin.imp().on_encoded(generation, pad, buffer);
-                        }
-                    }
-                    _ => {}
-                }
-                gst::PadProbeReturn::Ok
-            },
-        );
-    }
-
-    fn on_encoded(&self, generation: u64, pad: &gst::Pad, buffer: &gst::BufferRef) {
-        let pts = running_time(pad, buffer.pts());
-        let dts = running_time(pad, buffer.dts());
-        let settings = self.settings();
-        let announcement = {
-            let mut state = self.state();
-            let Some(active) = state.active.as_mut().filter(|a| a.generation == generation) else {
-                return;
-            };
-            active.encoded += 1;
-            active.quiet.output();
-            let first = !active.announced;
-            active.announced = true;
-            state.output_started = true;
-            state.pending.confirm(pts);
-            let dropped = state.pending.drop_older_than(dts);
-            if dropped > 0 {
-                gst::debug!(
-                    CAT,
-                    imp = self,
-                    "{dropped} frames the encoder dropped let go"
-                );
-            }
-            first.then(|| Announcement::of(&settings, &state)).flatten()
-        };
-        if let Some(announcement) = announcement {
-            self.announce(announcement);
-        }
     }
 }
