@@ -1632,7 +1632,10 @@ fn decode_file(
 }
 
 /// Records the (PTS, DTS) of every buffer entering `element`'s sink pad.
-fn record_times(element: &gst::Element) -> Arc<Mutex<Vec<(Option<u64>, Option<u64>)>>> {
+/// (PTS, DTS) running times of the buffers a pad saw.
+type Times = Arc<Mutex<Vec<(Option<u64>, Option<u64>)>>>;
+
+fn record_times(element: &gst::Element) -> Times {
     let times = Arc::new(Mutex::new(Vec::new()));
     let seen = times.clone();
     let pad = element.sink_pads().into_iter().next().expect("a sink pad");

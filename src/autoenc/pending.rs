@@ -334,34 +334,35 @@ mod tests {
     #[test]
     fn b_frame_outputs_close_display_order_before_they_are_done() {
         // I0 P3 B1 B2 in decode order: P3 alone would leave 1 and 2 behind it.
+        let ms = |n: u64| n * 1_000_000;
         let mut p = Pending::default();
         for n in 0..6u64 {
-            p.push(Some(n * 10), 1, n);
+            p.push(Some(ms(n * 10)), 1, n);
         }
         assert!(p.output(Some(0)));
         assert!(p.closed_before(Some(0)));
         assert_eq!(p.release(), 1);
-        assert!(p.output(Some(30)));
-        assert!(!p.closed_before(Some(30)));
-        assert!(p.output(Some(10)));
-        assert!(!p.closed_before(Some(30)));
+        assert!(p.output(Some(ms(30))));
+        assert!(!p.closed_before(Some(ms(30))));
+        assert!(p.output(Some(ms(10))));
+        assert!(!p.closed_before(Some(ms(30))));
         // A switch now: 1 and 3 are owed again, with 2, 4 and 5.
         let mut q = Pending::default();
         for n in 1..6u64 {
-            q.push(Some(n * 10), 1, n);
+            q.push(Some(ms(n * 10)), 1, n);
         }
-        q.output(Some(30));
-        q.output(Some(10));
+        q.output(Some(ms(30)));
+        q.output(Some(ms(10)));
         q.take_back();
         assert_eq!(q.snapshot(), [1, 2, 3, 4, 5]);
         // No switch: B2 closes it.
-        assert!(p.output(Some(20)));
-        assert!(p.closed_before(Some(30)));
+        assert!(p.output(Some(ms(20))));
+        assert!(p.closed_before(Some(ms(30))));
         assert_eq!(p.release(), 3);
         assert_eq!((p.snapshot(), p.bytes()), (vec![4, 5], 2));
         // A frame output but held is not let go as dropped at a later DTS.
-        assert!(p.output(Some(50)));
-        assert_eq!(p.drop_older_than(Some(60)), 1);
+        assert!(p.output(Some(ms(50))));
+        assert_eq!(p.drop_older_than(Some(ms(60))), 1);
         assert_eq!(p.snapshot(), [5]);
         assert!(p.closed_before(None));
     }
