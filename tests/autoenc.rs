@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use gst::glib;
 use gst::prelude::*;
 
-use fake_encoders::{FAIL_FRAME, FAIL_OPEN, FRAME_ERROR, GL_ENCODER, OPEN_ERROR};
+use fake_encoders::{FAIL_AFTER, FAIL_FRAME, FAIL_OPEN, FRAME_ERROR, GL_ENCODER, OPEN_ERROR};
 use gststrom::autoenc::plan;
 
 const FRAMES: u32 = 60;
@@ -885,6 +885,188 @@ fn an_error_from_an_encoder_thread_switches_at_the_next_buffer() {
     assert_switched(&out, "x264enc", "openh264enc");
 }
 
+/// The stand-in hardware encoder (x264enc inside, B-frames) fails mid-stream, its output
+/// coming from the streaming thread or from a thread of its own (where the announcement and
+/// the output of the failed encoder race the switch): every frame once, in order.
+#[test]
+fn a_threaded_encoder_with_b_frames_failing_mid_stream_hands_every_frame_on() {
+    if !present("x264enc") || !present("openh264enc") {
+        eprintln!("SKIP: x264enc or openh264enc not installed");
+        return;
+    }
+    for threaded in [false, true] {
+        let out = encode_with(
+            &format!("candidates={FAIL_AFTER},openh264enc"),
+            FRAMES,
+            "ball",
+            move |bin| {
+                on_first(bin, FAIL_AFTER, move |encoder| {
+                    encoder.set_property("fail-after", 20u32);
+                    encoder.set_property("bframes", 2u32);
+                    encoder.set_property("threaded", threaded);
+                })
+            },
+        );
+        println!(
+            "threaded={threaded}: {:?}",
+            out.messages()
+                .iter()
+                .map(|m| field(m, "tried"))
+                .collect::<Vec<_>>()
+        );
+        assert_switched(&out, FAIL_AFTER, "openh264enc");
+    }
+}
+
+/// A failed encoder that does not stop (its PAUSED→READY takes 4.5 s, as a hung GPU encoder's
+/// may never return) is abandoned with a warning after 3 s; the stream goes on with every frame.
+#[test]
+fn an_encoder_that_will_not_stop_is_abandoned_with_a_warning() {
+    if !present("x264enc") || !present("openh264enc") {
+        eprintln!("SKIP: x264enc or openh264enc not installed");
+        return;
+    }
+    let out = encode_with(
+        &format!("candidates={FAIL_AFTER},openh264enc"),
+        FRAMES,
+        "ball",
+        |bin| {
+            on_first(bin, FAIL_AFTER, |encoder| {
+                encoder.set_property("fail-after", 20u32);
+                encoder.set_property("stop-delay", 4500u32);
+            })
+        },
+    );
+    assert!(out.run.error().is_none(), "{:?}", out.run.error());
+    let warnings = out.run.warning_messages();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w == &format!("{FAIL_AFTER} did not stop within 3 s: abandoned (its resources are freed if it ever stops)")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with(&format!("{FAIL_AFTER} failed after "))),
+        "{warnings:?}"
+    );
+    assert_eq!(out.running_times(), expected_times(FRAMES));
+    assert_eq!(decode_each_caps("h264", &out.samples), FRAMES as usize);
+}
+
+/// An encoder error held for the next buffer (posted from another thread while no frame was
+/// being pushed) is about a stream a flushing seek throws away: after the flush the same
+/// encoder goes on, with no switch and no warning.
+#[test]
+fn a_held_encoder_error_is_dropped_by_a_flush() {
+    if !present("x264enc") || !present("openh264enc") {
+        eprintln!("SKIP: x264enc or openh264enc not installed");
+        return;
+    }
+    init();
+    let pipeline = common::launch(
+        "appsrc name=src format=time stream-type=seekable ! stromautoenc name=enc \
+         candidates=x264enc,openh264enc tune=low-latency ! fakesink name=out sync=false",
+    );
+    let src = pipeline
+        .by_name("src")
+        .unwrap()
+        .downcast::<gst_app::AppSrc>()
+        .unwrap();
+    let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::I420, 320, 240)
+        .fps(gst::Fraction::new(30, 1))
+        .build()
+        .unwrap();
+    src.set_caps(Some(&info.to_caps().unwrap()));
+    src.set_callbacks(
+        gst_app::AppSrcCallbacks::builder()
+            .seek_data(|_, _| true)
+            .build(),
+    );
+    let decoded = count_buffers(&pipeline);
+    let push = |n: u64| {
+        let mut buffer = gst::Buffer::with_size(info.size()).unwrap();
+        let b = buffer.get_mut().unwrap();
+        b.set_pts(gst::ClockTime::SECOND.mul_div_floor(n, 30));
+        b.set_duration(gst::ClockTime::SECOND.mul_div_floor(1, 30));
+        src.push_buffer(buffer).unwrap();
+    };
+    common::set_state_guarded(&pipeline, gst::State::Playing);
+    for n in 0..10 {
+        push(n);
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while decoded.load(Ordering::SeqCst) < 10 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(decoded.load(Ordering::SeqCst), 10);
+    // The streaming thread is back in appsrc, waiting for data: the error is held.
+    std::thread::sleep(Duration::from_millis(100));
+    let enc = pipeline.by_name("enc").unwrap();
+    simulated_loss(&encoder_of(&enc, "x264enc"));
+    assert!(
+        pipeline
+            .seek_simple(gst::SeekFlags::FLUSH, gst::ClockTime::ZERO)
+            .is_ok()
+    );
+    for n in 0..10 {
+        push(n);
+    }
+    src.end_of_stream().unwrap();
+    let run = common::run_to_eos(&pipeline, Duration::from_secs(60));
+    assert!(run.error().is_none(), "{:?}", run.error());
+    assert!(run.warnings.is_empty(), "{:?}", run.warnings);
+    let encoders: Vec<String> = run
+        .element_messages
+        .iter()
+        .filter(|s| s.name() == "strom-autoenc")
+        .map(|s| field(s, "encoder"))
+        .collect();
+    assert_eq!(encoders, ["x264enc"]);
+}
+
+/// A live source and a synchronised sink that drops late frames (max-lateness 20 ms, as a video
+/// sink): the frames replayed after a switch must still be rendered.
+/// Not met yet (issue #24, point 4): 54 of 60 rendered here (machine loaded); the latency the
+/// bin reports does not cover the replay. Run with `--ignored` to measure.
+#[test]
+#[ignore = "a live switch still drops replayed frames as late (issue #24, point 4)"]
+fn a_switch_with_a_live_source_renders_every_frame() {
+    if !present("x264enc") || !present("openh264enc") {
+        eprintln!("SKIP: x264enc or openh264enc not installed");
+        return;
+    }
+    init();
+    let pipeline = common::launch(&format!(
+        "videotestsrc is-live=true num-buffers={FRAMES} \
+         ! video/x-raw,width=320,height=240,framerate=30/1 \
+         ! stromautoenc name=enc candidates={FAIL_AFTER},openh264enc tune=low-latency \
+         ! fakesink name=out sync=true max-lateness=20000000 signal-handoffs=true"
+    ));
+    on_first(&pipeline.by_name("enc").unwrap(), FAIL_AFTER, |encoder| {
+        encoder.set_property("fail-after", 20u32);
+        encoder.set_property("threaded", true);
+    });
+    let rendered = Arc::new(AtomicUsize::new(0));
+    let counter = rendered.clone();
+    pipeline
+        .by_name("out")
+        .unwrap()
+        .connect("handoff", false, move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            None
+        });
+    let run = common::run_to_eos(&pipeline, Duration::from_secs(60));
+    assert!(run.error().is_none(), "{:?}", run.error());
+    assert_eq!(run.warnings.len(), 1, "{:?}", run.warnings);
+    println!(
+        "live switch: {} of {FRAMES} rendered",
+        rendered.load(Ordering::SeqCst)
+    );
+    assert_eq!(rendered.load(Ordering::SeqCst), FRAMES as usize);
+}
+
 #[test]
 fn the_last_candidate_failing_mid_stream_is_an_error_naming_every_attempt() {
     let out = encode_with(
@@ -1399,9 +1581,13 @@ fn a_hung_encoder_is_replaced_and_no_frame_is_lost() {
     assert_eq!(decode_each_caps("h264", &out.samples), FRAMES as usize);
 }
 
-/// What decoding a file written through a switch gives: frames decoded, and whether their
-/// presentation times only grow.
-fn decode_file(file: &std::path::Path, demux: &str) -> Result<(usize, usize, bool), String> {
+/// What decoding a file written through a switch gives: access units demuxed, frames decoded,
+/// and the index of the first decoded frame whose presentation time does not grow (None when
+/// they all do).
+fn decode_file(
+    file: &std::path::Path,
+    demux: &str,
+) -> Result<(usize, usize, Option<usize>), String> {
     let pipeline = gst::parse::launch(&format!(
         "filesrc location={} ! {demux} ! h264parse name=parse ! openh264dec ! fakesink name=out",
         file.display()
@@ -1441,13 +1627,59 @@ fn decode_file(file: &std::path::Path, demux: &str) -> Result<(usize, usize, boo
     Ok((
         demuxed.load(Ordering::SeqCst),
         times.len(),
-        times.windows(2).all(|w| w[0] < w[1]),
+        times.windows(2).position(|w| w[0] >= w[1]).map(|i| i + 1),
     ))
 }
 
-/// A failing encoder (x264enc, with and without B-frames, erroring on its 30th frame) into
-/// each container that takes H.264, the file demuxed and decoded: every access unit must be in
-/// the file; matroskamux must end with its error. Prints the per-container table.
+/// Records the (PTS, DTS) of every buffer entering `element`'s sink pad.
+/// (PTS, DTS) running times of the buffers a pad saw.
+type Times = Arc<Mutex<Vec<(Option<u64>, Option<u64>)>>>;
+
+fn record_times(element: &gst::Element) -> Times {
+    let times = Arc::new(Mutex::new(Vec::new()));
+    let seen = times.clone();
+    let pad = element.sink_pads().into_iter().next().expect("a sink pad");
+    pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+        if let Some(gst::PadProbeData::Buffer(b)) = &info.data {
+            let segment = pad
+                .sticky_event::<gst::event::Segment>(0)
+                .and_then(|e| e.segment().downcast_ref::<gst::ClockTime>().cloned());
+            let rt = |t: Option<gst::ClockTime>| {
+                segment
+                    .as_ref()
+                    .and_then(|s| s.to_running_time(t?))
+                    .map(gst::ClockTime::nseconds)
+            };
+            seen.lock().unwrap().push((rt(b.pts()), rt(b.dts())));
+        }
+        gst::PadProbeReturn::Ok
+    });
+    times
+}
+
+/// Whether DTS never goes backwards and no PTS is before its DTS, in running time.
+fn timestamps_monotonic(times: &[(Option<u64>, Option<u64>)]) -> Result<(), String> {
+    let mut last_dts = None;
+    for (i, &(pts, dts)) in times.iter().enumerate() {
+        if let (Some(pts), Some(dts)) = (pts, dts)
+            && pts < dts
+        {
+            return Err(format!("buffer {i}: PTS {pts} before DTS {dts}"));
+        }
+        if let Some(dts) = dts {
+            if last_dts.is_some_and(|last| dts < last) {
+                return Err(format!("buffer {i}: DTS {dts} after {last_dts:?}"));
+            }
+            last_dts = Some(dts);
+        }
+    }
+    Ok(())
+}
+
+/// The stand-in hardware encoder (x264enc inside, with and without B-frames, failing on its
+/// 30th frame) replaced by openh264enc or by x264enc with B-frames, straight into each container
+/// that takes H.264; DTS and PTS checked at the muxer, the file demuxed and decoded frame by
+/// frame. Prints the per-container table.
 #[test]
 fn a_switch_mid_stream_into_containers() {
     if !present("x264enc") || !present("openh264enc") {
@@ -1456,6 +1688,7 @@ fn a_switch_mid_stream_into_containers() {
     }
     const N: u32 = 90;
     let mut table = Vec::new();
+    let mut failures = Vec::new();
     for (mux, demux) in [
         ("mp4mux", "qtdemux"),
         ("qtmux", "qtdemux"),
@@ -1463,46 +1696,85 @@ fn a_switch_mid_stream_into_containers() {
         ("mpegtsmux", "tsdemux"),
         ("flvmux", "flvdemux"),
     ] {
-        for bframes in [0u32, 2] {
-            let file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-                .join(format!("switch-{mux}-{bframes}-{}", std::process::id()));
+        for (bframes, next, next_bframes) in [
+            (0u32, "openh264enc", 0u32),
+            (2, "openh264enc", 0),
+            (0, "x264enc", 2),
+            (2, "x264enc", 2),
+        ] {
+            let case = format!(
+                "{mux}: failing x264enc bframes={bframes} -> {next} bframes={next_bframes}"
+            );
+            let file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+                "switch-{mux}-{bframes}-{next}-{}",
+                std::process::id()
+            ));
             let pipeline = common::launch(&format!(
                 "videotestsrc num-buffers={N} ! video/x-raw,width=320,height=240,framerate=30/1 \
-                 ! stromautoenc name=enc candidates=x264enc,openh264enc ! h264parse ! {mux} \
+                 ! stromautoenc name=enc candidates={FAIL_AFTER},{next} ! {mux} name=mux \
                  ! filesink location={}",
                 file.display()
             ));
             let enc = pipeline.by_name("enc").unwrap();
-            on_first(&enc, "x264enc", move |encoder| {
+            on_first(&enc, FAIL_AFTER, move |encoder| {
+                encoder.set_property("fail-after", 30u32);
                 encoder.set_property("bframes", bframes);
-                encoder.set_property("rc-lookahead", 0i32);
-                fail_on_buffer(encoder, 30, false);
             });
+            // The replacement only, not the x264enc inside the stand-in.
+            enc.clone()
+                .downcast::<gst::Bin>()
+                .unwrap()
+                .connect_deep_element_added(move |enc, _, element| {
+                    let in_enc = element
+                        .parent()
+                        .is_some_and(|p| &p == enc.upcast_ref::<gst::Object>());
+                    if in_enc && element.factory().is_some_and(|f| f.name() == "x264enc") {
+                        element.set_property("rc-lookahead", 0i32);
+                        element.set_property("bframes", next_bframes);
+                    }
+                });
+            let times = record_times(&pipeline.by_name("mux").unwrap());
             let run = common::run_to_eos(&pipeline, Duration::from_secs(60));
             let written = run.error().map_or(Ok(()), Err);
+            let monotonic = timestamps_monotonic(&times.lock().unwrap());
             let decoded = decode_file(&file, demux);
             let _ = std::fs::remove_file(&file);
-            match (mux, &written, &decoded) {
-                // Refuses any caps change: the stream ends with an error, never silently.
-                ("matroskamux", Err(error), _) => {
-                    assert!(error.contains("Caps changes are not supported"), "{error}");
-                    table.push(format!("{mux} bframes={bframes}: error at the switch"));
+            let row = match (&written, &decoded) {
+                (Ok(()), Ok((demuxed, frames, step_back))) => {
+                    // Stock `x264enc bframes=2 ! flvmux` steps back at the start already (the
+                    // first DTS is negative): only a step back later is the switch's.
+                    let stock = mux == "flvmux" && bframes > 0 && step_back.is_some_and(|i| i < 3);
+                    let in_order = step_back.is_none() || stock;
+                    // Every access unit must be in the file; openh264dec (the one H.264 decoder on
+                    // Debian 12) drops one or two frames at the parameter change, so the decoded
+                    // count is reported, not asserted.
+                    if *demuxed != N as usize || !in_order || monotonic.is_err() {
+                        failures.push(case.clone());
+                    }
+                    format!(
+                        "{case}: {demuxed} of {N} in the file, {frames} decoded by openh264dec, \
+                         display order {}, timestamps at the muxer {}",
+                        match step_back {
+                            None => "kept".to_owned(),
+                            Some(i) if stock =>
+                                format!("steps back at frame {i} as stock flvmux does"),
+                            Some(i) => format!("steps back at frame {i}"),
+                        },
+                        monotonic
+                            .as_ref()
+                            .map_or_else(|e| e.as_str(), |()| "monotonic")
+                    )
                 }
-                (_, Ok(()), Ok((demuxed, frames, in_order))) => {
-                    assert_eq!(*demuxed, N as usize, "{mux} bframes={bframes}");
-                    table.push(format!(
-                        "{mux} bframes={bframes}: {demuxed} of {N} in the file, {frames} decoded \
-                         by openh264dec, display order {}",
-                        if *in_order { "kept" } else { "steps back" }
-                    ));
+                _ => {
+                    failures.push(case.clone());
+                    format!("{case}: {written:?}, {decoded:?}")
                 }
-                _ => panic!("{mux} bframes={bframes}: {written:?}, {decoded:?}"),
-            }
+            };
+            println!("{row}");
+            table.push(row);
         }
     }
-    for row in &table {
-        println!("{row}");
-    }
+    assert!(failures.is_empty(), "{failures:#?}\n{table:#?}");
 }
 
 /// The same failing encoder into RTP (payloaded, depayloaded, decoded in the same pipeline) and

@@ -15,6 +15,7 @@ use super::caps;
 use super::fallback::{Failure, Replay, STOP_PATIENCE, Via};
 use super::hang::Quiet;
 use super::open;
+use super::output::{Verdict, monotonic_dts, same_picture, send_on, signed_running_time};
 use super::pending::{Bounds, Pending};
 use super::plan::{self, Candidate, EncoderRow, Outcome, Tried};
 use super::registry::registered;
@@ -133,6 +134,8 @@ pub(super) struct State {
     /// Some encoder of this stream has returned output: a switch now changes caps downstream.
     pub output_started: bool,
     pub pending: Pending<Held>,
+    /// Encoded outputs held back for display order, and the last DTS sent (see `output.rs`).
+    pub output: super::output::Output,
     /// An error an encoder posted from a thread of its own: the stream switches on its next
     /// buffer (or EOS).
     pub async_error: Option<gst::Message>,
@@ -515,7 +518,7 @@ impl AutoEnc {
             state.generation += 1;
             state.generation
         };
-        self.watch_output(&encoder, generation);
+        self.watch_output(&encoder, &parser, generation);
         let bin = self.obj();
         self.set_format_gate(&gate, &encoder, None)?;
         let elements = vec![converter.clone(), gate.clone(), encoder.clone(), parser];
@@ -602,65 +605,6 @@ impl AutoEnc {
             .structure(0)
             .and_then(|s| Some((s.get::<i32>("width").ok()?, s.get::<i32>("height").ok()?)));
         self.set_format_gate(&gate, &encoder, size)
-    }
-
-    /// Counts what comes out of `encoder`: each buffer confirms its frame; the first one is
-    /// when the choice is announced.
-    fn watch_output(&self, encoder: &gst::Element, generation: u64) {
-        let Some(pad) = encoder.static_pad("src") else {
-            return;
-        };
-        let bin = self.obj().downgrade();
-        pad.add_probe(
-            gst::PadProbeType::BUFFER | gst::PadProbeType::BUFFER_LIST,
-            move |pad, info| {
-                let Some(bin) = bin.upgrade() else {
-                    return gst::PadProbeReturn::Ok;
-                };
-                match &info.data {
-                    Some(gst::PadProbeData::Buffer(buffer)) => {
-                        bin.imp().on_encoded(generation, pad, buffer);
-                    }
-                    Some(gst::PadProbeData::BufferList(list)) => {
-                        for buffer in list.iter() {
-                            bin.imp().on_encoded(generation, pad, buffer);
-                        }
-                    }
-                    _ => {}
-                }
-                gst::PadProbeReturn::Ok
-            },
-        );
-    }
-
-    fn on_encoded(&self, generation: u64, pad: &gst::Pad, buffer: &gst::BufferRef) {
-        let pts = running_time(pad, buffer.pts());
-        let dts = running_time(pad, buffer.dts());
-        let settings = self.settings();
-        let announcement = {
-            let mut state = self.state();
-            let Some(active) = state.active.as_mut().filter(|a| a.generation == generation) else {
-                return;
-            };
-            active.encoded += 1;
-            active.quiet.output();
-            let first = !active.announced;
-            active.announced = true;
-            state.output_started = true;
-            state.pending.confirm(pts);
-            let dropped = state.pending.drop_older_than(dts);
-            if dropped > 0 {
-                gst::debug!(
-                    CAT,
-                    imp = self,
-                    "{dropped} frames the encoder dropped let go"
-                );
-            }
-            first.then(|| announcement_of(&settings, &state)).flatten()
-        };
-        if let Some(announcement) = announcement {
-            self.announce(announcement);
-        }
     }
 }
 
@@ -831,6 +775,16 @@ impl AutoEnc {
         let (failed, outcome, output_started) = {
             let mut state = self.state();
             let active = state.active.take();
+            // What it output but the bin held back is not sent: its frames are owed again.
+            let discarded = state.output.discard();
+            state.pending.take_back();
+            if discarded > 0 {
+                gst::debug!(
+                    CAT,
+                    imp = self,
+                    "{discarded} held outputs of the failed encoder dropped"
+                );
+            }
             let outcome = match active.as_ref().map_or(0, |a| a.encoded) {
                 0 => Outcome::FailedBeforeOutput(failure.why.clone()),
                 frames => Outcome::FailedAfterOutput {
@@ -872,8 +826,9 @@ impl AutoEnc {
                 gst::StreamError::Encode,
                 ("{}", why),
                 [
-                    "downstream gets a new keyframe and new caps: fine for byte-stream, MPEG-TS, \
-                     RTP or SRT; a muxer writing a file (mp4mux, matroskamux) may refuse the change"
+                    "downstream gets a new keyframe with its parameter sets in-band; caps that \
+                     carry codec_data (avc for mp4mux, matroskamux, flvmux) stay the first \
+                     encoder's, so that a muxer sees one stream"
                 ]
             );
         }
@@ -1444,5 +1399,233 @@ impl BinImpl for AutoEnc {
             return;
         }
         self.parent_handle_message(message)
+    }
+}
+
+/// What leaves the bin (see `output.rs`): display order, caps and DTS across a switch.
+impl AutoEnc {
+    /// Watches what comes out of `encoder` (each buffer marks its frame output, the first one
+    /// announces the choice; outputs are held back for display order) and of `parser` (caps
+    /// kept across a switch, DTS kept monotonic).
+    pub(super) fn watch_output(
+        &self,
+        encoder: &gst::Element,
+        parser: &gst::Element,
+        generation: u64,
+    ) {
+        if let Some(pad) = encoder.static_pad("src") {
+            let bin = self.obj().downgrade();
+            pad.add_probe(
+                gst::PadProbeType::BUFFER
+                    | gst::PadProbeType::BUFFER_LIST
+                    | gst::PadProbeType::EVENT_DOWNSTREAM,
+                move |pad, info| match bin.upgrade() {
+                    Some(bin) => bin.imp().on_encoder_output(generation, pad, info),
+                    None => gst::PadProbeReturn::Ok,
+                },
+            );
+        }
+        if let Some(pad) = parser.static_pad("src") {
+            let bin = self.obj().downgrade();
+            pad.add_probe(
+                gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM,
+                move |pad, info| match bin.upgrade() {
+                    Some(bin) => bin.imp().on_parser_output(pad, info),
+                    None => gst::PadProbeReturn::Ok,
+                },
+            );
+        }
+    }
+
+    fn on_encoder_output(
+        &self,
+        generation: u64,
+        pad: &gst::Pad,
+        info: &mut gst::PadProbeInfo,
+    ) -> gst::PadProbeReturn {
+        let verdict = match &info.data {
+            Some(gst::PadProbeData::Buffer(buffer)) => self.on_encoded(generation, pad, buffer),
+            Some(gst::PadProbeData::BufferList(list)) => {
+                // Rare (no encoder of the table pushes lists): every buffer counted, none held.
+                let mut verdict = Verdict::Pass(Vec::new());
+                for buffer in list.iter_owned() {
+                    verdict = match self.on_encoded(generation, pad, &buffer) {
+                        Verdict::Drop => Verdict::Drop,
+                        _ => Verdict::Pass(self.release_withheld(generation).unwrap_or_default()),
+                    };
+                }
+                verdict
+            }
+            Some(gst::PadProbeData::Event(event)) => self.on_encoder_event(generation, event),
+            _ => Verdict::Pass(Vec::new()),
+        };
+        match verdict {
+            Verdict::Pass(earlier) => match send_on(pad, earlier) {
+                Ok(()) => gst::PadProbeReturn::Ok,
+                Err(flow) => {
+                    info.data = None;
+                    info.flow_res = Err(flow);
+                    gst::PadProbeReturn::Handled
+                }
+            },
+            Verdict::Hold | Verdict::Drop => gst::PadProbeReturn::Drop,
+        }
+    }
+
+    /// A serialized event after held outputs (EOS after the drain, a new segment or caps): the
+    /// held outputs go first, in their order. A flush throws them away.
+    fn on_encoder_event(&self, generation: u64, event: &gst::Event) -> Verdict {
+        match event.view() {
+            gst::EventView::FlushStop(_) => {
+                self.state().output.restart();
+                Verdict::Pass(Vec::new())
+            }
+            _ if event.is_serialized() => {
+                Verdict::Pass(self.release_withheld(generation).unwrap_or_default())
+            }
+            _ => Verdict::Pass(Vec::new()),
+        }
+    }
+
+    /// The held outputs of the chain of `generation`, their frames done; None for another chain.
+    fn release_withheld(&self, generation: u64) -> Option<Vec<gst::Buffer>> {
+        let mut state = self.state();
+        state
+            .active
+            .as_ref()
+            .filter(|a| a.generation == generation)?;
+        let earlier = state.output.take();
+        if !earlier.is_empty() {
+            state.pending.release();
+            state.output_started = true;
+        }
+        Some(earlier)
+    }
+
+    /// Counts an encoded buffer, marks its frame output, and says whether it goes on now.
+    fn on_encoded(&self, generation: u64, pad: &gst::Pad, buffer: &gst::Buffer) -> Verdict {
+        let pts = running_time(pad, buffer.pts());
+        let dts = running_time(pad, buffer.dts());
+        let settings = self.settings();
+        let (verdict, announcement) = {
+            let mut state = self.state();
+            let Some(active) = state.active.as_mut().filter(|a| a.generation == generation) else {
+                gst::debug!(CAT, imp = self, "output of a replaced encoder dropped");
+                return Verdict::Drop;
+            };
+            active.encoded += 1;
+            active.quiet.output();
+            let first = !active.announced;
+            active.announced = true;
+            state.pending.output(pts);
+            let dropped = state.pending.drop_older_than(dts);
+            if dropped > 0 {
+                gst::debug!(
+                    CAT,
+                    imp = self,
+                    "{dropped} frames the encoder dropped let go"
+                );
+            }
+            let newest = state.output.newest_with(pts);
+            let verdict = if state.pending.closed_before(newest) || state.output.full() {
+                let earlier = state.output.take();
+                state.pending.release();
+                state.output_started = true;
+                Verdict::Pass(earlier)
+            } else {
+                state.output.hold(buffer.clone(), pts);
+                Verdict::Hold
+            };
+            let announcement = first.then(|| announcement_of(&settings, &state)).flatten();
+            (verdict, announcement)
+        };
+        if let Some(announcement) = announcement {
+            self.announce(announcement);
+        }
+        verdict
+    }
+
+    fn on_parser_output(
+        &self,
+        pad: &gst::Pad,
+        info: &mut gst::PadProbeInfo,
+    ) -> gst::PadProbeReturn {
+        match &mut info.data {
+            Some(gst::PadProbeData::Buffer(buffer)) => {
+                self.keep_dts_monotonic(pad, buffer);
+                gst::PadProbeReturn::Ok
+            }
+            Some(gst::PadProbeData::Event(event)) => match event.view() {
+                gst::EventView::Caps(c) => self.keep_caps(c.caps()),
+                gst::EventView::FlushStop(_) => {
+                    self.state().output.last_dts = None;
+                    gst::PadProbeReturn::Ok
+                }
+                _ => gst::PadProbeReturn::Ok,
+            },
+            _ => gst::PadProbeReturn::Ok,
+        }
+    }
+
+    /// New caps once output has started (a new encoder's, or its parameter sets updated):
+    /// dropped when downstream's caps describe the same picture (see the module's text).
+    fn keep_caps(&self, new: &gst::CapsRef) -> gst::PadProbeReturn {
+        let Some(old) = self.srcpad.current_caps() else {
+            return gst::PadProbeReturn::Ok;
+        };
+        // Before any output the caps sent are nobody's yet: the real ones replace them.
+        if !self.state().output_started {
+            return gst::PadProbeReturn::Ok;
+        }
+        if old.as_ref() == new || !same_picture(&old, new) {
+            return gst::PadProbeReturn::Ok;
+        }
+        gst::info!(
+            CAT,
+            imp = self,
+            "downstream keeps the caps {old}; the new encoder's parameter sets go in-band ({new})"
+        );
+        gst::PadProbeReturn::Drop
+    }
+
+    fn keep_dts_monotonic(&self, pad: &gst::Pad, buffer: &mut gst::Buffer) {
+        let Some(dts) = signed_running_time(pad, buffer.dts()) else {
+            return;
+        };
+        let pts = signed_running_time(pad, buffer.pts());
+        let moved = {
+            let mut state = self.state();
+            let moved = monotonic_dts(state.output.last_dts, dts, pts);
+            state.output.last_dts = Some(
+                moved
+                    .unwrap_or(dts)
+                    .max(state.output.last_dts.unwrap_or(i64::MIN)),
+            );
+            moved
+        };
+        let Some(moved) = moved else {
+            return;
+        };
+        let Some(event) = pad.sticky_event::<gst::event::Segment>(0) else {
+            return;
+        };
+        let Some(segment) = event.segment().downcast_ref::<gst::ClockTime>() else {
+            return;
+        };
+        // A running time before the segment's start has no unsigned position to give.
+        let Ok(running) = u64::try_from(moved) else {
+            return;
+        };
+        if let Some(gst::Signed::Positive(position)) =
+            segment.position_from_running_time_full(gst::ClockTime::from_nseconds(running))
+        {
+            gst::debug!(
+                CAT,
+                imp = self,
+                "DTS {:?} would go backwards: {position}",
+                buffer.dts()
+            );
+            buffer.make_mut().set_dts(position);
+        }
     }
 }

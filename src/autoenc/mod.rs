@@ -7,7 +7,8 @@
 //! alignment it asks for). `plan.rs` is the candidate table, the per-encoder property mapping
 //! and the order, as plain data; `caps.rs` the caps offered; `open.rs` makes a candidate's
 //! encoder; `hang.rs` says when an encoder that returns nothing has hung; `pending.rs` keeps the
-//! raw frames the encoder has not yet returned; `fallback.rs` the terms of moving the stream to
+//! raw frames the encoder has not yet returned; `output.rs` holds outputs back for display order
+//! and keeps downstream's caps and DTS across a switch; `fallback.rs` the terms of moving the stream to
 //! the next candidate with them; `report.rs` builds what the bin says. `imp.rs` wires it into
 //! GStreamer and does the element's work; arrows run from it outwards, never back.
 
@@ -19,6 +20,7 @@ mod fallback;
 mod hang;
 mod imp;
 mod open;
+mod output;
 mod pending;
 // A test hook (cargo feature `testing`): public so that the tests can check the mapping of every
 // encoder installed on the machine; crate-private otherwise (the doctor reads it).

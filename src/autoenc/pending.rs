@@ -10,6 +10,11 @@
 //! frame it is); one whose time matches no frame confirms nothing either (a header buffer sent
 //! with its frame's time, the frame's own buffer after it).
 //!
+//! A frame the encoder has output is only done once that output has left the bin: with B-frames
+//! an output is held back (see `output.rs`) until every frame before it in display order is out
+//! too, so that a switch never leaves downstream a frame whose predecessors never come. Until
+//! then the frame is marked output but kept; a switch takes every mark back.
+//!
 //! An output's decoding time also says which frames the encoder dropped: every frame presented
 //! before it was output before it (a frame's DTS is at most its PTS, and DTS only grows), so a
 //! pending frame older than that DTS will never come out and is not replayed stale.
@@ -53,6 +58,8 @@ struct Entry<T> {
     running_time: Option<u64>,
     bytes: u64,
     item: T,
+    /// The encoder has output it; the output is held in the bin, not yet sent on.
+    out: bool,
 }
 
 pub(super) struct Pending<T> {
@@ -86,6 +93,7 @@ impl<T: Clone> Pending<T> {
             running_time,
             bytes,
             item,
+            out: false,
         });
         self.bytes += bytes;
         let mut evicted = 0;
@@ -115,26 +123,61 @@ impl<T: Clone> Pending<T> {
         }
     }
 
-    /// An encoded buffer for `running_time` came out: its frame is done. Returns whether a frame
-    /// was confirmed.
-    pub(super) fn confirm(&mut self, running_time: Option<u64>) -> bool {
+    /// An encoded buffer for `running_time` came out: its frame is marked output (done at
+    /// [`Pending::release`]). Returns whether a frame was marked.
+    pub(super) fn output(&mut self, running_time: Option<u64>) -> bool {
         let Some(rt) = running_time else {
             return false;
         };
         let nearest = self
             .entries
-            .iter()
-            .enumerate()
-            .filter_map(|(i, e)| Some((i, e.running_time?.abs_diff(rt))))
-            .filter(|&(_, distance)| distance <= TOLERANCE_NS)
-            .min_by_key(|&(_, distance)| distance);
-        let Some((i, _)) = nearest else {
-            return false;
-        };
-        if let Some(entry) = self.entries.remove(i) {
-            self.bytes -= entry.bytes;
+            .iter_mut()
+            .filter(|e| !e.out)
+            .filter_map(|e| Some((e.running_time?.abs_diff(rt), e)))
+            .filter(|(distance, _)| *distance <= TOLERANCE_NS)
+            .min_by_key(|(distance, _)| *distance);
+        match nearest {
+            Some((_, entry)) => {
+                entry.out = true;
+                true
+            }
+            None => false,
         }
-        true
+    }
+
+    /// Whether every frame presented before `newest` (the newest output held) has been output:
+    /// sent on now, the outputs leave no hole in display order behind them.
+    pub(super) fn closed_before(&self, newest: Option<u64>) -> bool {
+        let Some(newest) = newest else {
+            return true;
+        };
+        !self
+            .entries
+            .iter()
+            .any(|e| !e.out && e.running_time.is_some_and(|rt| rt + TOLERANCE_NS < newest))
+    }
+
+    /// The outputs held were sent on: their frames are done. Returns how many.
+    pub(super) fn release(&mut self) -> usize {
+        let before = self.entries.len();
+        self.entries.retain(|e| !e.out);
+        self.bytes = self.entries.iter().map(|e| e.bytes).sum();
+        before - self.entries.len()
+    }
+
+    /// The outputs held were thrown away (the encoder failed): their frames are owed again.
+    pub(super) fn take_back(&mut self) {
+        for entry in &mut self.entries {
+            entry.out = false;
+        }
+    }
+
+    /// Marks the frame of `running_time` output and sends it on at once.
+    #[cfg(test)]
+    fn confirm(&mut self, running_time: Option<u64>) -> bool {
+        let marked = self.output(running_time);
+        self.release();
+        marked
     }
 
     /// An output with decoding time `dts` came out: frames presented before it that are still
@@ -145,7 +188,7 @@ impl<T: Clone> Pending<T> {
         };
         let before = self.entries.len();
         self.entries
-            .retain(|e| e.running_time.is_none_or(|rt| rt + TOLERANCE_NS >= dts));
+            .retain(|e| e.out || e.running_time.is_none_or(|rt| rt + TOLERANCE_NS >= dts));
         self.bytes = self.entries.iter().map(|e| e.bytes).sum();
         before - self.entries.len()
     }
@@ -286,5 +329,41 @@ mod tests {
         assert_eq!(p.len(), 61);
         p.push(Some(61 * second / 30), 1, 61);
         assert_eq!(p.snapshot().first(), Some(&1));
+    }
+
+    #[test]
+    fn b_frame_outputs_close_display_order_before_they_are_done() {
+        // I0 P3 B1 B2 in decode order: P3 alone would leave 1 and 2 behind it.
+        let ms = |n: u64| n * 1_000_000;
+        let mut p = Pending::default();
+        for n in 0..6u64 {
+            p.push(Some(ms(n * 10)), 1, n);
+        }
+        assert!(p.output(Some(0)));
+        assert!(p.closed_before(Some(0)));
+        assert_eq!(p.release(), 1);
+        assert!(p.output(Some(ms(30))));
+        assert!(!p.closed_before(Some(ms(30))));
+        assert!(p.output(Some(ms(10))));
+        assert!(!p.closed_before(Some(ms(30))));
+        // A switch now: 1 and 3 are owed again, with 2, 4 and 5.
+        let mut q = Pending::default();
+        for n in 1..6u64 {
+            q.push(Some(ms(n * 10)), 1, n);
+        }
+        q.output(Some(ms(30)));
+        q.output(Some(ms(10)));
+        q.take_back();
+        assert_eq!(q.snapshot(), [1, 2, 3, 4, 5]);
+        // No switch: B2 closes it.
+        assert!(p.output(Some(ms(20))));
+        assert!(p.closed_before(Some(ms(30))));
+        assert_eq!(p.release(), 3);
+        assert_eq!((p.snapshot(), p.bytes()), (vec![4, 5], 2));
+        // A frame output but held is not let go as dropped at a later DTS.
+        assert!(p.output(Some(ms(50))));
+        assert_eq!(p.drop_older_than(Some(ms(60))), 1);
+        assert_eq!(p.snapshot(), [5]);
+        assert!(p.closed_before(None));
     }
 }

@@ -7,6 +7,12 @@
 //!   its session limit: "OpenEncodeSessionEx failed: out of memory");
 //! - `stromtestfailframeh264enc` opens and takes caps, then fails on its first frame (as an
 //!   encoder whose session is lost when it first encodes);
+//! - `stromtestfailafterh264enc` is a bin around `x264enc` (`rc-lookahead=0`) that encodes, then
+//!   posts an error and returns an error flow on its `fail-after`-th frame (as a GPU encoder
+//!   whose device goes away mid-stream); `bframes` reaches the `x264enc`; `threaded=true` puts a
+//!   `queue` after it, so that its output comes from a thread of its own (as NVENC's does);
+//!   `stop-delay` (ms) makes its PAUSED→READY take that long (a hung GPU encoder that will not
+//!   stop);
 //! - `stromtestglh264enc` takes GL memory only, as a GL-fed encoder does: a bin of
 //!   `gldownload ! x264enc` behind a GL-memory-only sink pad.
 #![allow(dead_code)]
@@ -19,11 +25,13 @@ use gst::prelude::*;
 pub const FAIL_OPEN: &str = "stromtestfailopenh264enc";
 pub const FAIL_FRAME: &str = "stromtestfailframeh264enc";
 pub const GL_ENCODER: &str = "stromtestglh264enc";
+pub const FAIL_AFTER: &str = "stromtestfailafterh264enc";
 pub const OPEN_ERROR: &str = "OpenEncodeSessionEx failed: out of memory";
 pub const FRAME_ERROR: &str = "NvEncEncodePicture failed: the encode session was lost";
 
 mod imp {
-    use std::sync::LazyLock;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::{Arc, LazyLock};
 
     use gst::glib;
     use gst::subclass::prelude::*;
@@ -194,6 +202,194 @@ mod imp {
         }
     }
 
+    pub struct FailAfter {
+        encoder: gst::Element,
+        queue: gst::Element,
+        src: gst::GhostPad,
+        fail_after: Arc<AtomicU32>,
+        stop_delay_ms: AtomicU32,
+    }
+
+    #[glib::object_subclass]
+    impl ObjectSubclass for FailAfter {
+        const NAME: &'static str = "StromTestFailAfterH264Enc";
+        type Type = super::FailAfter;
+        type ParentType = gst::Bin;
+
+        fn with_class(klass: &Self::Class) -> Self {
+            let encoder = gst::ElementFactory::make("x264enc")
+                .property("rc-lookahead", 0i32)
+                .build()
+                .unwrap();
+            let queue = gst::ElementFactory::make("queue").build().unwrap();
+            let src =
+                gst::GhostPad::builder_from_template(&klass.pad_template("src").unwrap()).build();
+            FailAfter {
+                encoder,
+                queue,
+                src,
+                fail_after: Arc::new(AtomicU32::new(0)),
+                stop_delay_ms: AtomicU32::new(0),
+            }
+        }
+    }
+
+    impl ObjectImpl for FailAfter {
+        fn properties() -> &'static [glib::ParamSpec] {
+            static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+                vec![
+                    glib::ParamSpecUInt::builder("fail-after")
+                        .blurb("Fail on this frame (0: never)")
+                        .build(),
+                    glib::ParamSpecUInt::builder("bframes")
+                        .blurb("x264enc's bframes")
+                        .maximum(16)
+                        .build(),
+                    glib::ParamSpecUInt::builder("stop-delay")
+                        .blurb("How long PAUSED to READY takes, in ms")
+                        .build(),
+                    glib::ParamSpecBoolean::builder("threaded")
+                        .blurb("Output from a thread of its own (a queue after x264enc)")
+                        .build(),
+                ]
+            });
+            PROPERTIES.as_ref()
+        }
+
+        fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+            match pspec.name() {
+                "fail-after" => self
+                    .fail_after
+                    .store(value.get().unwrap(), Ordering::SeqCst),
+                "bframes" => self
+                    .encoder
+                    .set_property("bframes", value.get::<u32>().unwrap()),
+                "stop-delay" => self
+                    .stop_delay_ms
+                    .store(value.get().unwrap(), Ordering::SeqCst),
+                "threaded" => {
+                    // A ghost pad's target must be unlinked: the queue goes in after it let go.
+                    self.src.set_target(None::<&gst::Pad>).unwrap();
+                    let out = if value.get().unwrap() {
+                        self.encoder.link(&self.queue).unwrap();
+                        &self.queue
+                    } else {
+                        self.encoder.unlink(&self.queue);
+                        &self.encoder
+                    };
+                    self.src
+                        .set_target(Some(&out.static_pad("src").unwrap()))
+                        .unwrap();
+                }
+                _ => unreachable!(),
+            }
+        }
+
+        fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+            match pspec.name() {
+                "fail-after" => self.fail_after.load(Ordering::SeqCst).to_value(),
+                "bframes" => self.encoder.property_value("bframes"),
+                "stop-delay" => self.stop_delay_ms.load(Ordering::SeqCst).to_value(),
+                "threaded" => self
+                    .src
+                    .target()
+                    .is_some_and(|t| t.parent().as_ref() == Some(self.queue.upcast_ref()))
+                    .to_value(),
+                _ => unreachable!(),
+            }
+        }
+
+        fn constructed(&self) {
+            self.parent_constructed();
+            let bin = self.obj();
+            bin.add_many([&self.encoder, &self.queue]).unwrap();
+            let sink_template = bin.pad_template("sink").unwrap();
+            let sink = gst::GhostPad::builder_from_template_with_target(
+                &sink_template,
+                &self.encoder.static_pad("sink").unwrap(),
+            )
+            .unwrap()
+            .build();
+            self.src
+                .set_target(Some(&self.encoder.static_pad("src").unwrap()))
+                .unwrap();
+            bin.add_pad(&sink).unwrap();
+            bin.add_pad(&self.src).unwrap();
+            let seen = AtomicU32::new(0);
+            let fail_after = self.fail_after.clone();
+            let this = bin.downgrade();
+            self.encoder.static_pad("sink").unwrap().add_probe(
+                gst::PadProbeType::BUFFER,
+                move |_, info| {
+                    let at = fail_after.load(Ordering::SeqCst);
+                    if at == 0 || seen.fetch_add(1, Ordering::SeqCst) + 1 != at {
+                        return gst::PadProbeReturn::Ok;
+                    }
+                    if let Some(bin) = this.upgrade() {
+                        bin.post_error_message(gst::error_msg!(
+                            gst::ResourceError::Failed,
+                            ("simulated GPU loss")
+                        ));
+                    }
+                    info.flow_res = Err(gst::FlowError::Error);
+                    gst::PadProbeReturn::Handled
+                },
+            );
+        }
+    }
+
+    impl GstObjectImpl for FailAfter {}
+    impl BinImpl for FailAfter {}
+
+    impl ElementImpl for FailAfter {
+        fn change_state(
+            &self,
+            transition: gst::StateChange,
+        ) -> Result<gst::StateChangeSuccess, gst::StateChangeError> {
+            let delay = self.stop_delay_ms.load(Ordering::SeqCst);
+            if transition == gst::StateChange::PausedToReady && delay > 0 {
+                std::thread::sleep(std::time::Duration::from_millis(u64::from(delay)));
+            }
+            self.parent_change_state(transition)
+        }
+
+        fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+            static METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+                metadata("Test encoder (x264enc inside) that fails after some frames")
+            });
+            Some(&*METADATA)
+        }
+
+        fn pad_templates() -> &'static [gst::PadTemplate] {
+            static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+                let sink = gst_video::VideoCapsBuilder::new()
+                    .format_list([gst_video::VideoFormat::I420, gst_video::VideoFormat::Nv12])
+                    .build();
+                let src = gst::Caps::builder("video/x-h264")
+                    .field("stream-format", "byte-stream")
+                    .field("alignment", "au")
+                    .build();
+                vec![
+                    gst::PadTemplate::new(
+                        "sink",
+                        gst::PadDirection::Sink,
+                        gst::PadPresence::Always,
+                        &sink,
+                    )
+                    .unwrap(),
+                    gst::PadTemplate::new(
+                        "src",
+                        gst::PadDirection::Src,
+                        gst::PadPresence::Always,
+                        &src,
+                    )
+                    .unwrap(),
+                ]
+            });
+            TEMPLATES.as_ref()
+        }
+    }
+
     #[derive(Default)]
     pub struct FailFrame;
 
@@ -262,6 +458,10 @@ glib::wrapper! {
 }
 
 glib::wrapper! {
+    pub struct FailAfter(ObjectSubclass<imp::FailAfter>) @extends gst::Bin, gst::Element, gst::Object;
+}
+
+glib::wrapper! {
     pub struct FailFrame(ObjectSubclass<imp::FailFrame>) @extends gst_video::VideoEncoder, gst::Element, gst::Object;
 }
 
@@ -273,6 +473,8 @@ pub fn register() {
             .expect("register the fail-open encoder");
         gst::Element::register(None, FAIL_FRAME, gst::Rank::NONE, FailFrame::static_type())
             .expect("register the fail-frame encoder");
+        gst::Element::register(None, FAIL_AFTER, gst::Rank::NONE, FailAfter::static_type())
+            .expect("register the fail-after encoder");
         gst::Element::register(None, GL_ENCODER, gst::Rank::NONE, GlEncoder::static_type())
             .expect("register the GL-memory encoder");
     });
