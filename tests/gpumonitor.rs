@@ -661,8 +661,8 @@ fn child_no_messages_after_leaving_playing() {
     }
     // The sampler waits on the pipeline clock; with a test clock the test decides when time
     // passes, so "nothing was posted while ten intervals passed" needs no wall-clock sleep.
-    let clock = gst_check::TestClock::new();
     let (pipeline, bus) = idle_pipeline("interval=100");
+    let clock = gst_check::TestClock::new();
     pipeline.use_clock(Some(&clock));
     pipeline.set_state(gst::State::Playing).unwrap();
     for _ in 0..6 {
