@@ -415,10 +415,24 @@ fn interop_test_releases_everything_it_registers() {
     assert_eq!(out.stub_outstanding, 0, "leaked a context or resource");
 }
 
+/// The stand-in's `cuGLGetDevices` finds no CUDA device behind the GL context. On Mesa (llvmpipe
+/// where there is no GPU) the interop test is skipped naming it; on NVIDIA's GL (a GPU machine)
+/// the same answer is a failure. Software either way.
 #[test]
 fn gl_context_not_on_the_gpu_is_skipped_with_the_reason() {
     let out = stub_child_decision(&[("STROM_STUB_CUDA_GL_DEVICES", "0")]);
-    assert_eq!(out.status, "skipped: GL is Mesa llvmpipe");
+    let decision = out.decision();
+    let vendor = decision.get::<String>("gl-vendor").expect("gl-vendor");
+    let renderer = decision.get::<String>("gl-renderer").expect("gl-renderer");
+    if common::gl::is_mesa(&vendor, &renderer) {
+        let name = common::gl::mesa_name(&vendor, &renderer);
+        assert_eq!(out.status, format!("skipped: GL is {name}"), "{renderer}");
+    } else {
+        assert_eq!(
+            out.status, "failed: no CUDA device behind the GL context",
+            "{vendor} {renderer}"
+        );
+    }
     assert_eq!(out.path, "software");
 }
 

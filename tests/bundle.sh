@@ -113,8 +113,16 @@ expect_output "log: per-device interop section recorded (no GPU here)" \
 expect_output "log: nvcodec elements listed" '^nvcodec present: ' "$log"
 expect_output "log: stromgpumonitor step recorded" '^stromgpumonitor: ' "$log"
 expect_output "log: stromautoconvertscale decision recorded" '^stromautoconvertscale 1080p -> 720p: strom-autoconvert, path=' "$log"
-expect_output "log: stromcompositor decision recorded (software on llvmpipe here)" \
-    '^stromcompositor \(auto\): strom-compositor, path=\(string\)software' "$log"
+# Auto mixing follows the GL renderer: software on a CPU rasteriser (llvmpipe without a GPU); on
+# a hardware renderer the reason says it is a GPU (gpu-validate.sh's mosaic neither scales nor
+# blends, so software there too, by cost).
+if grep -E '^GL_RENDERER: ' <<<"$log" | grep -qvE 'llvmpipe|softpipe|swrast|[Ss]oftware [Rr]asterizer'; then
+    expect_output "log: stromcompositor decision recorded (on a GPU renderer, named)" \
+        '^stromcompositor \(auto\): strom-compositor, path=\(string\)(gl|software), reason=\(string\)"the\\ GL\\ renderer\\ .*is\\ a\\ GPU' "$log"
+else
+    expect_output "log: stromcompositor decision recorded (software on llvmpipe)" \
+        '^stromcompositor \(auto\): strom-compositor, path=\(string\)software' "$log"
+fi
 expect_output "log: stromautoenc step recorded" '^stromautoenc \(auto\): (strom-autoenc, encoder=|no decision)' "$log"
 for size in 1920x1080 3840x2160; do
     expect_output "log: $size GL-path conversion measured" "^$size glupload ! glcolorconvert x2 +3 frames .* fps$" "$log"

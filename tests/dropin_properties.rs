@@ -289,10 +289,9 @@ fn videoconvert_suite_converter_config() {
     init();
     let (major, minor, _, _) = gst::version();
     if (major, minor) < (1, 24) {
-        eprintln!(
-            "SKIP: converter-config exists from GStreamer 1.24; this is {major}.{minor}: not checked"
-        );
-        return;
+        return common::skip(format_args!(
+            "converter-config exists from GStreamer 1.24; this is {major}.{minor}: not checked"
+        ));
     }
     let source = "videotestsrc num-buffers=1 pattern=smpte ! \
                   video/x-raw,format=RGBA,width=64,height=48,framerate=30/1";

@@ -275,7 +275,8 @@ fn the_stub_alone_is_no_driver_and_is_named() {
     );
     let decision = child.decision(0, 0);
     if s(&decision, "interop-status") == "ok" {
-        return; // a real driver on this machine (ld.so.cache): nothing to prove here
+        // ld.so.cache finds the real driver, whatever the library path says.
+        return common::skip("a real CUDA driver is installed: the stub alone cannot be tested");
     }
     assert_eq!(s(&decision, "path"), "software");
     assert_eq!(

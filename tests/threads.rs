@@ -257,14 +257,12 @@ impl Drop for QuotaCgroup {
 #[test]
 fn a_one_cpu_cgroup_quota_gives_one_thread() {
     if usable_here() < 2 {
-        println!("skipped: this machine has one usable CPU, so a quota of one changes nothing");
-        return;
+        return common::skip("this machine has one usable CPU, so a quota of one changes nothing");
     }
     let Some(cgroup) = QuotaCgroup::one_cpu() else {
-        println!(
-            "skipped: cannot make a cgroup with a CPU quota here (needs root and a writable cgroupfs)"
+        return common::skip(
+            "cannot make a cgroup with a CPU quota here (needs root and a writable cgroupfs)",
         );
-        return;
     };
     let procs = cgroup.dir.join("cgroup.procs");
     let script = format!("echo $$ > '{}' && exec \"$@\"", procs.display());

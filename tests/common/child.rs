@@ -124,6 +124,7 @@ pub fn run_child_under(wrapper: &[&str], name: &str, envs: &[(&str, &str)]) -> C
         "child {name} did not run (no test of that name?): {}",
         describe_output(&out)
     );
+    super::skip::forward_skips(&child.stderr);
     child
 }
 

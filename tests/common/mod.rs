@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: MPL-2.0
 //! Shared by the integration tests: static plugin registration, test-only stand-in libraries,
 //! child processes (for anything cached once per process) and what they report, one way to read a
-//! bus, one buffer collector, and pipeline runners.
+//! bus, one buffer collector, pipeline runners, and [`skip`] for a check a test cannot run.
 // Each test binary uses a part of this.
 #![allow(dead_code, unused_imports, unused_macros)]
 
 pub mod bus;
 pub mod child;
 pub mod collect;
+pub mod gl;
+pub mod skip;
 pub mod stubs;
 
 use std::path::PathBuf;
@@ -20,6 +22,7 @@ pub use bus::{BusLog, Problem, drain_bus, read_bus, read_bus_polling, wait_for_e
 pub(crate) use child::child_name;
 pub use child::{Child, describe_output, is_child, report, run_child, run_child_under, test_name};
 pub use collect::{Collected, Collector, FirstFrame};
+pub use skip::skip;
 pub use stubs::{
     build_stub, cuda_stub_dir, init_with_test_consumer, library_path_with, nvml_stub_dir,
     stub_as_driver_dir, stub_outstanding, stub_trace, test_plugin, toolkit_stub_dir,

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # SPDX-License-Identifier: MPL-2.0
 # Minimal TAP-like harness for the shell tests: `check NAME COMMAND...`, `skip NAME REASON`,
-# `finish` prints the closing "N passed, N failed" line and sets the exit code.
+# `finish` prints the closing "N passed, N failed, N skipped" line and sets the exit code (a skip
+# is never counted as a pass).
 
 PASSED=0
 FAILED=0

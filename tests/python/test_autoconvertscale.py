@@ -12,7 +12,7 @@ gi.require_version("Gst", "1.0")
 gi.require_version("GstVideo", "1.0")
 from gi.repository import Gst, GstVideo  # noqa: E402
 
-from gi_check import check, finish  # noqa: E402
+from gi_check import check, finish, skip  # noqa: E402
 
 Gst.init(None)
 
@@ -91,7 +91,7 @@ check("this process may use some CPUs", len(os.sched_getaffinity(0)) >= 1)
 for element, stock_name in (("stromautoconvert", "videoconvert"), ("stromautoconvertscale", "videoconvertscale")):
     ours, stock = Gst.ElementFactory.make(element, None), Gst.ElementFactory.make(stock_name, None)
     if stock is None:
-        print(f"SKIP: {stock_name} is not installed: its properties not compared")
+        skip(f"{element} has {stock_name}'s properties", f"{stock_name} is not installed")
         continue
     for spec in stock.list_properties():
         if spec.name in ("name", "parent", "n-threads"):

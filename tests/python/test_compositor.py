@@ -9,7 +9,7 @@ import gi
 gi.require_version("Gst", "1.0")
 from gi.repository import Gst  # noqa: E402
 
-from gi_check import check, finish  # noqa: E402
+from gi_check import check, finish, is_cpu_rasteriser  # noqa: E402
 
 Gst.init(None)
 
@@ -77,24 +77,31 @@ check("request pad template sink_%u", templates.get("sink_%u") is not None
 
 decisions, error, path = mix("auto")
 check("auto runs to EOS", error is None, error)
-check("auto on llvmpipe mixes in software", path == "software", path)
 check("one strom-compositor message", len(decisions) == 1, str(len(decisions)))
 if decisions:
     d = decisions[0]
     check("message path matches active-path", d.get_string("path") == path)
     reason = d.get_string("reason") or ""
+    renderer = d.get_string("gl-renderer") or ""
     if reason.startswith("no GPU device node"):
         # No GPU node at all: known without a GL context (which would keep Mesa loaded).
+        check("auto without a GPU device node mixes in software", path == "software", path)
         check("reason says GL could only run on the CPU", "CPU" in reason, reason)
         check("no context, no gl-renderer", d.get_string("gl-renderer") is None)
     else:
-        check("reason names the renderer", "llvmpipe" in reason, reason)
-        check("gl-renderer is reported", "llvmpipe" in (d.get_string("gl-renderer") or ""))
+        check("gl-renderer is reported", bool(renderer))
+        check("reason names the renderer", renderer in reason, reason)
         check("gl-vendor is reported", bool(d.get_string("gl-vendor")))
+        if is_cpu_rasteriser(renderer):
+            check("auto on a CPU rasteriser (llvmpipe) mixes in software", path == "software", path)
+        else:
+            # A GPU: this mix blends, so glvideomixer when the reason says so.
+            expected = "gl" if "glvideomixer" in reason else "software"
+            check("auto on a GPU renderer does what its reason says", path == expected, reason)
     check("output-memory is system", d.get_string("output-memory") == "system")
 
 decisions, error, path = mix("gl")
-check("mode=gl runs to EOS on llvmpipe", error is None, error)
+check("mode=gl runs to EOS (on llvmpipe where there is no GPU)", error is None, error)
 check("mode=gl reports gl", path == "gl", path)
 if decisions:
     check("mode=gl names glvideomixer", decisions[0].get_string("mixer") == "glvideomixer")

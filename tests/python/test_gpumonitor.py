@@ -16,7 +16,8 @@ import traceback
 import gi
 
 gi.require_version("Gst", "1.0")
-from gi.repository import Gst  # noqa: E402
+gi.require_version("GstCheck", "1.0")
+from gi.repository import Gst, GstCheck  # noqa: E402
 
 EXPECT_GPUS = int(os.environ.get("STROM_EXPECT_GPUS", "0"))
 PATIENCE = 20 * Gst.SECOND  # a hang guard, never a timing assertion
@@ -59,14 +60,23 @@ def test_messages_from_bus():
     pipeline = Gst.parse_launch(
         "appsrc is-live=true ! stromgpumonitor name=m interval=100 ! fakesink async=false")
     bus = pipeline.get_bus()
+    clock = None
+    if EXPECT_GPUS == 0:
+        # The monitor samples on the pipeline clock: with a test clock, time passes when the
+        # test says, so "nothing more" needs no wall-clock wait.
+        clock = GstCheck.TestClock.new()
+        pipeline.use_clock(clock)
     pipeline.set_state(Gst.State.PLAYING)
     try:
         if EXPECT_GPUS == 0:
             (s,) = stats_messages(bus, 1)
             assert s.get_value("available") is False, s.to_string()
             assert "libnvidia-ml.so.1" in s.get_value("reason"), s.to_string()
-            # Said once: nothing more while it keeps playing (five intervals here).
-            extra = bus.timed_pop_filtered(Gst.SECOND // 2, Gst.MessageType.ELEMENT)
+            # Said once: nothing waits on the clock to sample, and five intervals later
+            # nothing more is on the bus.
+            assert clock.peek_id_count() == 0, "a sampler waits on the clock without NVML"
+            clock.advance_time(5 * 100 * Gst.MSECOND)
+            extra = bus.pop_filtered(Gst.MessageType.ELEMENT)
             assert extra is None, extra.get_structure().to_string()
         else:
             msgs = stats_messages(bus, 2 * EXPECT_GPUS)
