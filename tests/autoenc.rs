@@ -911,9 +911,8 @@ fn an_error_from_an_encoder_thread_switches_at_the_next_buffer() {
 /// the output of the failed encoder race the switch): every frame once, in order.
 #[test]
 fn a_threaded_encoder_with_b_frames_failing_mid_stream_hands_every_frame_on() {
-    if !present("x264enc") || !present("openh264enc") {
-        eprintln!("SKIP: x264enc or openh264enc not installed");
-        return;
+    if let Some(why) = missing(&["x264enc", "openh264enc"]) {
+        return common::skip(why);
     }
     for threaded in [false, true] {
         let out = encode_with(
@@ -943,9 +942,8 @@ fn a_threaded_encoder_with_b_frames_failing_mid_stream_hands_every_frame_on() {
 /// may never return) is abandoned with a warning after 3 s; the stream goes on with every frame.
 #[test]
 fn an_encoder_that_will_not_stop_is_abandoned_with_a_warning() {
-    if !present("x264enc") || !present("openh264enc") {
-        eprintln!("SKIP: x264enc or openh264enc not installed");
-        return;
+    if let Some(why) = missing(&["x264enc", "openh264enc"]) {
+        return common::skip(why);
     }
     let out = encode_with(
         &format!("candidates={FAIL_AFTER},openh264enc"),
@@ -981,9 +979,8 @@ fn an_encoder_that_will_not_stop_is_abandoned_with_a_warning() {
 /// encoder goes on, with no switch and no warning.
 #[test]
 fn a_held_encoder_error_is_dropped_by_a_flush() {
-    if !present("x264enc") || !present("openh264enc") {
-        eprintln!("SKIP: x264enc or openh264enc not installed");
-        return;
+    if let Some(why) = missing(&["x264enc", "openh264enc"]) {
+        return common::skip(why);
     }
     init();
     let pipeline = common::launch(
@@ -1054,9 +1051,8 @@ fn a_held_encoder_error_is_dropped_by_a_flush() {
 #[test]
 #[ignore = "a live switch still drops replayed frames as late (issue #24, point 4)"]
 fn a_switch_with_a_live_source_renders_every_frame() {
-    if !present("x264enc") || !present("openh264enc") {
-        eprintln!("SKIP: x264enc or openh264enc not installed");
-        return;
+    if let Some(why) = missing(&["x264enc", "openh264enc"]) {
+        return common::skip(why);
     }
     init();
     let pipeline = common::launch(&format!(
