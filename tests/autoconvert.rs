@@ -774,6 +774,22 @@ fn the_gl_chain_hops_through_rgba_only_where_this_version_needs_it() {
     }
 }
 
+/// Mean and largest difference of the first frame `converted` from `source` against
+/// videoconvert's for the same caps, over the in-gamut bars (the top 150 rows).
+fn against_videoconvert(converted: &Collected, source: &str, out_caps: &str) -> (f64, u8) {
+    let info = gst_video::VideoInfo::from_caps(&converted.caps[0]).unwrap();
+    let reference = through_videoconvert(source, out_caps);
+    let ours = samples_in_rows(&info, converted.first.as_deref().unwrap(), 150);
+    let reference = samples_in_rows(&info, &reference, 150);
+    let diffs: Vec<u8> = ours
+        .iter()
+        .zip(&reference)
+        .map(|(a, b)| a.abs_diff(*b))
+        .collect();
+    let mean = diffs.iter().map(|&d| f64::from(d)).sum::<f64>() / diffs.len() as f64;
+    (mean, diffs.iter().copied().max().unwrap_or(0))
+}
+
 /// The GL chain's picture against videoconvert's for each pair, direct or through RGBA, within
 /// the bounds of `gl_and_software_outputs_agree_on_colour_bars` (over the in-gamut bars).
 #[test]
@@ -790,19 +806,7 @@ fn the_gl_chain_of_every_yuv_pair_agrees_with_videoconvert() {
             "{from}->{to}: {:?}",
             result.error()
         );
-        let info = gst_video::VideoInfo::from_caps(&gl.caps[0]).unwrap();
-        let reference = through_videoconvert(&source, &out_caps);
-        let (gl, reference) = (
-            samples_in_rows(&info, gl.first.as_deref().unwrap(), 150),
-            samples_in_rows(&info, &reference, 150),
-        );
-        let diffs: Vec<u8> = gl
-            .iter()
-            .zip(&reference)
-            .map(|(a, b)| a.abs_diff(*b))
-            .collect();
-        let mean = diffs.iter().map(|&d| f64::from(d)).sum::<f64>() / diffs.len() as f64;
-        let max = diffs.iter().copied().max().unwrap_or(0);
+        let (mean, max) = against_videoconvert(&gl, &source, &out_caps);
         let how = if direct_on_this_version(from, to) {
             "direct"
         } else {
@@ -857,18 +861,7 @@ fn gl_colorimetry_is_honoured_or_refused_by_version() {
             chain, "glupload ! glcolorconvert ! gldownload",
             "{input}->{output}"
         );
-        let info = gst_video::VideoInfo::from_caps(&gl.caps[0]).unwrap();
-        let reference = through_videoconvert(&source, &out_caps);
-        let (gl, reference) = (
-            samples_in_rows(&info, gl.first.as_deref().unwrap(), 150),
-            samples_in_rows(&info, &reference, 150),
-        );
-        let diffs: Vec<u8> = gl
-            .iter()
-            .zip(&reference)
-            .map(|(a, b)| a.abs_diff(*b))
-            .collect();
-        let mean = diffs.iter().map(|&d| f64::from(d)).sum::<f64>() / diffs.len() as f64;
+        let (mean, _) = against_videoconvert(&gl, &source, &out_caps);
         println!("GStreamer {running}, {input}->{output}: GL vs videoconvert mean {mean:.2}");
         assert!(mean <= 2.5, "{input}->{output}: mean {mean:.2}");
     }
