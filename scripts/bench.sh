@@ -15,6 +15,8 @@
 #   --quick   tiny frame counts and one repetition: a smoke run, the numbers mean nothing
 #   --json    machine-readable output on stdout (progress goes to stderr)
 #   --cases   only the cases whose id contains one of these (e.g. uyvy-i420,720p)
+#        scripts/bench.sh --scaling [--reps N] [--frames N] [--only ladder,pictures,mosaic]
+#   the "Scaling and mixing" table of BENCHMARKS.md (scripts/bench_scaling.py)
 # Other processes on the machine skew the numbers: the load average is recorded with them.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -22,6 +24,14 @@ source "$(dirname "$0")/lib.sh"
 cd "$STROM_ROOT"
 
 ensure_rust
+# Scaling and mixing (issue #28): stromautoconvertscale's fast scaler and stromcompositor against
+# videoconvertscale n-threads=1 / compositor, CPU per frame, wall, pictures, floor (Markdown).
+if [[ "${1:-}" == "--scaling" ]]; then
+  shift
+  log "building the plugin (release)" >&2
+  cargo build --release --quiet --lib
+  GST_PLUGIN_PATH="$STROM_TARGET_DIR/release" exec python3 scripts/bench_scaling.py "$@"
+fi
 log "building the benchmark harness (release)" >&2
 cargo build --release --quiet --example bench
 export STROM_BENCH_COMMAND="scripts/bench.sh${*:+ $*}"

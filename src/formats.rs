@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: MPL-2.0
 //! Raw video format facts and the reading of `format` fields, in one place for every element.
 
-/// The `format` field of a caps structure: `None` when it leaves the format open (absent, or not
-/// a string or list of strings).
 /// The caps feature of frames in GL memory (`GST_CAPS_FEATURE_MEMORY_GL_MEMORY`).
 pub(crate) const GL_MEMORY: &str = "memory:GLMemory";
 
+/// The caps feature of frames in CUDA memory (`GST_CAPS_FEATURE_MEMORY_CUDA_MEMORY`): the one
+/// memory the planner names beyond system and GL (`crate::path::Path::CudaMemory`).
+pub(crate) const CUDA_MEMORY: &str = "memory:CUDAMemory";
+
+/// The `format` field of a caps structure: `None` when it leaves the format open (absent, or not
+/// a string or list of strings).
 pub(crate) fn formats_of(s: &gst::StructureRef) -> Option<Vec<String>> {
     if let Ok(format) = s.get::<&str>("format") {
         return Some(vec![format.to_owned()]);
@@ -28,6 +32,17 @@ pub(crate) fn is_yuv(format: &str) -> bool {
     let video_format = gst_video::VideoFormat::from_string(format);
     video_format != gst_video::VideoFormat::Unknown
         && gst_video::VideoFormatInfo::from_format(video_format).is_yuv()
+}
+
+/// Every raw format the running GStreamer knows, best first (the order of `compositor`'s
+/// template): the system-memory formats of a template that takes any. The binding's list is
+/// checked against the running library, so a format the installed GStreamer does not know is
+/// never named.
+pub(crate) fn system_formats() -> Vec<String> {
+    gst_video::VideoFormat::iter_raw()
+        .map(|f| f.to_str().to_string())
+        .filter(|name| gst_video::VideoFormat::from_string(name) != gst_video::VideoFormat::Unknown)
+        .collect()
 }
 
 /// The formats GStreamer 1.22's `glcolorconvert` converts between (its pad templates).
@@ -78,6 +93,39 @@ pub(crate) const GL_CONVERT_FORMATS: &[&str] = &[
     "P016_LE",
     "Y212_LE",
     "Y412_LE",
+];
+
+/// The YUV formats GStreamer 1.26's `glcolorconvert` converts into each other directly
+/// (measured on 1.26.2 with Mesa llvmpipe, each from and to I420; it agrees with the planar list
+/// of 1.26's `gstglcolorconvert.c`). Y444_12LE is in that list but refused on 1.26.2; semi-planar
+/// (NV12, NV21, NV16, NV24, P010), YV12 and packed 4:4:4 (AYUV, VUYA, Y410) convert only to and
+/// from RGB. [`crate::gstversion::glcolorconvert_converts_yuv_directly`] reads it.
+pub(crate) const GL_DIRECT_YUV_FORMATS: [&str; 25] = [
+    "I420",
+    "Y42B",
+    "Y444",
+    "Y41B",
+    "YUY2",
+    "UYVY",
+    "v210",
+    "A420",
+    "A422",
+    "A444",
+    "I420_10LE",
+    "I420_12LE",
+    "I422_10LE",
+    "I422_12LE",
+    "Y444_10LE",
+    "Y444_16LE",
+    "A420_10LE",
+    "A420_12LE",
+    "A420_16LE",
+    "A422_10LE",
+    "A422_12LE",
+    "A422_16LE",
+    "A444_10LE",
+    "A444_12LE",
+    "A444_16LE",
 ];
 
 /// The system-memory formats `glupload` takes, read once from its sink pad template in the

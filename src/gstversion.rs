@@ -55,48 +55,15 @@ pub fn videoconvert_threads_change_the_picture(v: GstVersion) -> bool {
     v.at_least(1, 24)
 }
 
-/// The YUV formats GStreamer 1.26's `glcolorconvert` converts into each other directly
-/// (measured on 1.26.2 with Mesa llvmpipe, each from and to I420; it agrees with the planar list
-/// of 1.26's `gstglcolorconvert.c`). Y444_12LE is in that list but refused on 1.26.2; semi-planar
-/// (NV12, NV21, NV16, NV24, P010), YV12 and packed 4:4:4 (AYUV, VUYA, Y410) convert only to and
-/// from RGB.
-const GL_DIRECT_YUV_FORMATS: [&str; 25] = [
-    "I420",
-    "Y42B",
-    "Y444",
-    "Y41B",
-    "YUY2",
-    "UYVY",
-    "v210",
-    "A420",
-    "A422",
-    "A444",
-    "I420_10LE",
-    "I420_12LE",
-    "I422_10LE",
-    "I422_12LE",
-    "Y444_10LE",
-    "Y444_16LE",
-    "A420_10LE",
-    "A420_12LE",
-    "A420_16LE",
-    "A422_10LE",
-    "A422_12LE",
-    "A422_16LE",
-    "A444_10LE",
-    "A444_12LE",
-    "A444_16LE",
-];
-
 /// Whether `glcolorconvert` converts YUV format `from` to YUV format `to` directly. GStreamer
 /// 1.22 converts YUV only to and from RGB (a YUV→YUV GL chain goes through RGBA, which clamps
 /// what lies outside RGB); 1.26 converts between the planar and packed 4:2:x formats of
-/// [`GL_DIRECT_YUV_FORMATS`]. 1.24 is not measured and gets the RGBA hop, which works there.
+/// [`crate::formats::GL_DIRECT_YUV_FORMATS`]. 1.24 is not measured and gets the RGBA hop, which works there.
 pub fn glcolorconvert_converts_yuv_directly(v: GstVersion, from: &str, to: &str) -> bool {
     v.at_least(1, 26)
         && from != to
-        && GL_DIRECT_YUV_FORMATS.contains(&from)
-        && GL_DIRECT_YUV_FORMATS.contains(&to)
+        && crate::formats::GL_DIRECT_YUV_FORMATS.contains(&from)
+        && crate::formats::GL_DIRECT_YUV_FORMATS.contains(&to)
 }
 
 /// Whether `glcolorconvert` reads and writes YUV in the matrix and range the caps say. 1.22
@@ -106,6 +73,14 @@ pub fn glcolorconvert_converts_yuv_directly(v: GstVersion, from: &str, to: &str)
 /// `videoconvert` on the colour bars; measured with Mesa llvmpipe). 1.24 is not measured: the
 /// bin keeps 1.22's workaround there (software for such streams, which is correct).
 pub fn glcolorconvert_follows_colorimetry(v: GstVersion) -> bool {
+    v.at_least(1, 26)
+}
+
+/// Whether the memory-path planner names CUDA memory ([`crate::path::Path::CudaMemory`]) for a
+/// consumer that takes nothing else: from 1.26, the version the CUDA-memory path is planned for
+/// (its nvcodec is the one this project measures). No bin builds that path yet; on older
+/// versions the planner does not name it at all.
+pub fn plans_cuda_memory(v: GstVersion) -> bool {
     v.at_least(1, 26)
 }
 

@@ -311,7 +311,8 @@ fn it_is_documented_as_a_scaler_with_the_same_properties() {
     assert!(scaler.is::<gststrom::autoconvert::AutoConvert>());
 }
 
-/// The decision message is `strom-autoconvert`, as for stromautoconvert, and names the scaler.
+/// The decision message is `strom-autoconvert`, as for stromautoconvert, and names the chain
+/// that scales.
 #[test]
 fn it_posts_the_strom_autoconvert_message() {
     let (_, log) = common::run_launch(
@@ -322,8 +323,9 @@ fn it_posts_the_strom_autoconvert_message() {
     let decisions = log.decisions();
     assert_eq!(decisions.len(), 1);
     assert_eq!(decisions[0].get::<&str>("path").unwrap(), "software");
+    // An I420 -> NV12 downscale at the same colour: the fast scaler (issue #28).
     assert_eq!(
         decisions[0].get::<&str>("chain").unwrap(),
-        "videoconvertscale"
+        "stromfastconvert"
     );
 }

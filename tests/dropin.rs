@@ -536,6 +536,9 @@ fn videoscale_suite_negotiation() {
 
 #[test]
 fn videoscale_suite_negotiate_alternate() {
+    // Buffers are made before `push_one` runs, so GStreamer must be initialised first (the test
+    // panicked when run on its own).
+    init();
     let buffer = || gst::Buffer::from_slice([0u8; 4]);
     let element = "stromautoconvertscale";
     let (flow, _) = push_one(

@@ -6,7 +6,7 @@ use super::plan::{Downstream, Formats, Input, Memory, SystemOffer};
 use crate::convert::negotiate;
 use crate::formats;
 
-pub(crate) use crate::formats::GL_MEMORY;
+use crate::formats::GL_MEMORY;
 const SYSTEM_MEMORY: &str = "memory:SystemMemory";
 /// Alternate-mode interlacing: each buffer one field, in system memory.
 const INTERLACED_FIELDS: &str = "format:Interlaced";

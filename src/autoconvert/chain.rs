@@ -9,7 +9,7 @@ use gst::prelude::*;
 use super::CAT;
 use super::caps;
 use super::fixate::{self, OutputSize};
-use super::plan::{ChainPlan, ChainShape, ConvertPath, Step};
+use super::plan::{Chain, ChainPlan, Step};
 use super::report::{ChainError, InteropUse};
 use crate::chainbin::{ElementSpec, consumer};
 use crate::gpu::gl::{self, GlInfo};
@@ -37,7 +37,7 @@ pub(super) fn check_gl_for(
     plan: &ChainPlan,
     interop: Option<&InteropUse>,
 ) -> Result<Option<GlInfo>, ChainError> {
-    let needs_gl = plan.shape.path == ConvertPath::Gl || plan.shape.download_input;
+    let needs_gl = plan.chain.needs_gl_context();
     if !needs_gl {
         return Ok(interop.and_then(|i| i.report.gl.clone()));
     }
@@ -64,7 +64,7 @@ pub(super) fn output_size_for(
     caps: &gst::Caps,
     downstream_caps: &gst::Caps,
 ) -> Option<OutputSize> {
-    pins_output_size(&plan.shape)
+    pins_output_size(&plan.chain)
         .then(|| fixate::like_videoconvertscale(caps, downstream_caps))
         .flatten()
 }
@@ -130,11 +130,8 @@ pub(super) fn is_stock_converter(element: &gst::Element) -> bool {
 const OUTPUT_PIN: &str = "strom-output-caps";
 
 /// A GL chain that scales: glcolorscale would choose another size than videoconvertscale.
-fn pins_output_size(shape: &ChainShape) -> bool {
-    shape
-        .steps()
-        .iter()
-        .any(|s| matches!(s, Step::OutputPin { size: true, .. }))
+fn pins_output_size(chain: &Chain) -> bool {
+    matches!(chain.output_pin(), Some(Step::OutputPin { size: true, .. }))
 }
 
 /// What the output pin lets through: YUV (labelled as the BT.601 it is with `bt601`), or RGB,
@@ -176,22 +173,27 @@ fn offer_bayer2rgb_a_pool(bayer2rgb: &gst::Element) {
     });
 }
 
-/// How to make each element of `shape` under the bin's `n-threads`; `output_size` pins a GL
-/// scaling chain's size.
+/// How to make each element of `chain` under the bin's `n-threads`; `output_size` pins a GL
+/// scaling chain's size; `scales` (the scaling variant) puts the fast converter in scaling mode.
 pub(super) fn specs_for(
-    shape: &ChainShape,
+    chain: &Chain,
+    scales: bool,
     n_threads: u32,
     output_size: Option<&OutputSize>,
     stock: &[(&'static str, glib::Value)],
 ) -> Vec<ElementSpec> {
-    shape
+    chain
         .steps()
-        .into_iter()
-        .map(|step| {
+        .iter()
+        .map(|&step| {
             let factory = step.factory();
             let spec = match step {
                 Step::FastConvert => {
-                    ElementSpec::internal(crate::convert::ELEMENT_NAME, crate::convert::make)
+                    let make = match scales {
+                        true => crate::convert::make_scaler,
+                        false => crate::convert::make,
+                    };
+                    ElementSpec::internal(crate::convert::ELEMENT_NAME, make)
                 }
                 Step::Identity => ElementSpec::new(factory).property("silent", true),
                 Step::Demosaic => ElementSpec::new(factory).setup(offer_bayer2rgb_a_pool),
@@ -201,7 +203,7 @@ pub(super) fn specs_for(
                 Step::RgbaHop => ElementSpec::new(factory).property(
                     "caps",
                     gst::Caps::builder("video/x-raw")
-                        .features([caps::GL_MEMORY])
+                        .features([crate::formats::GL_MEMORY])
                         .field("format", "RGBA")
                         .build(),
                 ),
@@ -224,6 +226,7 @@ pub(super) fn specs_for(
 
 #[cfg(test)]
 mod tests {
+    use super::super::plan::{ConvertPath, Converter, Entry, Exit, GlConversion};
     use super::*;
 
     #[test]
@@ -237,45 +240,21 @@ mod tests {
     }
 
     #[test]
-    fn every_factory_of_a_shape_gets_a_spec_that_builds() {
+    fn every_step_of_a_chain_gets_a_spec_that_builds() {
         gst::init().unwrap();
-        let software = ChainShape::software();
-        for shape in [
-            software,
-            ChainShape {
-                download_input: true,
-                ..software
-            },
-            ChainShape {
-                fast_convert: true,
-                ..software
-            },
-            ChainShape {
-                scale: true,
-                bayer_input: true,
-                bayer_output: true,
-                ..software
-            },
-            ChainShape {
-                passthrough: true,
-                ..software
-            },
-            ChainShape {
-                path: ConvertPath::Gl,
-                rgba_hop: true,
-                download_output: true,
-                ..software
-            },
-            ChainShape {
-                path: ConvertPath::Gl,
-                scale: true,
-                bayer_input: true,
-                ..software
-            },
+        let stock = Converter::Stock { scale: false };
+        for chain in [
+            Chain::software(Entry::System, stock, Exit::System),
+            Chain::software(Entry::GlMemory, stock, Exit::System),
+            Chain::software(Entry::System, Converter::Fast, Exit::Upload),
+            Chain::software(Entry::Bayer, Converter::Stock { scale: true }, Exit::Mosaic),
+            Chain::passthrough(),
+            Chain::gl(false, GlConversion::RgbaHop, true, true),
+            Chain::gl(true, GlConversion::Scale, false, false),
         ] {
-            let specs = specs_for(&shape, 2, None, &[]);
+            let specs = specs_for(&chain, false, 2, None, &[]);
             let names: Vec<&str> = specs.iter().map(|s| s.factory).collect();
-            assert_eq!(names, shape.factories());
+            assert_eq!(names, chain.factories());
             let elements = crate::chainbin::chain::build(&specs).expect("builds");
             for converter in &elements {
                 if let Some(threads) = n_threads_of(converter, 2) {
@@ -284,7 +263,8 @@ mod tests {
                 }
             }
             // Automatic: videoconvert gets the usable CPUs, the fast converter decides itself.
-            let elements = crate::chainbin::chain::build(&specs_for(&shape, 0, None, &[])).unwrap();
+            let elements =
+                crate::chainbin::chain::build(&specs_for(&chain, false, 0, None, &[])).unwrap();
             let converters: Vec<_> = elements
                 .iter()
                 .filter_map(|e| Some((e, n_threads_of(e, 0)?)))
@@ -295,8 +275,8 @@ mod tests {
                 let auto = videoconvert_threads(0, gstversion::running());
                 assert_eq!(*threads, if fast { 0 } else { auto });
             }
-            let converts = !shape.passthrough && shape.path == ConvertPath::Software;
-            assert_eq!(converters.len(), usize::from(converts), "{shape:?}");
+            let converts = chain.path() == ConvertPath::Software && chain != Chain::passthrough();
+            assert_eq!(converters.len(), usize::from(converts), "{chain:?}");
         }
     }
 }

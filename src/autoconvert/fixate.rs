@@ -45,6 +45,23 @@ pub(super) fn like_videoconvertscale(
     })
 }
 
+/// The whole output caps (size, format, colorimetry) videoconvertscale fixates for the fixed
+/// `input` towards `downstream`, in system memory: what the internal fast scaler must produce
+/// to change nothing downstream (`crate::convert::scaling`).
+pub(crate) fn videoconvertscale_output(
+    input: &gst::Caps,
+    downstream: &gst::Caps,
+) -> Option<gst::Caps> {
+    let scaler = gst::ElementFactory::make("videoconvertscale")
+        .build()
+        .ok()?;
+    fixate(
+        &scaler,
+        &in_system_memory(input),
+        &in_system_memory(downstream),
+    )
+}
+
 /// `caps` with every structure's features set to plain system memory (raw video only).
 fn in_system_memory(caps: &gst::Caps) -> gst::Caps {
     if caps.is_any() {

@@ -14,7 +14,7 @@ use gst::subclass::prelude::*;
 use super::caps;
 use super::chain;
 use super::fixate::OutputSize;
-use super::plan::{self, ChainPlan, ChainShape, ConvertPath, InteropVerdict, Request};
+use super::plan::{self, Chain, ChainPlan, ConvertPath, InteropVerdict, Request};
 use super::recovery::{self, ConsumerJudge, CudaWatch, Recovery, Refuser};
 use super::report::{self, ChainError, InteropUse};
 use super::stock::{self, StockValues};
@@ -76,8 +76,8 @@ pub struct AutoConvert {
     /// videoconvert's properties (`stock.rs`); lock order: never with `state`.
     stock: Mutex<StockValues>,
     state: Mutex<State>,
-    /// The chain between the ghost pads, tagged with the shape it was built for.
-    chain: ChainSlot<ChainShape>,
+    /// The chain between the ghost pads, tagged with the steps it was built from.
+    chain: ChainSlot<Chain>,
     /// Errors the GL chain posts while a buffer is inside, until the bin knows if it recovers.
     errors: ErrorHold,
     queries: QueryGate,
@@ -147,7 +147,7 @@ impl AutoConvert {
         pad: &gst::GhostPad,
         buffer: gst::Buffer,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let on_gl = self.chain.shape().map(|s| s.path) == Some(ConvertPath::Gl);
+        let on_gl = self.chain.read_shape(Chain::path) == Some(ConvertPath::Gl);
         // One look at the state per buffer: this runs for every frame.
         let (input_info, cuda_check) = {
             let mut state = self.state();
@@ -337,9 +337,19 @@ impl AutoConvert {
             mode: self.settings().mode,
             input,
             downstream: caps::downstream_from_caps(&downstream_caps),
-            direct_target: caps::direct_target(caps, &downstream_caps),
+            direct_target: caps::direct_target(caps, &downstream_caps).or_else(|| {
+                // A scaling bin's fast converter also scales where its picture is stock's.
+                let threads = self.settings().n_threads;
+                self.scales()
+                    .then(|| {
+                        crate::convert::scaling::scaled_target(caps, &downstream_caps, threads)
+                    })
+                    .flatten()
+            }),
             gl_failed,
             interop: None,
+            consumer_cuda_device: crate::chainbin::consumer::find(self.srcpad.upcast_ref())
+                .and_then(|c| c.cuda_device),
             passthrough: caps::takes_as_is(caps, &downstream_caps),
             scale: self.scales(),
             software_settings: lock(&self.stock).software_reason(self.scales()),
@@ -365,10 +375,10 @@ impl AutoConvert {
             );
         }
         let current = self.chain.shape();
-        if current == Some(plan.shape) {
+        if current.as_ref() == Some(&plan.chain) {
             gst::debug!(CAT, imp = self, "current chain carries {caps}");
             if let Some(size) = &output_size {
-                chain::repin_output_size(&self.chain.elements(), size, plan.shape.pin_bt601);
+                chain::repin_output_size(&self.chain.elements(), size, plan.chain.pins_bt601());
             }
             return Ok(());
         }
@@ -376,14 +386,15 @@ impl AutoConvert {
         gst::info!(
             CAT,
             imp = self,
-            "{} chain for {caps}: {} ({})",
+            "{} chain for {caps}: {} ({}; {} copies per frame at most)",
             if current.is_some() {
                 "rebuilding"
             } else {
                 "building"
             },
-            plan.shape.describe(),
-            plan.reason
+            plan.chain.describe(),
+            plan.reason,
+            plan.chain.copies_per_frame(&request.input.memory)
         );
         self.install(&plan, output_size.as_ref())?;
         let interval_ms = self.settings().cuda_check_interval_ms;
@@ -415,12 +426,17 @@ impl AutoConvert {
         output_size: Option<&OutputSize>,
     ) -> Result<(), ChainError> {
         let stock = lock(&self.stock).changed();
-        let specs = chain::specs_for(&plan.shape, self.settings().n_threads, output_size, &stock);
+        let specs = chain::specs_for(
+            &plan.chain,
+            self.scales(),
+            self.settings().n_threads,
+            output_size,
+            &stock,
+        );
         self.chain
-            .build_and_install(self.obj().upcast_ref(), plan.shape, &specs)
+            .build_and_install(self.obj().upcast_ref(), plan.chain.clone(), &specs)
             .map_err(ChainError::Build)?;
-        self.judge
-            .arm(plan.shape.path == ConvertPath::Gl && !plan.shape.download_output);
+        self.judge.arm(plan.chain.hands_on_gl_memory());
         Ok(())
     }
 }
@@ -609,7 +625,7 @@ impl AutoConvert {
         let interop_status = report::interop_status(plan, interop);
         {
             let mut state = self.state();
-            state.active_path = Some(plan.shape.path);
+            state.active_path = Some(plan.chain.path());
             state.interop_status = interop_status.clone();
         }
         obj.notify("active-path");
@@ -641,7 +657,7 @@ impl AutoConvert {
 /// memory) or the caps are not video.
 fn system_memory_info(caps: &gst::CapsRef) -> Option<gst_video::VideoInfo> {
     let features = caps.features(0)?;
-    if features.contains(caps::GL_MEMORY) {
+    if features.contains(crate::formats::GL_MEMORY) {
         return None;
     }
     gst_video::VideoInfo::from_caps(caps).ok()

@@ -5,7 +5,8 @@
 //! `imp.rs` is the only file that touches the element's state; the modules beside it take plain
 //! inputs and return plain values, and none of them imports `imp.rs`. A caps event goes
 //! `imp.rs` (sink pad: gathers the [`plan::Request`], reading caps through `caps.rs`) →
-//! `plan.rs` (decides) → `chain.rs` (specifies the elements) → `crate::chainbin` (builds the
+//! `plan.rs` (decides: the memory path from `crate::path`, its converters as one step list, a
+//! `plan::Chain`) → `chain.rs` (specifies an element per step) → `crate::chainbin` (builds the
 //! chain and retargets the ghost pads); `recovery.rs` decides what a GL failure leads to and
 //! `report.rs` builds what the bin says.
 
@@ -14,7 +15,7 @@ use gst::prelude::*;
 
 mod caps;
 mod chain;
-mod fixate;
+pub(crate) mod fixate;
 mod imp;
 // A test hook (cargo feature `testing`): public for the property-based test that checks every
 // rule against real negotiation; crate-private otherwise (the doctor reads it).

@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: MPL-2.0
 //! The decision, as plain data: a [`Request`] (mode, what comes in, what downstream accepts,
-//! what failed before, the interop result) → which chain to build, and why. Every rule lives
-//! here and no GStreamer object does, so every branch is unit-tested.
+//! what failed before, the interop result) → which chain to build, and why. The memory path
+//! (system or GL memory, the interop test) is the planner's (`crate::path`); this module adds
+//! the converters `stromautoconvert(scale)` puts on it: the fast converter, the RGBA hop, the
+//! output pin, Bayer. No GStreamer object lives here, so every branch is unit-tested.
 
 use super::Mode;
 use crate::formats::{is_gl_rgb_format, is_yuv};
 use crate::gstversion::{self, GstVersion};
-pub use crate::path::InteropVerdict;
+use crate::path::{self, MemoryPath, PathRequest};
+pub use crate::path::{Downstream, Formats, InteropVerdict, Memory, Step};
 
 /// The two conversion paths the bin can build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -24,50 +27,12 @@ impl ConvertPath {
     }
 }
 
-/// Where the frames of a caps structure live.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Memory {
-    System,
-    Gl,
-    /// Another caps feature (DMABuf, CUDAMemory, NVMM, ...), by name.
-    Other(String),
-}
-
-/// A set of raw video format names; `Any` when caps leave the format open.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum Formats {
-    #[default]
-    Any,
-    Only(Vec<String>),
-}
-
-impl Formats {
-    pub fn contains(&self, format: &str) -> bool {
-        match self {
-            Formats::Any => true,
-            Formats::Only(list) => list.iter().any(|f| f == format),
-        }
-    }
-
-    fn any_matches(&self, predicate: impl Fn(&str) -> bool) -> bool {
-        match self {
-            Formats::Any => true,
-            Formats::Only(list) => list.iter().any(|f| predicate(f)),
-        }
-    }
-
-    /// Adds `other` to this set.
-    pub fn merge(&mut self, other: Formats) {
-        match (&mut *self, other) {
-            (Formats::Any, _) => {}
-            (_, Formats::Any) => *self = Formats::Any,
-            (Formats::Only(mine), Formats::Only(theirs)) => {
-                for f in theirs {
-                    if !mine.contains(&f) {
-                        mine.push(f);
-                    }
-                }
-            }
+impl From<Mode> for path::Mode {
+    fn from(mode: Mode) -> path::Mode {
+        match mode {
+            Mode::Auto => path::Mode::Auto,
+            Mode::Gl => path::Mode::Gl,
+            Mode::Software => path::Mode::Software,
         }
     }
 }
@@ -120,33 +85,6 @@ impl Input {
     }
 }
 
-/// What downstream's caps allow, per memory type. `None`: that memory is not accepted.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Downstream {
-    pub system: Option<Formats>,
-    pub gl: Option<Formats>,
-    /// Downstream answered ANY caps (e.g. a bare `fakesink`): it takes whatever comes.
-    pub any: bool,
-    /// Caps features downstream asked for that neither chain produces.
-    pub other_features: Vec<String>,
-    /// `video/x-bayer` patterns downstream takes (made by `rgb2bayer`).
-    pub bayer: Option<Formats>,
-    /// Downstream takes neither RGB nor YUV labelled BT.601, the only YUV GStreamer 1.22's
-    /// glcolorconvert writes from RGB (e.g. it asks for `colorimetry=bt709`).
-    pub refuses_gl_colour: bool,
-}
-
-impl Downstream {
-    fn accepts_both(&self) -> bool {
-        self.system.is_some() && self.gl.is_some()
-    }
-
-    /// Downstream takes Bayer and no raw video: the chain must end in `rgb2bayer`.
-    fn wants_bayer(&self) -> bool {
-        self.bayer.is_some() && self.system.is_none() && self.gl.is_none() && !self.any
-    }
-}
-
 /// Everything the decision reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
@@ -161,6 +99,8 @@ pub struct Request {
     pub gl_failed: Option<String>,
     /// The interop test's answer; must be given when [`Request::needs_interop`] says so.
     pub interop: Option<InteropVerdict>,
+    /// The CUDA device of the consumer downstream (`cuda-device-id`), when it names one.
+    pub consumer_cuda_device: Option<u32>,
     /// Downstream takes the input caps exactly as they are (size, format, features, ...).
     pub passthrough: bool,
     /// The scaling variant (`stromautoconvertscale`): its chains scale as well as convert.
@@ -182,13 +122,28 @@ impl Request {
         }
     }
 
-    /// Whether the decision needs the interop test: only when auto mode has a real choice.
+    /// What the memory-path planner reads from this request. GL is out where only the software
+    /// path carries the stream, or where Bayer passes through untouched.
+    fn path_request(&self) -> PathRequest<'_> {
+        let gl_ruled_out = software_only(self).or_else(|| {
+            self.bayer_passes_through()
+                .then(|| "downstream takes the Bayer input as it is".to_owned())
+        });
+        PathRequest {
+            mode: self.effective_mode().into(),
+            input: &self.input.memory,
+            downstream: &self.downstream,
+            consumer_cuda_device: self.consumer_cuda_device,
+            interop: self.interop.as_ref(),
+            gst_version: self.gst_version,
+            gl_ruled_out,
+        }
+    }
+
+    /// Whether the decision needs the interop test: only when auto mode has a real choice
+    /// (the planner's rule, [`PathRequest::needs_interop`]).
     pub fn needs_interop(&self) -> bool {
-        self.effective_mode() == Mode::Auto
-            && !self.downstream.any
-            && self.downstream.accepts_both()
-            && self.input.features.is_empty()
-            && !self.bayer_passes_through()
+        self.path_request().needs_interop()
     }
 
     /// Bayer input that downstream takes as it is: nothing to convert.
@@ -197,195 +152,191 @@ impl Request {
     }
 }
 
-/// The elements of a chain; two plans with equal shapes can share a built chain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ChainShape {
-    pub path: ConvertPath,
-    /// Software path fed with GL memory: `gldownload` first.
-    pub download_input: bool,
-    /// GL path between two different YUV formats: convert through RGBA on the GPU.
-    pub rgba_hop: bool,
-    /// GL path to a system-memory consumer: `gldownload` last.
-    pub download_output: bool,
-    /// Software path the internal fast converter covers (`crate::convert`, e.g. I420 ↔ NV12 as
-    /// plane copies) instead of `videoconvert`.
-    pub fast_convert: bool,
-    /// `video/x-bayer` input: `bayer2rgb` first.
-    pub bayer_input: bool,
-    /// `video/x-bayer` output: `rgb2bayer` last (fed ARGB by the software converter).
-    pub bayer_output: bool,
-    /// Nothing to convert (Bayer that downstream takes as it is): a bare `identity`.
-    pub passthrough: bool,
-    /// The chain scales too: `videoconvertscale`, or `glcolorscale` between two
-    /// `glcolorconvert`s (it works in RGBA, which also serves as the YUV→YUV hop).
-    pub scale: bool,
-    /// GL chain whose last glcolorconvert may write YUV from RGB: a capsfilter after it says
-    /// what that YUV is (BT.601, see [`Downstream::refuses_gl_colour`]) and, when scaling, pins
-    /// the size videoconvertscale would choose.
-    pub pin_output: bool,
-    /// The output pin labels YUV as BT.601: the running glcolorconvert writes YUV from RGB only
-    /// so ([`gstversion::glcolorconvert_follows_colorimetry`]); else it pins the size only.
-    pub pin_bt601: bool,
-    /// Software conversion for a consumer that takes GL memory only: `glupload` last.
-    pub upload_output: bool,
+/// How frames enter a chain, which decides its first elements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entry {
+    /// Raw video in system memory.
+    System,
+    /// Raw video in GL memory: a software chain downloads it first.
+    GlMemory,
+    /// `video/x-bayer`: `bayer2rgb` first, into system memory.
+    Bayer,
 }
 
-impl ChainShape {
-    /// The plain software chain: `videoconvert` alone.
-    pub fn software() -> ChainShape {
-        ChainShape {
-            path: ConvertPath::Software,
-            download_input: false,
-            rgba_hop: false,
-            download_output: false,
-            fast_convert: false,
-            bayer_input: false,
-            bayer_output: false,
-            passthrough: false,
-            scale: false,
-            pin_output: false,
-            pin_bt601: false,
-            upload_output: false,
+impl Entry {
+    fn of(input: &Input) -> Entry {
+        match (input.bayer, &input.memory) {
+            (true, _) => Entry::Bayer,
+            (false, Memory::Gl) => Entry::GlMemory,
+            (false, _) => Entry::System,
+        }
+    }
+}
+
+/// The converter of a software chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Converter {
+    /// `videoconvert`, or `videoconvertscale` for the scaling variant.
+    Stock { scale: bool },
+    /// The internal fast converter (`crate::convert`, e.g. I420 ↔ NV12 as plane copies).
+    Fast,
+}
+
+/// What a software chain ends in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// The converter's system memory.
+    System,
+    /// `rgb2bayer`: `video/x-bayer` for a consumer of Bayer.
+    Mosaic,
+    /// `glupload`: GL memory for a consumer that takes GL memory only.
+    Upload,
+}
+
+/// How a GL chain converts between its `glcolorconvert`s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GlConversion {
+    /// One `glcolorconvert`.
+    Direct,
+    /// Between two different YUV formats the running glcolorconvert does not convert directly:
+    /// through RGBA on the GPU ([`needs_rgba_hop`]).
+    RgbaHop,
+    /// The scaling variant: `glcolorscale` between two `glcolorconvert`s (it works in RGBA,
+    /// which also serves as the YUV→YUV hop); the output pin carries the size.
+    Scale,
+}
+
+/// The elements of a chain, in order, as they will be linked: the one list that builds the
+/// chain (`chain.rs` makes an element per step) and describes it in messages. Made only by the
+/// constructors below, so a chain is always one the bin can link; two plans with equal chains
+/// share a built one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Chain {
+    steps: Vec<Step>,
+}
+
+impl Chain {
+    /// Nothing to convert (Bayer that downstream takes as it is): a bare `identity`.
+    pub fn passthrough() -> Chain {
+        Chain {
+            steps: vec![Step::Identity],
         }
     }
 
-    /// The chain's elements, in order, as they will be linked: the one list that builds the
-    /// chain (`chain.rs` makes an element per step) and describes it in messages.
-    pub fn steps(&self) -> Vec<Step> {
-        if self.passthrough {
-            return vec![Step::Identity];
+    /// Conversion on the CPU.
+    pub fn software(entry: Entry, converter: Converter, exit: Exit) -> Chain {
+        let mut steps = Vec::with_capacity(3);
+        match entry {
+            Entry::Bayer => steps.push(Step::Demosaic),
+            Entry::GlMemory => steps.push(Step::Download),
+            Entry::System => {}
         }
-        let mut steps = Vec::with_capacity(4);
-        if self.bayer_input {
+        steps.push(match converter {
+            Converter::Fast => Step::FastConvert,
+            Converter::Stock { scale: true } => Step::VideoConvertScale,
+            Converter::Stock { scale: false } => Step::VideoConvert,
+        });
+        match exit {
+            Exit::Mosaic => steps.push(Step::Mosaic),
+            Exit::Upload => steps.push(Step::Upload),
+            Exit::System => {}
+        }
+        Chain { steps }
+    }
+
+    /// Conversion on the GPU: `glupload` (which passes GL memory through) and
+    /// `glcolorconvert`, the hop or the scaler, the output pin (saying the YUV is BT.601 with
+    /// `bt601`, the size when scaling) and `gldownload` with `download`.
+    pub fn gl(demosaic: bool, conversion: GlConversion, bt601: bool, download: bool) -> Chain {
+        let mut steps = Vec::with_capacity(7);
+        if demosaic {
             steps.push(Step::Demosaic);
         }
-        match self.path {
-            ConvertPath::Software => {
-                if self.download_input {
-                    steps.push(Step::Download);
-                }
-                steps.push(if self.fast_convert {
-                    Step::FastConvert
-                } else if self.scale {
-                    Step::VideoConvertScale
-                } else {
-                    Step::VideoConvert
-                });
-                if self.bayer_output {
-                    steps.push(Step::Mosaic);
-                }
-                if self.upload_output {
-                    steps.push(Step::Upload);
-                }
-            }
-            ConvertPath::Gl => {
-                steps.extend([Step::Upload, Step::GlConvert]);
-                if self.scale {
-                    steps.extend([Step::GlScale, Step::GlConvert]);
-                } else if self.rgba_hop {
-                    steps.extend([Step::RgbaHop, Step::GlConvert]);
-                }
-                if self.pin_output {
-                    steps.push(Step::OutputPin {
-                        size: self.scale,
-                        bt601: self.pin_bt601,
-                    });
-                }
-                if self.download_output {
-                    steps.push(Step::Download);
-                }
-            }
+        steps.extend([Step::Upload, Step::GlConvert]);
+        match conversion {
+            GlConversion::Direct => {}
+            GlConversion::RgbaHop => steps.extend([Step::RgbaHop, Step::GlConvert]),
+            GlConversion::Scale => steps.extend([Step::GlScale, Step::GlConvert]),
         }
-        steps
+        let size = conversion == GlConversion::Scale;
+        if size || bt601 {
+            steps.push(Step::OutputPin { size, bt601 });
+        }
+        if download {
+            steps.push(Step::Download);
+        }
+        Chain { steps }
+    }
+
+    pub fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+
+    /// Where the chain converts: GL when a `glcolorconvert` is in it.
+    pub fn path(&self) -> ConvertPath {
+        if self.has(Step::GlConvert) {
+            ConvertPath::Gl
+        } else {
+            ConvertPath::Software
+        }
+    }
+
+    fn has(&self, step: Step) -> bool {
+        self.steps.contains(&step)
+    }
+
+    /// The chain converts in GL or reads GL memory first: it needs the GL elements and a GL
+    /// context before it is built. A software chain that uploads last leaves that to glupload.
+    pub fn needs_gl_context(&self) -> bool {
+        self.path() == ConvertPath::Gl || self.has(Step::Download)
+    }
+
+    /// A GL chain that hands GL memory on (no `gldownload` last): the consumer reads GL memory.
+    pub fn hands_on_gl_memory(&self) -> bool {
+        self.path() == ConvertPath::Gl && !self.has(Step::Download)
+    }
+
+    /// The capsfilter after the last `glcolorconvert`, if there is one.
+    pub fn output_pin(&self) -> Option<Step> {
+        self.steps
+            .iter()
+            .copied()
+            .find(|s| matches!(s, Step::OutputPin { .. }))
+    }
+
+    /// The output pin labels YUV as BT.601.
+    pub fn pins_bt601(&self) -> bool {
+        matches!(self.output_pin(), Some(Step::OutputPin { bt601: true, .. }))
+    }
+
+    /// The GL chain converts the picture (not only passes the input format on).
+    fn gl_converts(&self) -> bool {
+        self.has(Step::RgbaHop) || self.has(Step::GlScale)
+    }
+
+    /// The uploads, downloads and passes this chain costs per frame for `input`
+    /// ([`Step::copies`]); `glupload` passes GL memory through at no cost.
+    pub fn copies_per_frame(&self, input: &Memory) -> u32 {
+        let passed_through = u32::from(*input == Memory::Gl && self.has(Step::Upload));
+        path::copies_per_frame(&self.steps) - passed_through
     }
 
     /// The element factory names, in order, as they will be linked.
     #[cfg(test)]
     pub fn factories(&self) -> Vec<&'static str> {
-        self.steps().iter().map(|s| s.factory()).collect()
+        self.steps.iter().map(|s| s.factory()).collect()
     }
 
     /// `glupload ! glcolorconvert ! ...` for messages and logs.
     pub fn describe(&self) -> String {
-        self.steps()
-            .iter()
-            .map(|s| s.describe())
-            .collect::<Vec<_>>()
-            .join(" ! ")
-    }
-}
-
-/// One element of a chain, by what it does there.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Step {
-    /// Nothing to convert: a bare `identity`.
-    Identity,
-    /// `bayer2rgb`: Bayer input demosaiced first.
-    Demosaic,
-    /// `rgb2bayer`: Bayer output made last.
-    Mosaic,
-    /// `gldownload`: GL memory to system memory.
-    Download,
-    /// `glupload`: system memory to GL memory.
-    Upload,
-    /// `videoconvert`.
-    VideoConvert,
-    /// `videoconvertscale`.
-    VideoConvertScale,
-    /// The internal fast converter (`crate::convert`).
-    FastConvert,
-    /// `glcolorconvert`.
-    GlConvert,
-    /// `glcolorscale`.
-    GlScale,
-    /// A capsfilter to RGBA in GL memory: the hop between two different YUV formats.
-    RgbaHop,
-    /// A capsfilter after the last `glcolorconvert`: with `bt601`, saying what its YUV is
-    /// (BT.601, where the running glcolorconvert writes YUV from RGB only so) and, with `size`,
-    /// pinning the size videoconvertscale would choose.
-    OutputPin { size: bool, bt601: bool },
-}
-
-impl Step {
-    /// The element factory that makes this step.
-    pub fn factory(self) -> &'static str {
-        match self {
-            Step::Identity => "identity",
-            Step::Demosaic => "bayer2rgb",
-            Step::Mosaic => "rgb2bayer",
-            Step::Download => "gldownload",
-            Step::Upload => "glupload",
-            Step::VideoConvert => "videoconvert",
-            Step::VideoConvertScale => "videoconvertscale",
-            Step::FastConvert => "stromfastconvert",
-            Step::GlConvert => "glcolorconvert",
-            Step::GlScale => "glcolorscale",
-            Step::RgbaHop | Step::OutputPin { .. } => "capsfilter",
-        }
-    }
-
-    /// How the step reads in `chain` of the bus message: the factory, or a capsfilter's caps.
-    pub fn describe(self) -> &'static str {
-        match self {
-            Step::RgbaHop => "video/x-raw(memory:GLMemory),format=RGBA",
-            Step::OutputPin {
-                size: true,
-                bt601: true,
-            } => "video/x-raw,<size as videoconvertscale>,<YUV as bt601>",
-            Step::OutputPin {
-                size: true,
-                bt601: false,
-            } => "video/x-raw,<size as videoconvertscale>",
-            Step::OutputPin { size: false, .. } => "video/x-raw,<YUV as bt601>",
-            other => other.factory(),
-        }
+        path::describe(&self.steps)
     }
 }
 
 /// The decision.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainPlan {
-    pub shape: ChainShape,
+    pub chain: Chain,
     /// Why, for people: goes into the bus message and the log.
     pub reason: String,
     /// The interop test decided it (auto mode, downstream takes both memories).
@@ -409,68 +360,72 @@ pub fn plan(request: &Request) -> Result<ChainPlan, PlanError> {
     }
     if request.bayer_passes_through() {
         return Ok(ChainPlan {
-            shape: ChainShape {
-                passthrough: true,
-                ..ChainShape::software()
-            },
+            chain: Chain::passthrough(),
             reason: "downstream takes the Bayer input as it is".into(),
             decided_by_interop: false,
         });
     }
     let (path, reason, decided_by_interop) = choose_path(request)?;
     let converted = input.after_demosaic();
-    let mut shape = match path {
-        ConvertPath::Software => ChainShape {
-            download_input: converted.memory == Memory::Gl,
-            fast_convert: converted.memory == Memory::System
+    let chain = match path {
+        ConvertPath::Software => {
+            let fast = converted.memory == Memory::System
                 && converted.features.iter().all(|f| f == "format:Interlaced")
                 && request.software_settings.is_none()
                 && !input.bayer
                 && !downstream.wants_bayer()
-                && request.direct_target.is_some(),
-            bayer_output: downstream.wants_bayer(),
-            ..ChainShape::software()
-        },
-        ConvertPath::Gl => gl_shape(&converted, downstream, request.scale, request.gst_version),
+                && request.direct_target.is_some();
+            let converter = if fast {
+                Converter::Fast
+            } else {
+                Converter::Stock {
+                    scale: request.scale,
+                }
+            };
+            let exit = if downstream.wants_bayer() {
+                Exit::Mosaic
+            } else {
+                Exit::System
+            };
+            Chain::software(Entry::of(input), converter, exit)
+        }
+        ConvertPath::Gl => gl_chain(request, &converted),
     };
-    shape.bayer_input = input.bayer;
-    shape.scale = request.scale;
     if path == ConvertPath::Gl
         && let Some(problem) = request
             .software_settings
             .clone()
             .or_else(|| upload_problem(&converted))
-            .or_else(|| gl_colour_problem(&converted, downstream, &shape, request.gst_version))
+            .or_else(|| gl_colour_problem(&converted, downstream, &chain, request.gst_version))
     {
         return software_instead(request, &problem);
     }
     Ok(ChainPlan {
-        shape,
+        chain,
         reason,
         decided_by_interop,
     })
 }
 
-/// Why the GL chain `shape` would give wrong colours, if it would: GStreamer 1.22's
+/// Why the GL chain `chain` would give wrong colours, if it would: GStreamer 1.22's
 /// glcolorconvert reads YUV only as BT.601 or BT.709 limited range, and writes YUV from RGB only
 /// as BT.601 limited range (the chain then says so in its caps, which downstream may refuse).
 /// Later versions follow the caps: no problem there.
 fn gl_colour_problem(
     input: &Input,
     downstream: &Downstream,
-    shape: &ChainShape,
+    chain: &Chain,
     version: GstVersion,
 ) -> Option<String> {
     if gstversion::glcolorconvert_follows_colorimetry(version) {
         return None;
     }
-    let targets = if shape.download_output {
-        downstream.system.as_ref()
-    } else {
+    let targets = if chain.hands_on_gl_memory() {
         downstream.gl.as_ref()
+    } else {
+        downstream.system.as_ref()
     };
-    let converts =
-        shape.rgba_hop || shape.scale || targets.is_some_and(|t| !t.contains(&input.format));
+    let converts = chain.gl_converts() || targets.is_some_and(|t| !t.contains(&input.format));
     if input.is_yuv && converts && input.gl_misreads_colour {
         return Some(format!(
             "glcolorconvert (GStreamer 1.22) reads YUV as BT.601 or BT.709 limited range only, \
@@ -478,7 +433,7 @@ fn gl_colour_problem(
             input.colorimetry
         ));
     }
-    if shape.pin_output && downstream.refuses_gl_colour {
+    if chain.output_pin().is_some() && downstream.refuses_gl_colour {
         return Some(
             "glcolorconvert (GStreamer 1.22) writes YUV from RGB as BT.601 limited range only, \
              and downstream takes neither that nor RGB"
@@ -499,65 +454,67 @@ fn upload_problem(input: &Input) -> Option<String> {
 /// CPU instead (uploading the result for a consumer that takes GL memory only); mode=gl says
 /// why it cannot.
 fn software_instead(request: &Request, problem: &str) -> Result<ChainPlan, PlanError> {
-    let downstream = &request.downstream;
     if request.effective_mode() == Mode::Gl {
         return Err(PlanError(format!(
             "mode=gl cannot serve this stream: {problem}; use mode=auto or mode=software"
         )));
     }
-    let converted = request.input.after_demosaic();
-    let upload_output = downstream.system.is_none() && !downstream.any;
+    let downstream = &request.downstream;
+    let exit = if downstream.system.is_none() && !downstream.any {
+        Exit::Upload
+    } else {
+        Exit::System
+    };
+    let converter = Converter::Stock {
+        scale: request.scale,
+    };
     Ok(ChainPlan {
-        shape: ChainShape {
-            download_input: converted.memory == Memory::Gl,
-            bayer_input: request.input.bayer,
-            scale: request.scale,
-            upload_output,
-            ..ChainShape::software()
-        },
+        chain: Chain::software(Entry::of(&request.input), converter, exit),
         reason: format!("{problem}: converting in software"),
         decided_by_interop: false,
     })
 }
 
+/// The conversion path, why, and whether the interop test decided it: the memory path is the
+/// planner's; what only this bin refuses (mode=gl for a stream only software carries,
+/// mode=software for a consumer without system memory) is checked here first.
 fn choose_path(request: &Request) -> Result<(ConvertPath, String, bool), PlanError> {
     let downstream = &request.downstream;
     let mode = request.effective_mode();
-    if let Some(limit) = software_only(request) {
-        return match mode {
-            Mode::Gl => Err(PlanError(format!(
+    let limit = software_only(request);
+    match (&limit, mode) {
+        (Some(limit), Mode::Gl) => {
+            return Err(PlanError(format!(
                 "mode=gl cannot serve this stream: {limit}; use mode=auto or mode=software"
-            ))),
-            _ if downstream.system.is_none() && !downstream.any && !downstream.wants_bayer() => {
-                Err(neither_memory(downstream))
-            }
-            Mode::Software => Ok((ConvertPath::Software, "mode=software".into(), false)),
-            Mode::Auto => Ok((ConvertPath::Software, limit, false)),
-        };
-    }
-    match mode {
-        Mode::Software => {
-            if downstream.system.is_none() && !downstream.any {
-                return Err(PlanError(format!(
-                    "mode=software outputs system memory but downstream accepts only {}; \
-                     use mode=auto or mode=gl",
-                    accepted_memories(downstream)
-                )));
-            }
-            let reason = match (&request.gl_failed, request.mode) {
-                (Some(why), Mode::Auto) => format!("{why}; switched to software"),
-                _ => "mode=software".into(),
-            };
-            Ok((ConvertPath::Software, reason, false))
+            )));
         }
-        Mode::Gl => {
-            if downstream.gl.is_none() && downstream.system.is_none() && !downstream.any {
-                return Err(neither_memory(downstream));
-            }
-            Ok((ConvertPath::Gl, "mode=gl".into(), false))
+        (None, Mode::Software) if downstream.system.is_none() && !downstream.any => {
+            return Err(PlanError(format!(
+                "mode=software outputs system memory but downstream accepts only {}; \
+                 use mode=auto or mode=gl",
+                downstream.accepted_memories()
+            )));
         }
-        Mode::Auto => choose_auto(downstream, request.interop.as_ref()),
+        _ => {}
     }
+    let neither = |err: path::PathError| PlanError(err.fix("stromautoconvert", downstream));
+    let memory = path::plan(&request.path_request())
+        .and_then(MemoryPath::built)
+        .map_err(neither)?;
+    if memory.path == path::Path::SystemMemory && memory.output != path::Path::SystemMemory {
+        // Software work for a consumer of GL memory only: this bin uploads only where the GL
+        // chain cannot take the stream (software_instead), never where only software carries it.
+        return Err(neither(path::PathError::TakesNeither));
+    }
+    let path = match memory.path {
+        path::Path::Gl => ConvertPath::Gl,
+        _ => ConvertPath::Software,
+    };
+    let reason = match (mode, &request.gl_failed, request.mode, limit) {
+        (Mode::Software, Some(why), Mode::Auto, None) => format!("{why}; switched to software"),
+        _ => memory.why,
+    };
+    Ok((path, reason, memory.decided_by_interop))
 }
 
 /// Why only the software path can carry this stream, if it is so: caps features that only
@@ -573,69 +530,6 @@ fn software_only(request: &Request) -> Option<String> {
         .downstream
         .wants_bayer()
         .then(|| "downstream takes video/x-bayer, which rgb2bayer makes on the CPU".to_owned())
-}
-
-fn choose_auto(
-    downstream: &Downstream,
-    interop: Option<&InteropVerdict>,
-) -> Result<(ConvertPath, String, bool), PlanError> {
-    if downstream.any {
-        return Ok((
-            ConvertPath::Software,
-            "downstream accepts any caps; system memory is the safe choice".into(),
-            false,
-        ));
-    }
-    match (downstream.gl.is_some(), downstream.system.is_some()) {
-        (true, false) => Ok((
-            ConvertPath::Gl,
-            "downstream accepts only GL memory".into(),
-            false,
-        )),
-        (false, true) => Ok((
-            ConvertPath::Software,
-            "downstream accepts only system memory".into(),
-            false,
-        )),
-        (false, false) => Err(neither_memory(downstream)),
-        (true, true) => match interop {
-            Some(v) if v.works => Ok((
-                ConvertPath::Gl,
-                "downstream accepts GL memory and CUDA-GL interop works: zero-copy to the encoder"
-                    .into(),
-                true,
-            )),
-            Some(v) => Ok((
-                ConvertPath::Software,
-                format!(
-                    "downstream accepts GL and system memory, but CUDA-GL interop is {}",
-                    v.status
-                ),
-                true,
-            )),
-            None => Err(PlanError(
-                "internal: the interop test result is needed but was not given".into(),
-            )),
-        },
-    }
-}
-
-fn accepted_memories(downstream: &Downstream) -> String {
-    if downstream.gl.is_some() {
-        "memory:GLMemory".into()
-    } else if downstream.other_features.is_empty() {
-        "non-raw caps".into()
-    } else {
-        downstream.other_features.join(", ")
-    }
-}
-
-fn neither_memory(downstream: &Downstream) -> PlanError {
-    PlanError(format!(
-        "downstream accepts neither system memory nor GL memory (it asks for {}); \
-         put a matching upload element (e.g. cudaupload) after stromautoconvert",
-        accepted_memories(downstream)
-    ))
 }
 
 /// Which system-memory formats the bin offers upstream for a consumer answering `downstream`,
@@ -658,27 +552,17 @@ pub fn system_offer(mode: Mode, gl_failed: bool, downstream: &Downstream) -> Sys
         (Mode::Gl, _) => SystemOffer::UploadableOnly,
         // Only a consumer of GL memory alone makes auto mode upload; any other gets software
         // for a format glupload refuses.
-        (Mode::Auto, false) if downstream.gl.is_some() && downstream.system.is_none() => {
-            if downstream.any {
-                SystemOffer::Any
-            } else {
-                SystemOffer::UploadableFirst
-            }
-        }
+        (Mode::Auto, false) if downstream.gl_only() => SystemOffer::UploadableFirst,
         (Mode::Auto, false) => SystemOffer::Any,
     }
 }
 
-/// Shape of the GL chain for this input and consumer.
-fn gl_shape(
-    input: &Input,
-    downstream: &Downstream,
-    scale: bool,
-    version: GstVersion,
-) -> ChainShape {
+/// The GL chain for this input and consumer.
+fn gl_chain(request: &Request, input: &Input) -> Chain {
+    let (downstream, version) = (&request.downstream, request.gst_version);
     // Output in GL memory when downstream takes it (or takes anything), else download.
-    let download_output = downstream.gl.is_none() && !downstream.any;
-    let targets = if download_output {
+    let download = downstream.gl.is_none() && !downstream.any;
+    let targets = if download {
         downstream.system.clone().unwrap_or_default()
     } else {
         downstream.gl.clone().unwrap_or_default()
@@ -686,16 +570,14 @@ fn gl_shape(
     let rgba_hop = needs_rgba_hop(input, &targets, version);
     // Whenever RGB may become YUV in the last glcolorconvert of a version that writes BT.601
     // only; when scaling, for the size.
-    let pin_bt601 = !gstversion::glcolorconvert_follows_colorimetry(version)
-        && (rgba_hop || scale || (!input.is_yuv && targets.any_matches(is_yuv)));
-    ChainShape {
-        path: ConvertPath::Gl,
-        rgba_hop,
-        download_output,
-        pin_output: pin_bt601 || scale,
-        pin_bt601,
-        ..ChainShape::software()
-    }
+    let bt601 = !gstversion::glcolorconvert_follows_colorimetry(version)
+        && (rgba_hop || request.scale || (!input.is_yuv && targets.any_matches(is_yuv)));
+    let conversion = match (request.scale, rgba_hop) {
+        (true, _) => GlConversion::Scale,
+        (false, true) => GlConversion::RgbaHop,
+        (false, false) => GlConversion::Direct,
+    };
+    Chain::gl(request.input.bayer, conversion, bt601, download)
 }
 
 /// glcolorconvert (1.22) converts YUV↔RGB but not YUV→another YUV; 1.26 converts some YUV
@@ -752,6 +634,7 @@ mod tests {
             direct_target: None,
             gl_failed: None,
             interop: None,
+            consumer_cuda_device: None,
             passthrough: false,
             scale: false,
             software_settings: None,
@@ -788,7 +671,7 @@ mod tests {
             ..Default::default()
         };
         let p = plan_for(Mode::Auto, &i420, &sys, None).unwrap();
-        assert_eq!(p.shape.path, ConvertPath::Software);
+        assert_eq!(p.chain.path(), ConvertPath::Software);
         assert!(!request(Mode::Auto, &i420, &sys).needs_interop());
 
         let gl = Downstream {
@@ -796,8 +679,8 @@ mod tests {
             ..Default::default()
         };
         let p = plan_for(Mode::Auto, &i420, &gl, None).unwrap();
-        assert_eq!(p.shape.path, ConvertPath::Gl);
-        assert!(p.shape.rgba_hop && !p.shape.download_output);
+        assert_eq!(p.chain.path(), ConvertPath::Gl);
+        assert!(p.chain.has(Step::RgbaHop) && !p.chain.has(Step::Download));
     }
 
     #[test]
@@ -807,10 +690,10 @@ mod tests {
         assert!(request(Mode::Auto, &i420, &down).needs_interop());
         assert!(!request(Mode::Gl, &i420, &down).needs_interop());
         let p = plan_for(Mode::Auto, &i420, &down, Some(&works())).unwrap();
-        assert_eq!(p.shape.path, ConvertPath::Gl);
+        assert_eq!(p.chain.path(), ConvertPath::Gl);
         assert!(p.decided_by_interop);
         let p = plan_for(Mode::Auto, &i420, &down, Some(&fails())).unwrap();
-        assert_eq!(p.shape.path, ConvertPath::Software);
+        assert_eq!(p.chain.path(), ConvertPath::Software);
         assert!(p.reason.contains("unavailable: libcuda.so.1 not found"));
         assert!(plan_for(Mode::Auto, &i420, &down, None).is_err());
     }
@@ -823,7 +706,7 @@ mod tests {
         };
         assert!(!request(Mode::Auto, &input("I420", true), &down).needs_interop());
         let p = plan_for(Mode::Auto, &input("I420", true), &down, None).unwrap();
-        assert_eq!(p.shape.path, ConvertPath::Software);
+        assert_eq!(p.chain.path(), ConvertPath::Software);
     }
 
     #[test]
@@ -834,7 +717,7 @@ mod tests {
         };
         let p = plan_for(Mode::Gl, &input("I420", true), &sys, None).unwrap();
         assert_eq!(
-            p.shape.factories(),
+            p.chain.factories(),
             [
                 "glupload",
                 "glcolorconvert",
@@ -868,7 +751,7 @@ mod tests {
             ..input("RGBA", false)
         };
         let p = plan_for(Mode::Software, &gl_in, &sys, None).unwrap();
-        assert_eq!(p.shape.factories(), ["gldownload", "videoconvert"]);
+        assert_eq!(p.chain.factories(), ["gldownload", "videoconvert"]);
     }
 
     #[test]
@@ -886,6 +769,18 @@ mod tests {
         };
         let err = plan_for(Mode::Auto, &input("I420", true), &cuda_only, None).unwrap_err();
         assert!(err.0.contains("memory:CUDAMemory"), "{}", err.0);
+        // On 1.26 the planner names the CUDA-memory path, which no bin builds: the same error,
+        // in every mode.
+        for mode in [Mode::Auto, Mode::Gl, Mode::Software] {
+            let on = |version| {
+                plan(&Request {
+                    gst_version: version,
+                    ..request(mode, &input("I420", true), &cuda_only)
+                })
+                .unwrap_err()
+            };
+            assert_eq!(on(V1_26), on(V1_22), "{mode:?}");
+        }
 
         let dmabuf_in = Input {
             memory: Memory::Other("memory:DMABuf".into()),
@@ -895,14 +790,10 @@ mod tests {
     }
 
     #[test]
-    fn shapes_describe_their_chain() {
-        let shape = ChainShape {
-            path: ConvertPath::Gl,
-            rgba_hop: true,
-            ..ChainShape::software()
-        };
+    fn chains_describe_themselves() {
+        let chain = Chain::gl(false, GlConversion::RgbaHop, false, false);
         assert_eq!(
-            shape.describe(),
+            chain.describe(),
             "glupload ! glcolorconvert ! video/x-raw(memory:GLMemory),format=RGBA ! glcolorconvert"
         );
     }
@@ -920,21 +811,21 @@ mod tests {
         };
         for mode in [Mode::Software, Mode::Auto] {
             let p = plan(&with_target(mode, &i420)).unwrap();
-            assert_eq!(p.shape.factories(), ["stromfastconvert"]);
+            assert_eq!(p.chain.factories(), ["stromfastconvert"]);
         }
         let p = plan(&request(Mode::Software, &i420, &sys)).unwrap();
-        assert_eq!(p.shape.factories(), ["videoconvert"]);
+        assert_eq!(p.chain.factories(), ["videoconvert"]);
         // GL input is downloaded first and converted by videoconvert.
         let gl_in = Input {
             memory: Memory::Gl,
             ..i420.clone()
         };
         let p = plan(&with_target(Mode::Software, &gl_in)).unwrap();
-        assert_eq!(p.shape.factories(), ["gldownload", "videoconvert"]);
+        assert_eq!(p.chain.factories(), ["gldownload", "videoconvert"]);
         // The GL path never uses it.
         let p = plan(&with_target(Mode::Gl, &i420)).unwrap();
-        assert_eq!(p.shape.path, ConvertPath::Gl);
-        assert!(!p.shape.fast_convert);
+        assert_eq!(p.chain.path(), ConvertPath::Gl);
+        assert!(!p.chain.has(Step::FastConvert));
     }
 
     #[test]
@@ -947,7 +838,7 @@ mod tests {
         };
         assert!(!failed.needs_interop());
         let p = plan(&failed).unwrap();
-        assert_eq!(p.shape.path, ConvertPath::Software);
+        assert_eq!(p.chain.path(), ConvertPath::Software);
         assert_eq!(
             p.reason,
             "the GL path failed mid-stream (boom); switched to software"
@@ -958,7 +849,7 @@ mod tests {
             mode: Mode::Gl,
             ..failed
         };
-        assert_eq!(plan(&gl).unwrap().shape.path, ConvertPath::Gl);
+        assert_eq!(plan(&gl).unwrap().chain.path(), ConvertPath::Gl);
     }
 
     #[test]
@@ -1001,7 +892,7 @@ mod tests {
         let auto = request(Mode::Auto, &interlaced, &down);
         assert!(!auto.needs_interop());
         let p = plan(&auto).unwrap();
-        assert_eq!(p.shape.factories(), ["videoconvert"]);
+        assert_eq!(p.chain.factories(), ["videoconvert"]);
         assert!(p.reason.contains("format:Interlaced"), "{}", p.reason);
         // The fast converter takes alternate-mode fields (format:Interlaced) where it has a
         // direct target, and no other feature.
@@ -1010,7 +901,7 @@ mod tests {
             ..request(Mode::Software, &interlaced, &down)
         })
         .unwrap();
-        assert_eq!(p.shape.factories(), ["stromfastconvert"]);
+        assert_eq!(p.chain.factories(), ["stromfastconvert"]);
         let overlay = Input {
             features: vec!["meta:GstVideoOverlayComposition".into()],
             ..input("AYUV", true)
@@ -1020,7 +911,7 @@ mod tests {
             ..request(Mode::Software, &overlay, &down)
         })
         .unwrap();
-        assert_eq!(p.shape.factories(), ["videoconvert"]);
+        assert_eq!(p.chain.factories(), ["videoconvert"]);
         let err = plan(&request(Mode::Gl, &interlaced, &down)).unwrap_err();
         assert!(err.0.contains("mode=gl cannot serve") && err.0.contains("format:Interlaced"));
         let gl_only = Downstream {
@@ -1037,10 +928,10 @@ mod tests {
             ..input("bggr", false)
         };
         let p = plan(&request(Mode::Auto, &bayer, &system(&["BGR"]))).unwrap();
-        assert_eq!(p.shape.factories(), ["bayer2rgb", "videoconvert"]);
+        assert_eq!(p.chain.factories(), ["bayer2rgb", "videoconvert"]);
         let p = plan(&request(Mode::Gl, &bayer, &system(&["NV12"]))).unwrap();
         assert_eq!(
-            p.shape.factories(),
+            p.chain.factories(),
             [
                 "bayer2rgb",
                 "glupload",
@@ -1057,7 +948,7 @@ mod tests {
         let argb = input("ARGB", false);
         for mode in [Mode::Auto, Mode::Software] {
             let p = plan(&request(mode, &argb, &bayer_out)).unwrap();
-            assert_eq!(p.shape.factories(), ["videoconvert", "rgb2bayer"]);
+            assert_eq!(p.chain.factories(), ["videoconvert", "rgb2bayer"]);
         }
         assert!(plan(&request(Mode::Gl, &argb, &bayer_out)).is_err());
         let p = plan(&Request {
@@ -1065,12 +956,12 @@ mod tests {
             ..request(Mode::Auto, &input("I420", true), &bayer_out)
         })
         .unwrap();
-        assert_eq!(p.shape.factories(), ["videoconvert", "rgb2bayer"]);
+        assert_eq!(p.chain.factories(), ["videoconvert", "rgb2bayer"]);
 
         // Another pattern: through RGB; the same caps: nothing to do.
         let p = plan(&request(Mode::Auto, &bayer, &bayer_out)).unwrap();
         assert_eq!(
-            p.shape.factories(),
+            p.chain.factories(),
             ["bayer2rgb", "videoconvert", "rgb2bayer"]
         );
         let p = plan(&Request {
@@ -1078,7 +969,7 @@ mod tests {
             ..request(Mode::Gl, &bayer, &bayer_out)
         })
         .unwrap();
-        assert_eq!(p.shape.factories(), ["identity"]);
+        assert_eq!(p.chain.factories(), ["identity"]);
     }
 
     #[test]
@@ -1091,7 +982,7 @@ mod tests {
                 ..request(mode, &input("I420", true), down)
             })
             .unwrap()
-            .shape
+            .chain
             .factories()
         };
         assert_eq!(
@@ -1138,7 +1029,7 @@ mod tests {
         };
         // Auto: converted on the CPU, then uploaded.
         let p = plan(&request(Mode::Auto, &abgr64, &gl_only)).unwrap();
-        assert_eq!(p.shape.factories(), ["videoconvert", "glupload"]);
+        assert_eq!(p.chain.factories(), ["videoconvert", "glupload"]);
         assert!(
             p.reason.contains("glupload does not take ABGR64_LE"),
             "{}",
@@ -1192,7 +1083,7 @@ mod tests {
             ..request(mode, &i420, down)
         };
         let p = plan(&with(Mode::Auto, &both(&["NV12"]))).unwrap();
-        assert_eq!(p.shape.factories(), ["videoconvert"]);
+        assert_eq!(p.chain.factories(), ["videoconvert"]);
         assert!(p.reason.starts_with(&why), "{}", p.reason);
         // Nor the fast converter, whose picture is videoconvert's default one.
         let system = Downstream {
@@ -1200,13 +1091,13 @@ mod tests {
             ..Default::default()
         };
         let p = plan(&with(Mode::Software, &system)).unwrap();
-        assert_eq!(p.shape.factories(), ["videoconvert"]);
+        assert_eq!(p.chain.factories(), ["videoconvert"]);
         let gl_only = Downstream {
             gl: only(&["NV12"]),
             ..Default::default()
         };
         let p = plan(&with(Mode::Auto, &gl_only)).unwrap();
-        assert_eq!(p.shape.factories(), ["videoconvert", "glupload"]);
+        assert_eq!(p.chain.factories(), ["videoconvert", "glupload"]);
         let err = plan(&with(Mode::Gl, &gl_only)).unwrap_err();
         assert!(err.0.contains(&why), "{}", err.0);
     }
@@ -1224,15 +1115,15 @@ mod tests {
             ..request(Mode::Auto, &bt2020, &both(&["NV12"]))
         })
         .unwrap();
-        assert_eq!(p.shape.factories(), ["videoconvert"]);
+        assert_eq!(p.chain.factories(), ["videoconvert"]);
         assert!(p.reason.contains("bt2020") && p.reason.ends_with("converting in software"));
         let gl_only = Downstream {
             gl: only(&["NV12"]),
             ..Default::default()
         };
         let p = plan(&request(Mode::Auto, &bt2020, &gl_only)).unwrap();
-        assert_eq!(p.shape.factories(), ["videoconvert", "glupload"]);
-        assert_eq!(p.shape.path, ConvertPath::Software);
+        assert_eq!(p.chain.factories(), ["videoconvert", "glupload"]);
+        assert_eq!(p.chain.path(), ConvertPath::Software);
         let err = plan(&request(Mode::Gl, &bt2020, &gl_only)).unwrap_err();
         assert!(
             err.0
@@ -1246,22 +1137,22 @@ mod tests {
             ..Default::default()
         };
         let p = plan(&request(Mode::Auto, &bt2020, &same)).unwrap();
-        assert_eq!(p.shape.factories(), ["glupload", "glcolorconvert"]);
+        assert_eq!(p.chain.factories(), ["glupload", "glcolorconvert"]);
 
         // YUV written from RGB is BT.601: the chain says so, unless downstream refuses it.
         let rgb = input("BGRx", false);
         let p = plan(&request(Mode::Auto, &rgb, &gl_only)).unwrap();
         assert_eq!(
-            p.shape.factories(),
+            p.chain.factories(),
             ["glupload", "glcolorconvert", "capsfilter"]
         );
-        assert!(p.shape.pin_output);
+        assert!(p.chain.output_pin().is_some());
         let refuses = Downstream {
             refuses_gl_colour: true,
             ..gl_only.clone()
         };
         let p = plan(&request(Mode::Auto, &rgb, &refuses)).unwrap();
-        assert_eq!(p.shape.factories(), ["videoconvert", "glupload"]);
+        assert_eq!(p.chain.factories(), ["videoconvert", "glupload"]);
         assert!(p.reason.contains("writes YUV from RGB as BT.601"));
         // RGB to RGB never needs the pin.
         let rgba_only = Downstream {
@@ -1270,21 +1161,58 @@ mod tests {
             ..Default::default()
         };
         let p = plan(&request(Mode::Auto, &rgb, &rgba_only)).unwrap();
-        assert_eq!(p.shape.factories(), ["glupload", "glcolorconvert"]);
+        assert_eq!(p.chain.factories(), ["glupload", "glcolorconvert"]);
+    }
+
+    #[test]
+    fn chains_are_built_only_whole_and_count_their_copies() {
+        // Software: download first for GL memory, demosaic first for Bayer; one converter;
+        // mosaic or upload last. No constructor puts a download after the converter.
+        let stock = Converter::Stock { scale: false };
+        let c = Chain::software(Entry::GlMemory, stock, Exit::System);
+        assert_eq!(c.steps(), [Step::Download, Step::VideoConvert]);
+        assert_eq!(c.path(), ConvertPath::Software);
+        assert!(c.needs_gl_context() && !c.hands_on_gl_memory());
+        assert_eq!(c.copies_per_frame(&Memory::Gl), 2);
+        let c = Chain::software(Entry::System, stock, Exit::Upload);
+        assert_eq!(c.steps(), [Step::VideoConvert, Step::Upload]);
+        assert!(!c.needs_gl_context() && !c.hands_on_gl_memory());
+        assert_eq!(c.copies_per_frame(&Memory::System), 2);
+        let c = Chain::software(Entry::Bayer, Converter::Fast, Exit::Mosaic);
+        assert_eq!(
+            c.factories(),
+            ["bayer2rgb", "stromfastconvert", "rgb2bayer"]
+        );
+        // GL: glupload passes GL memory through at no cost; capsfilters cost nothing.
+        let c = Chain::gl(false, GlConversion::Direct, false, false);
+        assert_eq!(c.steps(), [Step::Upload, Step::GlConvert]);
+        assert!(c.hands_on_gl_memory() && c.output_pin().is_none());
+        assert_eq!(c.copies_per_frame(&Memory::System), 2);
+        assert_eq!(c.copies_per_frame(&Memory::Gl), 1);
+        let c = Chain::gl(false, GlConversion::RgbaHop, true, true);
+        assert_eq!(c.copies_per_frame(&Memory::System), 4);
+        assert!(c.pins_bt601() && !c.hands_on_gl_memory());
+        // Scaling always pins the size; BT.601 only when asked.
+        let c = Chain::gl(true, GlConversion::Scale, false, false);
+        assert_eq!(
+            c.output_pin(),
+            Some(Step::OutputPin {
+                size: true,
+                bt601: false
+            })
+        );
+        assert_eq!(c.steps()[0], Step::Demosaic);
+        // Passthrough: nothing to copy.
+        assert_eq!(Chain::passthrough().copies_per_frame(&Memory::System), 0);
+        assert_eq!(Chain::passthrough().path(), ConvertPath::Software);
     }
 
     #[test]
     fn pins_are_described_for_people() {
-        let shape = ChainShape {
-            path: ConvertPath::Gl,
-            rgba_hop: true,
-            pin_output: true,
-            pin_bt601: true,
-            ..ChainShape::software()
-        };
+        let chain = Chain::gl(false, GlConversion::RgbaHop, true, false);
         // The hop and the pin are steps of their own, not capsfilters told apart by position.
         assert_eq!(
-            shape.steps(),
+            chain.steps(),
             [
                 Step::Upload,
                 Step::GlConvert,
@@ -1297,26 +1225,17 @@ mod tests {
             ]
         );
         assert_eq!(
-            shape.describe(),
+            chain.describe(),
             "glupload ! glcolorconvert ! video/x-raw(memory:GLMemory),format=RGBA ! glcolorconvert \
              ! video/x-raw,<YUV as bt601>"
         );
-        let scaling = ChainShape {
-            path: ConvertPath::Gl,
-            scale: true,
-            pin_output: true,
-            pin_bt601: true,
-            ..ChainShape::software()
-        };
+        let scaling = Chain::gl(false, GlConversion::Scale, true, false);
         assert_eq!(
             scaling.describe(),
             "glupload ! glcolorconvert ! glcolorscale ! glcolorconvert \
              ! video/x-raw,<size as videoconvertscale>,<YUV as bt601>"
         );
-        let size_only = ChainShape {
-            pin_bt601: false,
-            ..scaling
-        };
+        let size_only = Chain::gl(false, GlConversion::Scale, false, false);
         assert_eq!(
             size_only.describe(),
             "glupload ! glcolorconvert ! glcolorscale ! glcolorconvert \
@@ -1336,15 +1255,18 @@ mod tests {
                 ..request(Mode::Gl, &input(format, true), down)
             })
             .unwrap()
-            .shape
+            .chain
         };
         let hop = ["glupload", "glcolorconvert", "capsfilter", "glcolorconvert"];
         for (from, to) in [("I420", "Y444"), ("YUY2", "I420"), ("I420", "Y42B")] {
             let s = on(V1_22, from, &gl_only(to));
-            assert!(s.rgba_hop && s.pin_bt601, "{from}->{to}");
+            assert!(s.has(Step::RgbaHop) && s.pins_bt601(), "{from}->{to}");
             assert_eq!(s.factories(), [&hop[..], &["capsfilter"]].concat());
             let s = on(V1_26, from, &gl_only(to));
-            assert!(!s.rgba_hop && !s.pin_output, "{from}->{to}");
+            assert!(
+                !s.has(Step::RgbaHop) && s.output_pin().is_none(),
+                "{from}->{to}"
+            );
             assert_eq!(
                 s.factories(),
                 ["glupload", "glcolorconvert"],
@@ -1354,12 +1276,12 @@ mod tests {
         }
         // A consumer that takes a direct target among others: glcolorconvert picks that one.
         let s = on(V1_26, "I420", &gl_only("NV12"));
-        assert!(s.rgba_hop);
+        assert!(s.has(Step::RgbaHop));
         let mixed = Downstream {
             gl: only(&["NV12", "Y444"]),
             ..Default::default()
         };
-        assert!(!on(V1_26, "I420", &mixed).rgba_hop);
+        assert!(!on(V1_26, "I420", &mixed).has(Step::RgbaHop));
         // To and from NV12, 1.26 keeps the hop, without the BT.601 pin (it writes the caps'
         // colorimetry); a system-memory consumer gets gldownload last.
         let sys = Downstream {
@@ -1394,15 +1316,15 @@ mod tests {
             })
             .unwrap()
         };
-        assert_eq!(on(V1_22, &bt2020).shape.path, ConvertPath::Software);
+        assert_eq!(on(V1_22, &bt2020).chain.path(), ConvertPath::Software);
         let p = on(V1_26, &bt2020);
-        assert_eq!(p.shape.path, ConvertPath::Gl);
-        assert!(!p.shape.pin_output, "{:?}", p.shape);
+        assert_eq!(p.chain.path(), ConvertPath::Gl);
+        assert!(p.chain.output_pin().is_none(), "{:?}", p.chain);
         // RGB to YUV for a consumer refusing BT.601: 1.26 writes what the caps say.
         let rgb = input("BGRx", false);
-        assert_eq!(on(V1_22, &rgb).shape.path, ConvertPath::Software);
+        assert_eq!(on(V1_22, &rgb).chain.path(), ConvertPath::Software);
         let p = on(V1_26, &rgb);
-        assert_eq!(p.shape.factories(), ["glupload", "glcolorconvert"]);
+        assert_eq!(p.chain.factories(), ["glupload", "glcolorconvert"]);
         // Scaling keeps the pin for the size, without the BT.601 label.
         let p = plan(&Request {
             gst_version: V1_26,
@@ -1410,6 +1332,6 @@ mod tests {
             ..request(Mode::Auto, &rgb, &gl_only)
         })
         .unwrap();
-        assert!(p.shape.pin_output && !p.shape.pin_bt601);
+        assert!(p.chain.output_pin().is_some() && !p.chain.pins_bt601());
     }
 }

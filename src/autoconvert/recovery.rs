@@ -44,7 +44,7 @@ pub(super) fn watch_for(
     cuda_check_interval_ms: u32,
 ) -> Option<CudaWatch> {
     let interop = interop.filter(|i| i.report.works())?;
-    let relies_on_cuda = plan.shape.path == ConvertPath::Gl && plan.decided_by_interop;
+    let relies_on_cuda = plan.chain.path() == ConvertPath::Gl && plan.decided_by_interop;
     relies_on_cuda.then(|| CudaWatch {
         schedule: CheckSchedule::new(Duration::from_millis(cuda_check_interval_ms.into())),
         device: interop.report.tested_device().map(|device| WatchedDevice {

@@ -138,11 +138,11 @@ pub(super) fn decision_structure(
         None => plan.reason.clone(),
     };
     let mut s = gst::Structure::builder(MESSAGE_NAME)
-        .field("path", plan.shape.path.as_str())
+        .field("path", plan.chain.path().as_str())
         .field("reason", reason.as_str())
         .field("interop", report.is_some_and(InteropReport::works))
         .field("interop-status", interop_status)
-        .field("chain", plan.shape.describe())
+        .field("chain", plan.chain.describe())
         .field("probe-ms", probe_ms)
         .build();
     if let Some(err) = report.and_then(|r| r.cuda_error.as_deref()) {

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MPL-2.0
-//! The `stromautoenc` subclass: settings, per-stream state, the ghost pads' functions and the
-//! GObject/GStreamer impls, and the element's work: opening candidates (each made by `open.rs`),
-//! moving the stream to the next one when an encoder fails (the terms in `fallback.rs`), and
-//! saying what was chosen and why (built by `report.rs`). Only this file touches the element's
-//! state; the modules beside it take plain inputs and none of them imports this one.
+//! The `stromautoenc` subclass: the ghost pads' functions and the GObject/GStreamer impls, and
+//! the element's work: opening candidates (each made by `open.rs`), moving the stream to the
+//! next one when an encoder fails (the terms in `fallback.rs`, the state's side of it in
+//! `state.rs`), watching what leaves the bin (`output.rs`, `state.rs`) and saying what was
+//! chosen and why (built by `report.rs`). The settings and the property table are in
+//! `settings.rs`. Only this file holds the element's locks; the modules beside it take plain
+//! inputs, return what to do, and none of them imports this one.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{LazyLock, Mutex, MutexGuard};
 
 use gst::glib;
@@ -12,147 +15,20 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 
 use super::caps;
-use super::fallback::{Failure, Replay, STOP_PATIENCE, Via};
-use super::hang::Quiet;
+use super::fallback::{Failure, Replay, STOP_PATIENCE, Stop, Via, reported_latency, stop_within};
 use super::open;
-use super::output::{Verdict, monotonic_dts, same_picture, send_on, signed_running_time};
-use super::pending::{Bounds, Pending};
-use super::plan::{self, Candidate, EncoderRow, Outcome, Tried};
+use super::outlet::output_queue;
+use super::output::{Verdict, dts_position, retime, running_time, same_picture, send_on};
+use super::pending::Pending;
+use super::plan::{self, Candidate, Outcome};
 use super::registry::registered;
 use super::report::{self, Announcement, Exhausted};
+use super::retry;
+use super::settings::Settings;
+use super::state::{Active, Encoded, Failed, Held, State};
 use super::{CAT, Codec, Preference, Tune};
-use crate::chainbin::{ChainSlot, ErrorHold, QueryGate, summarise_error};
+use crate::chainbin::{ChainSlot, ErrorHold, Outlet, QueryGate, summarise_error};
 use crate::sync::lock;
-
-const DEFAULT_CODEC: Codec = Codec::H264;
-const DEFAULT_BITRATE_KBPS: u32 = 4000;
-/// 2 Gbit/s: in bit/s it still fits the narrowest bitrate property of the table (a `gint`).
-const MAX_BITRATE_KBPS: u32 = 2_000_000;
-const DEFAULT_GOP_SIZE: i32 = 60;
-const DEFAULT_TUNE: Tune = Tune::Default;
-const DEFAULT_PREFERENCE: Preference = Preference::Auto;
-/// 2 s: a GOP at the default gop-size (60) and 30 fps, and more than any encoder's lookahead.
-const DEFAULT_MAX_HELD_TIME_NS: u64 = 2_000_000_000;
-/// 256 MiB: 85 frames of 1080p NV12, 21 of 4K.
-const DEFAULT_MAX_HELD_BYTES: u64 = 256 * 1024 * 1024;
-/// 5 s: longer than any encoder's lookahead at real time (x264's default fills in 1.3 s at 30
-/// fps), short enough that a stalled GPU does not stall a live stream for long.
-const DEFAULT_HANG_TIMEOUT_NS: u64 = 5_000_000_000;
-
-#[derive(Debug, Clone)]
-pub(super) struct Settings {
-    pub codec: Codec,
-    pub bitrate_kbps: u32,
-    pub gop_size: i32,
-    pub tune: Tune,
-    pub preference: Preference,
-    /// The `candidates` property as given, and as factory names (or why it is not a list of
-    /// them: the stream then does not start, with an element error saying so).
-    pub candidates_text: String,
-    pub candidates: Result<Vec<String>, String>,
-    /// Bounds on the raw frames kept for the next encoder (see `pending.rs`).
-    pub max_held_time_ns: u64,
-    pub max_held_bytes: u64,
-    /// No output for this long while frames go in: the encoder has hung (0: never).
-    pub hang_timeout_ns: u64,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            codec: DEFAULT_CODEC,
-            bitrate_kbps: DEFAULT_BITRATE_KBPS,
-            gop_size: DEFAULT_GOP_SIZE,
-            tune: DEFAULT_TUNE,
-            preference: DEFAULT_PREFERENCE,
-            candidates_text: String::new(),
-            candidates: Ok(Vec::new()),
-            max_held_time_ns: DEFAULT_MAX_HELD_TIME_NS,
-            max_held_bytes: DEFAULT_MAX_HELD_BYTES,
-            hang_timeout_ns: DEFAULT_HANG_TIMEOUT_NS,
-        }
-    }
-}
-
-impl Settings {
-    pub(super) fn encode(&self) -> plan::EncodeSettings {
-        plan::EncodeSettings {
-            bitrate_kbps: self.bitrate_kbps,
-            gop_size: self.gop_size,
-            tune: self.tune,
-        }
-    }
-
-    pub(super) fn held_bounds(&self) -> Bounds {
-        Bounds {
-            max_bytes: self.max_held_bytes,
-            max_time_ns: self.max_held_time_ns,
-            ..Bounds::default()
-        }
-    }
-}
-
-/// A raw frame the encoder has not yet returned encoded, with the caps it came with.
-#[derive(Clone)]
-pub(super) struct Held {
-    pub buffer: gst::Buffer,
-    pub caps: Option<gst::Caps>,
-    /// `buffer` is a copy made when the encoder had let go of the original (see
-    /// [`AutoEnc::release_to_upstream`]).
-    pub copied: bool,
-}
-
-/// The candidate in place between the ghost pads.
-pub(super) struct Active {
-    pub factory: String,
-    pub hardware: bool,
-    pub row: Option<&'static EncoderRow>,
-    pub encoder: gst::Element,
-    pub converter: gst::Element,
-    /// The capsfilter between converter and encoder that chooses the chroma format (see
-    /// `caps::format_gate`).
-    pub gate: gst::Element,
-    /// Tags the chain, so that a late buffer from a chain already replaced is not counted.
-    pub generation: u64,
-    /// Encoded buffers it has returned.
-    pub encoded: u64,
-    /// Its `strom-autoenc` message was posted (on its first output buffer).
-    pub announced: bool,
-    /// Frames have gone in since its last output: see `hang.rs`.
-    pub quiet: Quiet,
-}
-
-/// What exists only while a stream runs; reset at the start of each.
-#[derive(Default)]
-pub(super) struct State {
-    /// The candidates of this stream in order, and the next one to look at.
-    pub order: Vec<Candidate>,
-    pub next: usize,
-    pub tried: Tried,
-    pub active: Option<Active>,
-    pub generation: u64,
-    /// Some encoder of this stream has returned output: a switch now changes caps downstream.
-    pub output_started: bool,
-    pub pending: Pending<Held>,
-    /// Encoded outputs held back for display order, and the last DTS sent (see `output.rs`).
-    pub output: super::output::Output,
-    /// An error an encoder posted from a thread of its own: the stream switches on its next
-    /// buffer (or EOS).
-    pub async_error: Option<gst::Message>,
-    /// Why the encoder in use replaced another mid-stream; None when it was the first choice.
-    pub switch_reason: Option<String>,
-    /// The last error a failed candidate posted, for the debug text of the final error.
-    pub last_error: Option<gst::Message>,
-    /// PAUSED→READY has begun: a push failing now is the shutdown, not the encoder.
-    pub stopping: bool,
-}
-
-impl State {
-    /// Whether another candidate is left to try after the one in use.
-    pub(super) fn has_more(&self) -> bool {
-        self.next < self.order.len()
-    }
-}
 
 /// Lock order: `settings` before `state` where both are needed (settings are cloned out first
 /// and the lock let go, so in practice they are never held together); neither is held across a
@@ -165,6 +41,11 @@ pub struct AutoEnc {
     state: Mutex<State>,
     /// `stromautoconvert ! encoder ! parser`, tagged with its generation.
     pub(super) chain: ChainSlot<u64>,
+    /// Between the chain and `srcpad` once the pipeline is known to be live, for good (see
+    /// `outlet.rs`).
+    output_queue: Mutex<Option<gst::Element>>,
+    /// Whether to put the output queue in was decided (at the first frame).
+    outlet_decided: AtomicBool,
     /// Errors the chain posts while this bin pushes into it (or opens it), until the bin knows
     /// whether another candidate takes over.
     pub(super) errors: ErrorHold,
@@ -214,6 +95,7 @@ impl AutoEnc {
         buffer: gst::Buffer,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
         self.take_up_async_error(pad)?;
+        self.decide_outlet();
         let held = Held {
             buffer: buffer.clone(),
             caps: pad.current_caps(),
@@ -225,7 +107,7 @@ impl AutoEnc {
         let (evicted, hung) = {
             let mut state = self.state();
             let evicted = state.pending.push(running_time, bytes, held);
-            (evicted, note_input(&mut state, running_time, timeout))
+            (evicted, state.note_input(running_time, timeout))
         };
         if evicted > 0 {
             gst::debug!(
@@ -244,26 +126,77 @@ impl AutoEnc {
     }
 }
 
-/// Records a frame going into the encoder in use; says why it has hung, if it has.
-fn note_input(
-    state: &mut State,
-    running_time: Option<u64>,
-    timeout: std::time::Duration,
-) -> Option<String> {
-    let active = state.active.as_mut()?;
-    let now = std::time::Instant::now();
-    let hung = active.quiet.hung(now, running_time, timeout);
-    active.quiet.input(now, running_time);
-    hung.map(|quiet| {
-        format!(
-            "returned no output for {:.1} s while frames went in (hang-timeout={:.1} s)",
-            quiet.as_secs_f64(),
-            timeout.as_secs_f64()
-        )
-    })
-}
-
 impl AutoEnc {
+    /// At the first frame: in a live pipeline (upstream answers a latency query live: the
+    /// pipeline's own query comes only after a live sink prerolled on the first frame), puts the
+    /// output queue (see `outlet.rs`) between the chain and the src pad. Here, in the streaming thread, as every change of the chain,
+    /// and before anything was encoded, so that no output races the relinking. Only when live:
+    /// the queue costs a thread, and without it a push returns once its frame has gone
+    /// downstream (`tune=low-latency`), which a non-live pipeline (no frame dropped as late)
+    /// keeps.
+    fn decide_outlet(&self) {
+        if self.outlet_decided.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        if !self.upstream_is_live() {
+            gst::debug!(CAT, imp = self, "not live: no output queue");
+            return;
+        }
+        match self.insert_output_queue() {
+            Ok(()) => gst::info!(
+                CAT,
+                imp = self,
+                "live: a queue (one thread more) takes the encoder's output, so that a switch \
+                 replays only the frames inside the encoder"
+            ),
+            Err(err) => gst::warning!(
+                CAT,
+                imp = self,
+                "live, but no output queue ({err}): a switch may drop frames as late"
+            ),
+        }
+    }
+
+    fn upstream_is_live(&self) -> bool {
+        let mut query = gst::query::Latency::new();
+        self.sinkpad.peer_query(&mut query) && query.result().0
+    }
+
+    fn insert_output_queue(&self) -> Result<(), glib::BoolError> {
+        let queue = output_queue().ok_or_else(|| glib::bool_error!("no 'queue' element"))?;
+        let (Some(sink), Some(src)) = (queue.static_pad("sink"), queue.static_pad("src")) else {
+            return Err(glib::bool_error!("the queue has no pads"));
+        };
+        let obj = self.obj();
+        obj.add(&queue)?;
+        let last = self
+            .chain
+            .elements()
+            .last()
+            .and_then(|e| e.static_pad("src"));
+        let relink = || -> Result<(), glib::BoolError> {
+            queue.sync_state_with_parent()?;
+            self.srcpad.set_target(None::<&gst::Pad>)?;
+            if let Some(last) = &last {
+                last.link(&sink)
+                    .map_err(|err| glib::bool_error!("cannot link the chain to it: {err:?}"))?;
+            }
+            self.srcpad.set_target(Some(&src))
+        };
+        if let Err(err) = relink() {
+            if let Some(last) = &last {
+                let _ = last.unlink(&sink);
+            }
+            let _ = self.srcpad.set_target(last.as_ref());
+            let _ = queue.set_state(gst::State::Null);
+            let _ = obj.remove(&queue);
+            return Err(err);
+        }
+        self.chain.set_outlet(Outlet::Peer(sink));
+        *lock(&self.output_queue) = Some(queue);
+        Ok(())
+    }
+
     /// Replaces each held frame that only the bin still references (the encoder let go of it:
     /// copied it inside, dropped it, or returned it under a time that matched nothing) with a
     /// copy, so that the original goes back to its pool: a source with a small fixed pool
@@ -316,6 +249,25 @@ impl AutoEnc {
     /// What downstream can get for the configured codec: the parser's output caps.
     fn src_caps(&self) -> gst::Caps {
         caps::codec_caps(self.settings().codec)
+    }
+
+    /// Queries from downstream; a live stream's latency covers a switch (see
+    /// [`reported_latency`]).
+    fn src_query(&self, pad: &gst::GhostPad, query: &mut gst::QueryRef) -> bool {
+        let answered = self.chain_query(pad, query, || self.src_caps());
+        if answered && let gst::QueryViewMut::Latency(q) = query.view_mut() {
+            let (live, min, max) = q.result();
+            let switch = gst::ClockTime::from_nseconds(self.settings().switch_latency_ns);
+            let (min, max) = reported_latency(live, min, max, switch);
+
+            gst::debug!(
+                CAT,
+                imp = self,
+                "latency: live {live}, min {min}, max {max:?}"
+            );
+            q.set(live, min, max);
+        }
+        answered
     }
 
     fn sink_query(&self, pad: &gst::GhostPad, query: &mut gst::QueryRef) -> bool {
@@ -388,6 +340,9 @@ impl AutoEnc {
         }
     }
 
+    /// The memory path of the frames into the encoder: the internal stromautoconvert's, which
+    /// asks the memory-path planner (`crate::path`) for this encoder; autoenc does not decide it
+    /// again.
     fn convert_path(&self) -> String {
         let converter = self.state().active.as_ref().map(|a| a.converter.clone());
         converter.map_or_else(String::new, |c| c.property::<String>("active-path"))
@@ -460,11 +415,11 @@ impl AutoEnc {
     pub(super) fn open_next(&self) -> Result<String, ()> {
         let settings = self.settings();
         loop {
-            let candidate = {
+            let (candidate, retry) = {
                 let mut state = self.state();
                 let candidate = state.order.get(state.next).cloned();
                 state.next += 1;
-                candidate
+                (candidate, state.retry_on_system_memory.take())
             };
             let Some(candidate) = candidate else {
                 self.chain.teardown(self.obj().upcast_ref());
@@ -478,15 +433,37 @@ impl AutoEnc {
                 settings.preference,
             )
             .and_then(|hardware| plan::screen_tune(&candidate, settings.tune).map(|()| hardware));
+            let on_system_memory = retry.is_some();
             let outcome = match screened {
-                Ok(hardware) => match self.try_open(&candidate, hardware, &settings) {
-                    Ok(()) => return Ok(candidate.factory),
-                    Err(why) => Outcome::FailedToOpen(why),
-                },
+                Ok(hardware) => {
+                    match self.try_open(&candidate, hardware, &settings, on_system_memory) {
+                        Ok(()) => {
+                            if let Some(reason) = retry {
+                                self.say_retried(&candidate.factory, &reason);
+                            }
+                            return Ok(candidate.factory);
+                        }
+                        Err(why) => {
+                            let attempt = retry::Attempt {
+                                hardware,
+                                path: "",
+                                on_system_memory,
+                                why: &why,
+                            };
+                            if let retry::Next::SameOnSystemMemory(reason) =
+                                retry::after_failure(&attempt)
+                            {
+                                self.state().retry_last(reason);
+                            }
+                            Outcome::FailedToOpen(why)
+                        }
+                    }
+                }
                 Err(skipped) => skipped,
             };
             gst::info!(CAT, imp = self, "{}: {outcome}", candidate.factory);
-            self.state().tried.push(&candidate.factory, outcome);
+            let name = tried_name(&candidate.factory, on_system_memory);
+            self.state().tried.push(&name, outcome);
         }
     }
 
@@ -497,10 +474,14 @@ impl AutoEnc {
         candidate: &Candidate,
         hardware: bool,
         settings: &Settings,
+        on_system_memory: bool,
     ) -> Result<(), String> {
         let encoder = open::make_encoder(candidate, &settings.encode())?;
         let converter: gst::Element =
             glib::Object::new::<crate::autoconvert::AutoConvert>().upcast();
+        if on_system_memory {
+            converter.set_property_from_str("mode", "software");
+        }
         let gate = gst::ElementFactory::make("capsfilter")
             .build()
             .map_err(|err| format!("no capsfilter: {err}"))?;
@@ -544,7 +525,7 @@ impl AutoEnc {
         {
             let mut state = self.state();
             state.tried.push(
-                &candidate.factory,
+                &tried_name(&candidate.factory, on_system_memory),
                 Outcome::Ok {
                     mapped: candidate.row.is_some(),
                 },
@@ -560,6 +541,7 @@ impl AutoEnc {
                 encoded: 0,
                 announced: false,
                 quiet: Default::default(),
+                on_system_memory,
             });
         }
         gst::info!(CAT, imp = self, "{} opened", candidate.factory);
@@ -772,42 +754,22 @@ impl AutoEnc {
 
     /// Records why the candidate in use failed, removes it and opens the next one.
     fn switch_after(&self, failure: Failure) -> Result<(), gst::FlowError> {
-        let (failed, outcome, output_started) = {
-            let mut state = self.state();
-            let active = state.active.take();
-            // What it output but the bin held back is not sent: its frames are owed again.
-            let discarded = state.output.discard();
-            state.pending.take_back();
-            if discarded > 0 {
-                gst::debug!(
-                    CAT,
-                    imp = self,
-                    "{discarded} held outputs of the failed encoder dropped"
-                );
-            }
-            let outcome = match active.as_ref().map_or(0, |a| a.encoded) {
-                0 => Outcome::FailedBeforeOutput(failure.why.clone()),
-                frames => Outcome::FailedAfterOutput {
-                    frames,
-                    why: failure.why.clone(),
-                },
-            };
-            if active.is_some() {
-                state.tried.set_last(outcome.clone());
-            }
-            if failure.error.is_some() {
-                state.last_error = failure.error;
-            }
-            (
-                active.map_or_else(|| "the encoder".to_owned(), |a| a.factory),
-                outcome,
-                state.output_started,
-            )
-        };
-        let (frames, bytes) = {
-            let state = self.state();
-            (state.pending.len(), state.pending.bytes())
-        };
+        let retry = self.retry_decision(&failure.why);
+        let Failed {
+            factory: failed,
+            outcome,
+            output_started,
+            discarded,
+            frames,
+            bytes,
+        } = self.state().fail_active(failure);
+        if discarded > 0 {
+            gst::debug!(
+                CAT,
+                imp = self,
+                "{discarded} held outputs of the failed encoder dropped"
+            );
+        }
         gst::info!(
             CAT,
             imp = self,
@@ -817,9 +779,23 @@ impl AutoEnc {
         // candidate needs. A hung one may never stop: it is waited for a while, then abandoned.
         let old = self.chain.detach(self.obj().upcast_ref());
         self.retire(&failed, old);
+        if let retry::Next::SameOnSystemMemory(reason) = retry {
+            self.state().retry_last(reason);
+        }
         let chosen = self.open_next().map_err(|()| gst::FlowError::Error)?;
-        if output_started {
-            let why = plan::switch_reason(&failed, &outcome, &chosen);
+        let retried = self
+            .state()
+            .active
+            .as_ref()
+            .is_some_and(|a| a.on_system_memory && a.factory == failed);
+        if output_started && !retried {
+            // What `keep_caps` will do with the new encoder's caps (see `output.rs`).
+            let caps_kept = self
+                .chain_outlet()
+                .current_caps()
+                .and_then(|c| c.structure(0).map(|s| s.has_field("codec_data")))
+                .unwrap_or(false);
+            let why = plan::switch_reason(&failed, &outcome, &chosen, caps_kept);
             self.state().switch_reason = Some(why.clone());
             gst::element_imp_warning!(
                 self,
@@ -837,31 +813,52 @@ impl AutoEnc {
         Ok(())
     }
 
+    /// Whether the encoder in use, failing for `why`, is tried again on system memory first.
+    fn retry_decision(&self, why: &str) -> retry::Next {
+        let Some((hardware, converter, on_system_memory)) = self
+            .state()
+            .active
+            .as_ref()
+            .map(|a| (a.hardware, a.converter.clone(), a.on_system_memory))
+        else {
+            return retry::Next::NextCandidate;
+        };
+        let path = converter.property::<String>("active-path");
+        retry::after_failure(&retry::Attempt {
+            hardware,
+            path: &path,
+            on_system_memory,
+            why,
+        })
+    }
+
+    /// The encoder that failed was opened again on system memory: the message and a warning
+    /// say so.
+    fn say_retried(&self, factory: &str, reason: &str) {
+        let text = retry::retried(factory, reason);
+        self.state().switch_reason = Some(text.clone());
+        gst::element_imp_warning!(
+            self,
+            gst::StreamError::Encode,
+            ("{}", text),
+            ["the same encoder is fed system memory through videoconvert (no GL interop)"]
+        );
+    }
+
     /// Stops the elements of a chain taken out of the bin, waiting at most [`STOP_PATIENCE`];
     /// one that does not stop by then is left to stop on its own thread, with a warning.
     fn retire(&self, factory: &str, elements: Vec<gst::Element>) {
         if elements.is_empty() {
             return;
         }
-        let (done, stopped) = std::sync::mpsc::channel();
-        let stopping = std::thread::Builder::new()
-            .name("stromautoenc-stop".into())
-            .spawn(move || {
-                for element in elements.iter().rev() {
-                    let _ = element.set_state(gst::State::Null);
-                }
-                let _ = done.send(());
-            });
-        if stopping.is_err() {
-            gst::warning!(
+        match stop_within(elements, STOP_PATIENCE) {
+            Stop::Stopped => {}
+            Stop::NoThread => gst::warning!(
                 CAT,
                 imp = self,
                 "no thread to stop {factory}: left as it is"
-            );
-            return;
-        }
-        if stopped.recv_timeout(STOP_PATIENCE).is_err() {
-            gst::element_imp_warning!(
+            ),
+            Stop::Abandoned => gst::element_imp_warning!(
                 self,
                 gst::StreamError::Encode,
                 (
@@ -870,7 +867,7 @@ impl AutoEnc {
                     factory,
                     STOP_PATIENCE.as_secs()
                 )
-            );
+            ),
         }
     }
 
@@ -1029,32 +1026,13 @@ impl AutoEnc {
     }
 }
 
-/// The running time of `pts` in the segment `pad` last saw.
-/// The message for the encoder in use in `state`, if any.
-fn announcement_of(settings: &Settings, state: &State) -> Option<Announcement> {
-    let active = state.active.as_ref()?;
-    let reason = state.switch_reason.clone().unwrap_or_else(|| {
-        plan::reason(
-            settings.codec,
-            settings.preference,
-            settings.candidates.as_ref().is_ok_and(|c| !c.is_empty()),
-            &active.factory,
-            &state.tried,
-        )
-    });
-    Some(Announcement {
-        encoder: active.factory.clone(),
-        hardware: active.hardware,
-        converter: active.converter.clone(),
-        tried: state.tried.to_string(),
-        reason,
-    })
-}
-
-fn running_time(pad: &impl IsA<gst::Pad>, pts: Option<gst::ClockTime>) -> Option<u64> {
-    let event = pad.sticky_event::<gst::event::Segment>(0)?;
-    let segment = event.segment().downcast_ref::<gst::ClockTime>()?;
-    segment.to_running_time(pts?).map(gst::ClockTime::nseconds)
+/// The name of an attempt in `tried`: a retry on system memory is marked.
+fn tried_name(factory: &str, on_system_memory: bool) -> String {
+    if on_system_memory {
+        format!("{factory}{}", plan::ON_SYSTEM_MEMORY)
+    } else {
+        factory.to_owned()
+    }
 }
 
 #[glib::object_subclass]
@@ -1094,12 +1072,14 @@ impl ObjectSubclass for AutoEnc {
                 AutoEnc::catch_panic_pad_function(
                     parent,
                     || false,
-                    |this| this.chain_query(pad, query, || this.src_caps()),
+                    |this| this.src_query(pad, query),
                 )
             })
             .build();
         AutoEnc {
             chain: ChainSlot::new(&sinkpad, &srcpad),
+            output_queue: Mutex::new(None),
+            outlet_decided: AtomicBool::new(false),
             sinkpad,
             srcpad,
             settings: Mutex::new(Settings::default()),
@@ -1112,113 +1092,8 @@ impl ObjectSubclass for AutoEnc {
 
 impl ObjectImpl for AutoEnc {
     fn properties() -> &'static [glib::ParamSpec] {
-        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
-            vec![
-                glib::ParamSpecEnum::builder_with_default("codec", DEFAULT_CODEC)
-                    .nick("Codec")
-                    .blurb(
-                        "What to encode to: h264, h265 or av1. Changeable in NULL and READY only",
-                    )
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecUInt::builder("bitrate")
-                    .nick("Bitrate")
-                    .blurb(
-                        "Target bitrate in kbit/s, given to whichever encoder is chosen in its \
-                         own unit (kbit/s or bit/s); changes while playing reach encoders that \
-                         take them",
-                    )
-                    .minimum(1)
-                    .maximum(MAX_BITRATE_KBPS)
-                    .default_value(DEFAULT_BITRATE_KBPS)
-                    .mutable_playing()
-                    .build(),
-                glib::ParamSpecInt::builder("gop-size")
-                    .nick("GOP size")
-                    .blurb(
-                        "Maximum number of frames from one keyframe to the next, given to the \
-                         encoder's own property (gop-size, key-int-max, keyframe-period, ...); \
-                         -1 (or 0) = the encoder's own. Changeable in NULL and READY only",
-                    )
-                    .minimum(-1)
-                    .default_value(DEFAULT_GOP_SIZE)
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecEnum::builder_with_default("tune", DEFAULT_TUNE)
-                    .nick("Tune")
-                    .blurb(
-                        "default (the encoder's own settings) or low-latency (no B-frames, no \
-                         lookahead, zero-latency presets: each frame comes out before the next \
-                         goes in). Changeable in NULL and READY only",
-                    )
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecEnum::builder_with_default("preference", DEFAULT_PREFERENCE)
-                    .nick("Preference")
-                    .blurb(
-                        "Which encoders may be chosen: auto (hardware first, then software), \
-                         hardware (an element error when none opens), software. Changeable in \
-                         NULL and READY only",
-                    )
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecString::builder("candidates")
-                    .nick("Candidates")
-                    .blurb(
-                        "Comma-separated encoder factory names to try in this order, e.g. \
-                         \"nvh264enc,x264enc\"; empty = the built-in order for the codec. \
-                         Anything else is an element error when the stream starts. Changeable \
-                         in NULL and READY only",
-                    )
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecUInt64::builder("max-held-time")
-                    .nick("Maximum held time")
-                    .blurb(
-                        "Longest span of raw frames (in ns of running time) kept until the \
-                         encoder returns them, for the next encoder to take over without losing \
-                         them; older ones are let go (a switch then loses them). Changeable in \
-                         NULL and READY only",
-                    )
-                    .default_value(DEFAULT_MAX_HELD_TIME_NS)
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecUInt64::builder("max-held-bytes")
-                    .nick("Maximum held bytes")
-                    .blurb(
-                        "Most bytes of raw frames kept until the encoder returns them (the \
-                         newest frame is always kept); older ones are let go. Changeable in NULL \
-                         and READY only",
-                    )
-                    .default_value(DEFAULT_MAX_HELD_BYTES)
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecUInt64::builder("hang-timeout")
-                    .nick("Hang timeout")
-                    .blurb(
-                        "An encoder that returns no output for this long (in ns, of both wall \
-                         time and input running time) while frames go in has hung: it is \
-                         treated as failed and the next candidate takes over; 0 = never. \
-                         Changeable in NULL and READY only",
-                    )
-                    .default_value(DEFAULT_HANG_TIMEOUT_NS)
-                    .mutable_ready()
-                    .build(),
-                glib::ParamSpecString::builder("active-encoder")
-                    .nick("Active encoder")
-                    .blurb("Factory name of the encoder in use; \"\" until one has opened")
-                    .read_only()
-                    .build(),
-                glib::ParamSpecString::builder("convert-path")
-                    .nick("Conversion path")
-                    .blurb(
-                        "The internal stromautoconvert's path: gl (zero-copy GL memory to the \
-                         encoder) or software; \"\" until caps are negotiated",
-                    )
-                    .read_only()
-                    .build(),
-            ]
-        });
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> =
+            LazyLock::new(super::settings::properties);
         PROPERTIES.as_ref()
     }
 
@@ -1260,6 +1135,10 @@ impl ObjectImpl for AutoEnc {
                 let ns = value.get::<u64>().expect("type checked upstream");
                 self.set_stream_setting("max-held-time", |s| s.max_held_time_ns = ns);
             }
+            "switch-latency" => {
+                let ns = value.get::<u64>().expect("type checked upstream");
+                self.set_stream_setting("switch-latency", |s| s.switch_latency_ns = ns);
+            }
             "hang-timeout" => {
                 let ns = value.get::<u64>().expect("type checked upstream");
                 self.set_stream_setting("hang-timeout", |s| s.hang_timeout_ns = ns);
@@ -1273,17 +1152,10 @@ impl ObjectImpl for AutoEnc {
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
-        let settings = self.settings();
+        if let Some(value) = self.settings().value(pspec.name()) {
+            return value;
+        }
         match pspec.name() {
-            "codec" => settings.codec.to_value(),
-            "bitrate" => settings.bitrate_kbps.to_value(),
-            "gop-size" => settings.gop_size.to_value(),
-            "tune" => settings.tune.to_value(),
-            "preference" => settings.preference.to_value(),
-            "candidates" => settings.candidates_text.to_value(),
-            "max-held-time" => settings.max_held_time_ns.to_value(),
-            "max-held-bytes" => settings.max_held_bytes.to_value(),
-            "hang-timeout" => settings.hang_timeout_ns.to_value(),
             "active-encoder" => self
                 .state()
                 .active
@@ -1319,7 +1191,8 @@ impl ElementImpl for AutoEnc {
                  stromautoconvert and parsing to the stream-format downstream asks for. A \
                  candidate that fails before its first output is replaced by the next one with \
                  the same frames; after output has started an encoder error switches to the \
-                 next one with a new keyframe and new caps. Posts the element message \
+                 next one with a new keyframe (caps carrying codec_data are kept, the new \
+                 parameter sets in-band). Posts the element message \
                  'strom-autoenc' when an encoder has produced its first output: encoder \
                  (string), codec (string), hardware (boolean), convert-path (string), tried \
                  (string), reason (string)",
@@ -1360,6 +1233,9 @@ impl ElementImpl for AutoEnc {
         match transition {
             gst::StateChange::ReadyToPaused => {
                 self.queries.set_open(true);
+                if lock(&self.output_queue).is_none() {
+                    self.outlet_decided.store(false, Ordering::SeqCst);
+                }
                 self.errors.clear();
                 // The candidates are opened here, one after the other, so that the first one
                 // that really reaches PAUSED is in place before caps are negotiated.
@@ -1489,17 +1365,7 @@ impl AutoEnc {
 
     /// The held outputs of the chain of `generation`, their frames done; None for another chain.
     fn release_withheld(&self, generation: u64) -> Option<Vec<gst::Buffer>> {
-        let mut state = self.state();
-        state
-            .active
-            .as_ref()
-            .filter(|a| a.generation == generation)?;
-        let earlier = state.output.take();
-        if !earlier.is_empty() {
-            state.pending.release();
-            state.output_started = true;
-        }
-        Some(earlier)
+        self.state().release_withheld(generation)
     }
 
     /// Counts an encoded buffer, marks its frame output, and says whether it goes on now.
@@ -1507,38 +1373,30 @@ impl AutoEnc {
         let pts = running_time(pad, buffer.pts());
         let dts = running_time(pad, buffer.dts());
         let settings = self.settings();
-        let (verdict, announcement) = {
+        let (
+            Encoded {
+                verdict, dropped, ..
+            },
+            announcement,
+        ) = {
             let mut state = self.state();
-            let Some(active) = state.active.as_mut().filter(|a| a.generation == generation) else {
-                gst::debug!(CAT, imp = self, "output of a replaced encoder dropped");
-                return Verdict::Drop;
-            };
-            active.encoded += 1;
-            active.quiet.output();
-            let first = !active.announced;
-            active.announced = true;
-            state.pending.output(pts);
-            let dropped = state.pending.drop_older_than(dts);
-            if dropped > 0 {
-                gst::debug!(
-                    CAT,
-                    imp = self,
-                    "{dropped} frames the encoder dropped let go"
-                );
-            }
-            let newest = state.output.newest_with(pts);
-            let verdict = if state.pending.closed_before(newest) || state.output.full() {
-                let earlier = state.output.take();
-                state.pending.release();
-                state.output_started = true;
-                Verdict::Pass(earlier)
-            } else {
-                state.output.hold(buffer.clone(), pts);
-                Verdict::Hold
-            };
-            let announcement = first.then(|| announcement_of(&settings, &state)).flatten();
-            (verdict, announcement)
+            let encoded = state.encoded(generation, buffer, pts, dts);
+            let announcement = encoded
+                .first
+                .then(|| state.announcement(&settings))
+                .flatten();
+            (encoded, announcement)
         };
+        if matches!(verdict, Verdict::Drop) {
+            gst::debug!(CAT, imp = self, "output of a replaced encoder dropped");
+        }
+        if dropped > 0 {
+            gst::debug!(
+                CAT,
+                imp = self,
+                "{dropped} frames the encoder dropped let go"
+            );
+        }
         if let Some(announcement) = announcement {
             self.announce(announcement);
         }
@@ -1553,72 +1411,113 @@ impl AutoEnc {
         match &mut info.data {
             Some(gst::PadProbeData::Buffer(buffer)) => {
                 self.keep_dts_monotonic(pad, buffer);
+                self.keep_segment_times(pad, buffer);
                 gst::PadProbeReturn::Ok
             }
-            Some(gst::PadProbeData::Event(event)) => match event.view() {
-                gst::EventView::Caps(c) => self.keep_caps(c.caps()),
-                gst::EventView::FlushStop(_) => {
-                    self.state().output.last_dts = None;
-                    gst::PadProbeReturn::Ok
+            Some(gst::PadProbeData::Event(event)) => {
+                // Downstream's own event goes again in place of the new one: a sticky event
+                // dropped in a probe is sent again with every buffer (and GStreamer 1.22 warns
+                // each time), an equal one changes nothing downstream.
+                let kept = match event.view() {
+                    gst::EventView::Caps(c) => self.keep_caps(c.caps()),
+                    gst::EventView::Segment(s) => self.keep_segment(s.segment()),
+                    gst::EventView::FlushStop(_) => {
+                        self.state().output.last_dts = None;
+                        None
+                    }
+                    _ => None,
+                };
+                if let Some(kept) = kept {
+                    *event = kept;
                 }
-                _ => gst::PadProbeReturn::Ok,
-            },
+                gst::PadProbeReturn::Ok
+            }
             _ => gst::PadProbeReturn::Ok,
         }
     }
 
+    /// Where the chain's output goes (the output queue's sink pad, else the src pad): its
+    /// sticky events are what downstream has been given, or will be once the queue gets there.
+    fn chain_outlet(&self) -> gst::Pad {
+        lock(&self.output_queue)
+            .as_ref()
+            .and_then(|q| q.static_pad("sink"))
+            .unwrap_or_else(|| self.srcpad.clone().upcast())
+    }
+
     /// New caps once output has started (a new encoder's, or its parameter sets updated):
-    /// dropped when downstream's caps describe the same picture (see the module's text).
-    fn keep_caps(&self, new: &gst::CapsRef) -> gst::PadProbeReturn {
-        let Some(old) = self.srcpad.current_caps() else {
-            return gst::PadProbeReturn::Ok;
-        };
+    /// replaced by downstream's own when they describe the same picture (see `output.rs`).
+    fn keep_caps(&self, new: &gst::CapsRef) -> Option<gst::Event> {
+        let old = self.chain_outlet().current_caps()?;
         // Before any output the caps sent are nobody's yet: the real ones replace them.
         if !self.state().output_started {
-            return gst::PadProbeReturn::Ok;
+            return None;
         }
         if old.as_ref() == new || !same_picture(&old, new) {
-            return gst::PadProbeReturn::Ok;
+            return None;
         }
         gst::info!(
             CAT,
             imp = self,
             "downstream keeps the caps {old}; the new encoder's parameter sets go in-band ({new})"
         );
-        gst::PadProbeReturn::Drop
+        Some(gst::event::Caps::new(&old))
+    }
+
+    /// A new segment once output has started (the next encoder's: `x264enc` shifts its
+    /// segment by 1000 hours, others do not): downstream keeps the segment it has, and the new
+    /// encoder's times are carried over into it by running time (see [`retime`]), so that a
+    /// muxer sees one continuous segment.
+    fn keep_segment(&self, new: &gst::Segment) -> Option<gst::Event> {
+        let old = self.chain_outlet().sticky_event::<gst::event::Segment>(0)?;
+        if !self.state().output_started || old.segment() == new {
+            return None;
+        }
+        gst::debug!(
+            CAT,
+            imp = self,
+            "downstream keeps the segment {:?}; the new encoder's times are moved into it",
+            old.segment()
+        );
+        Some(gst::event::Segment::new(old.segment()))
+    }
+
+    /// Moves `buffer`'s times from the segment of `pad` (the parser's) into the one downstream
+    /// has, where they differ (see [`AutoEnc::keep_segment`]).
+    fn keep_segment_times(&self, pad: &gst::Pad, buffer: &mut gst::Buffer) {
+        let (Some(ours), Some(theirs)) = (
+            pad.sticky_event::<gst::event::Segment>(0),
+            self.chain_outlet().sticky_event::<gst::event::Segment>(0),
+        ) else {
+            return;
+        };
+        let (Some(from), Some(to)) = (
+            ours.segment().downcast_ref::<gst::ClockTime>(),
+            theirs.segment().downcast_ref::<gst::ClockTime>(),
+        ) else {
+            return;
+        };
+        if from == to {
+            return;
+        }
+        let (pts, dts) = (
+            retime(from, to, buffer.pts()),
+            retime(from, to, buffer.dts()),
+        );
+        let buffer = buffer.make_mut();
+        if let Some(pts) = pts {
+            buffer.set_pts(pts);
+        }
+        if let Some(dts) = dts {
+            buffer.set_dts(dts);
+        }
     }
 
     fn keep_dts_monotonic(&self, pad: &gst::Pad, buffer: &mut gst::Buffer) {
-        let Some(dts) = signed_running_time(pad, buffer.dts()) else {
-            return;
-        };
-        let pts = signed_running_time(pad, buffer.pts());
-        let moved = {
-            let mut state = self.state();
-            let moved = monotonic_dts(state.output.last_dts, dts, pts);
-            state.output.last_dts = Some(
-                moved
-                    .unwrap_or(dts)
-                    .max(state.output.last_dts.unwrap_or(i64::MIN)),
-            );
-            moved
-        };
-        let Some(moved) = moved else {
-            return;
-        };
-        let Some(event) = pad.sticky_event::<gst::event::Segment>(0) else {
-            return;
-        };
-        let Some(segment) = event.segment().downcast_ref::<gst::ClockTime>() else {
-            return;
-        };
-        // A running time before the segment's start has no unsigned position to give.
-        let Ok(running) = u64::try_from(moved) else {
-            return;
-        };
-        if let Some(gst::Signed::Positive(position)) =
-            segment.position_from_running_time_full(gst::ClockTime::from_nseconds(running))
-        {
+        let last = self.state().output.last_dts;
+        let (new_last, position) = dts_position(pad, buffer, last);
+        self.state().output.last_dts = new_last;
+        if let Some(position) = position {
             gst::debug!(
                 CAT,
                 imp = self,

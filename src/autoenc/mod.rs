@@ -9,8 +9,11 @@
 //! encoder; `hang.rs` says when an encoder that returns nothing has hung; `pending.rs` keeps the
 //! raw frames the encoder has not yet returned; `output.rs` holds outputs back for display order
 //! and keeps downstream's caps and DTS across a switch; `fallback.rs` the terms of moving the stream to
-//! the next candidate with them; `report.rs` builds what the bin says. `imp.rs` wires it into
-//! GStreamer and does the element's work; arrows run from it outwards, never back.
+//! the next candidate with them; `report.rs` builds what the bin says; `retry.rs` whether a failed
+//! hardware encoder is tried again on system memory before the next candidate; `settings.rs` the properties
+//! (defaults, `Settings`, the spec table); `state.rs` the per-stream state and the plain steps
+//! on it (a frame in, an output out, an encoder failing), each returning what to do. `imp.rs`
+//! wires it into GStreamer and does the element's work; arrows run from it outwards, never back.
 
 use gst::glib;
 use gst::prelude::*;
@@ -20,6 +23,7 @@ mod fallback;
 mod hang;
 mod imp;
 mod open;
+mod outlet;
 mod output;
 mod pending;
 // A test hook (cargo feature `testing`): public so that the tests can check the mapping of every
@@ -31,6 +35,9 @@ pub mod plan;
 pub(crate) mod plan;
 pub(crate) mod registry;
 mod report;
+mod retry;
+mod settings;
+mod state;
 
 /// The bin's debug category (`GST_DEBUG=stromautoenc:5`), for `imp.rs` and the modules beside
 /// it that log.

@@ -112,6 +112,56 @@ pub(super) fn signed_running_time(pad: &gst::Pad, time: Option<gst::ClockTime>) 
     }
 }
 
+/// The running time of `pts` in the segment `pad` last saw.
+pub(super) fn running_time(pad: &impl IsA<gst::Pad>, pts: Option<gst::ClockTime>) -> Option<u64> {
+    let event = pad.sticky_event::<gst::event::Segment>(0)?;
+    let segment = event.segment().downcast_ref::<gst::ClockTime>()?;
+    segment.to_running_time(pts?).map(gst::ClockTime::nseconds)
+}
+
+/// For a buffer leaving `pad` after a DTS at running time `last`: the last DTS to remember
+/// after it, and the position its DTS must be moved to when it would go backwards.
+pub(super) fn dts_position(
+    pad: &gst::Pad,
+    buffer: &gst::Buffer,
+    last: Option<i64>,
+) -> (Option<i64>, Option<gst::ClockTime>) {
+    let Some(dts) = signed_running_time(pad, buffer.dts()) else {
+        return (last, None);
+    };
+    let pts = signed_running_time(pad, buffer.pts());
+    let moved = monotonic_dts(last, dts, pts);
+    let new_last = Some(moved.unwrap_or(dts).max(last.unwrap_or(i64::MIN)));
+    let position = moved.and_then(|moved| {
+        let event = pad.sticky_event::<gst::event::Segment>(0)?;
+        let segment = event.segment().downcast_ref::<gst::ClockTime>()?;
+        // A running time before the segment's start has no unsigned position to give.
+        let running = u64::try_from(moved).ok()?;
+        match segment.position_from_running_time_full(gst::ClockTime::from_nseconds(running))? {
+            gst::Signed::Positive(position) => Some(position),
+            gst::Signed::Negative(_) => None,
+        }
+    });
+    (new_last, position)
+}
+
+/// The position in segment `to` of the time `time` of segment `from` (the same running time);
+/// None when there is none to give (no time, or a running time before `to` starts).
+pub(super) fn retime(
+    from: &gst::FormattedSegment<gst::ClockTime>,
+    to: &gst::FormattedSegment<gst::ClockTime>,
+    time: Option<gst::ClockTime>,
+) -> Option<gst::ClockTime> {
+    let running = match from.to_running_time_full(time?)? {
+        gst::Signed::Positive(t) => t,
+        gst::Signed::Negative(_) => return None,
+    };
+    match to.position_from_running_time_full(running)? {
+        gst::Signed::Positive(position) => Some(position),
+        gst::Signed::Negative(_) => None,
+    }
+}
+
 /// What to do with an encoder's output buffer.
 pub(super) enum Verdict {
     /// Send it on, after these held ones.
@@ -149,6 +199,21 @@ mod tests {
         assert_eq!(monotonic_dts(Some(100), 66, None), Some(101));
         // Moving it past its PTS would be worse than a step back.
         assert_eq!(monotonic_dts(Some(100), 50, Some(100)), None);
+    }
+
+    #[test]
+    fn times_keep_their_running_time_in_the_segment_downstream_keeps() {
+        gst::init().unwrap();
+        let s = gst::ClockTime::from_seconds;
+        let mut shifted = gst::FormattedSegment::<gst::ClockTime>::new();
+        shifted.set_start(s(3_600_000));
+        let plain = gst::FormattedSegment::<gst::ClockTime>::new();
+        // x264enc's segment (1000 h later) to a plain one and back.
+        assert_eq!(retime(&shifted, &plain, Some(s(3_600_002))), Some(s(2)));
+        assert_eq!(retime(&plain, &shifted, Some(s(2))), Some(s(3_600_002)));
+        // Before the start of the segment: no position.
+        assert_eq!(retime(&shifted, &plain, Some(s(3_599_999))), None);
+        assert_eq!(retime(&plain, &plain, None), None);
     }
 
     #[test]

@@ -400,9 +400,10 @@ pub fn parse_candidates(list: &str) -> Result<Vec<String>, String> {
                  \"nvh264enc,x264enc\")"
             ));
         }
-        if !names.iter().any(|n| n == name) {
-            names.push(name.to_owned());
-        }
+        // A name listed twice is tried twice: the same encoder opened again after it failed
+        // (as OBS re-opens its hardware encoder), the only fallback where one encoder of the
+        // codec is installed (x265enc, av1enc on Debian 12).
+        names.push(name.to_owned());
     }
     Ok(names)
 }
@@ -571,8 +572,16 @@ impl Tried {
             .all(|(_, o)| matches!(o, Outcome::NotRegistered))
     }
 
+    /// How many candidates failed (a retry of one on system memory is the same candidate).
     pub fn failures(&self) -> usize {
-        self.0.iter().filter(|(_, o)| o.is_failure()).count()
+        let mut failed: Vec<&str> = self
+            .0
+            .iter()
+            .filter(|(_, o)| o.is_failure())
+            .map(|(f, _)| f.strip_suffix(ON_SYSTEM_MEMORY).unwrap_or(f))
+            .collect();
+        failed.dedup();
+        failed.len()
     }
 }
 
@@ -613,9 +622,20 @@ pub fn reason(
     reason
 }
 
+/// How a retry of a hardware encoder on system memory is named in `tried`.
+pub const ON_SYSTEM_MEMORY: &str = " (system memory)";
+
 /// Why the encoder changed mid-stream, for the `reason` field and the warning.
-pub fn switch_reason(failed: &str, outcome: &Outcome, chosen: &str) -> String {
-    format!("{failed} {outcome}; switched to {chosen} with a new keyframe and new caps")
+/// `caps_kept`: downstream's caps carry `codec_data` (avc, hvc1, AV1 in a container), which the
+/// bin keeps across the switch (the new parameter sets go in-band); otherwise the new encoder's
+/// caps go downstream as they are.
+pub fn switch_reason(failed: &str, outcome: &Outcome, chosen: &str, caps_kept: bool) -> String {
+    let caps = if caps_kept {
+        "downstream keeps its caps, the new parameter sets in-band"
+    } else {
+        "its own caps"
+    };
+    format!("{failed} {outcome}; switched to {chosen} with a new keyframe ({caps})")
 }
 
 /// The element error when no candidate is left, with what was tried and the fix.
@@ -934,7 +954,7 @@ mod tests {
     }
 
     #[test]
-    fn candidate_lists_parse_trim_and_dedupe() {
+    fn candidate_lists_parse_trim_and_keep_repeats() {
         assert_eq!(parse_candidates("").unwrap(), Vec::<String>::new());
         assert_eq!(parse_candidates("  ").unwrap(), Vec::<String>::new());
         for nameless in [",,", " , ", ","] {
@@ -943,7 +963,7 @@ mod tests {
         }
         assert_eq!(
             parse_candidates(" nvh264enc, x264enc,,x264enc ,openh264enc").unwrap(),
-            ["nvh264enc", "x264enc", "openh264enc"]
+            ["nvh264enc", "x264enc", "x264enc", "openh264enc"]
         );
         let err = parse_candidates("x264enc speed-preset=1").unwrap_err();
         assert!(err.contains("'x264enc speed-preset=1' is not an element factory name"));
@@ -1086,9 +1106,14 @@ mod tests {
             why: "lost".into(),
         };
         assert_eq!(
-            switch_reason("nvh264enc", &failed, "x264enc"),
+            switch_reason("nvh264enc", &failed, "x264enc", false),
             "nvh264enc failed after 120 frames: lost; switched to x264enc with a new keyframe \
-             and new caps"
+             (its own caps)"
+        );
+        assert_eq!(
+            switch_reason("nvh264enc", &failed, "x264enc", true),
+            "nvh264enc failed after 120 frames: lost; switched to x264enc with a new keyframe \
+             (downstream keeps its caps, the new parameter sets in-band)"
         );
     }
 

@@ -193,7 +193,7 @@ pub(crate) enum ChildState {
 /// (`S`) it was built for, so that the bin can tell whether new caps need another one.
 pub(crate) struct ChainSlot<S> {
     inlet: Inlet,
-    outlet: Outlet,
+    outlet: Mutex<Outlet>,
     current: Mutex<Option<Installed<S>>>,
 }
 
@@ -206,14 +206,25 @@ impl<S: Clone> ChainSlot<S> {
     pub(crate) fn between(inlet: Inlet, outlet: Outlet) -> ChainSlot<S> {
         ChainSlot {
             inlet,
-            outlet,
+            outlet: Mutex::new(outlet),
             current: Mutex::new(None),
         }
+    }
+
+    /// Where the next chain's output goes; the caller moves the chain in place (autoenc puts a
+    /// queue of its own after it in a live pipeline, before the first frame).
+    pub(crate) fn set_outlet(&self, outlet: Outlet) {
+        *lock(&self.outlet) = outlet;
     }
 
     /// The shape of the chain in place, if any.
     pub(crate) fn shape(&self) -> Option<S> {
         lock(&self.current).as_ref().map(|c| c.shape.clone())
+    }
+
+    /// `read` of the shape of the chain in place, if any, without copying it (per buffer).
+    pub(crate) fn read_shape<T>(&self, read: impl FnOnce(&S) -> T) -> Option<T> {
+        lock(&self.current).as_ref().map(|c| read(&c.shape))
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -270,6 +281,7 @@ impl<S: Clone> ChainSlot<S> {
         state: ChildState,
     ) -> Result<(), BuildError> {
         self.teardown(bin);
+        let outlet = lock(&self.outlet).clone();
         let link = || -> Result<(), glib::BoolError> {
             bin.add_many(&elements)?;
             gst::Element::link_many(&elements)?;
@@ -277,7 +289,7 @@ impl<S: Clone> ChainSlot<S> {
             let last = elements.last().and_then(|e| e.static_pad("src"));
             // A peer inside the bin is linked before the children start, so that nothing they
             // push finds an open end.
-            if let Outlet::Peer(peer) = &self.outlet {
+            if let Outlet::Peer(peer) = &outlet {
                 match &last {
                     Some(src) => src.link(peer).map(|_| ()).map_err(|err| {
                         glib::bool_error!("cannot link {} to {}: {err:?}", src.name(), peer.name())
@@ -299,12 +311,12 @@ impl<S: Clone> ChainSlot<S> {
                 }
             }
             if let Inlet::Ghost(ghost) = &self.inlet {
-                match (&self.outlet, elements.is_empty()) {
+                match (&outlet, elements.is_empty()) {
                     (Outlet::Peer(peer), true) => ghost.set_target(Some(peer))?,
                     _ => ghost.set_target(first.as_ref())?,
                 }
             }
-            if let Outlet::Ghost(ghost) = &self.outlet {
+            if let Outlet::Ghost(ghost) = &outlet {
                 ghost.set_target(last.as_ref())?;
             }
             Ok(())
@@ -327,7 +339,7 @@ impl<S: Clone> ChainSlot<S> {
         if let Inlet::Ghost(ghost) = &self.inlet {
             let _ = ghost.set_target(None::<&gst::Pad>);
         }
-        if let Outlet::Ghost(ghost) = &self.outlet {
+        if let Outlet::Ghost(ghost) = &*lock(&self.outlet) {
             let _ = ghost.set_target(None::<&gst::Pad>);
         }
         for element in old.elements.iter().rev() {
@@ -350,7 +362,7 @@ impl<S: Clone> ChainSlot<S> {
         if let Inlet::Ghost(ghost) = &self.inlet {
             let _ = ghost.set_target(None::<&gst::Pad>);
         }
-        if let Outlet::Ghost(ghost) = &self.outlet {
+        if let Outlet::Ghost(ghost) = &*lock(&self.outlet) {
             let _ = ghost.set_target(None::<&gst::Pad>);
         }
         for element in elements.iter().rev() {

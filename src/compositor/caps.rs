@@ -2,7 +2,7 @@
 //! The bin's caps, read and written: what downstream accepts per memory (for `plan.rs`), the pad
 //! templates, and caps moved between system and GL memory.
 
-use super::plan::Downstream;
+use super::plan::{Downstream, Formats};
 use crate::formats::GL_MEMORY;
 
 /// What downstream's caps accept, per memory.
@@ -17,9 +17,9 @@ pub(super) fn downstream_of(caps: &gst::CapsRef) -> Downstream {
         } else if s.name() != "video/x-raw" {
             continue;
         } else if features.contains(GL_MEMORY) {
-            down.gl = true;
+            down.gl = Some(Formats::Any);
         } else if features.is_empty() || features.contains("memory:SystemMemory") {
-            down.system = true;
+            down.system = Some(Formats::Any);
         } else if let Some(f) = features.iter().next() {
             let f = f.to_string();
             if !down.other_features.contains(&f) {
@@ -33,15 +33,9 @@ pub(super) fn downstream_of(caps: &gst::CapsRef) -> Downstream {
 /// What both paths can take and give: raw video in system or GL memory.
 /// As informative as compositor's and glvideomixer's templates: every raw format this GStreamer
 /// knows (compositor's list, best first) in system memory, and the formats GL converts in GL
-/// memory. The binding's format list is checked against the running library, so a format the
-/// installed GStreamer does not know is never named.
+/// memory ([`crate::formats::system_formats`], [`crate::formats::GL_CONVERT_FORMATS`]).
 pub(super) fn template_caps() -> gst::Caps {
-    let known = gst_video::VideoFormat::iter_raw()
-        .map(|f| f.to_str().to_string())
-        .filter(|name| {
-            gst_video::VideoFormat::from_string(name) != gst_video::VideoFormat::Unknown
-        });
-    let system: Vec<String> = known.collect();
+    let system = crate::formats::system_formats();
     let mut caps = gst::Caps::builder("video/x-raw")
         .field("format", gst::List::new(system.iter().map(String::as_str)))
         .field("width", gst::IntRange::new(1, i32::MAX))

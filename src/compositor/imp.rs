@@ -89,6 +89,9 @@ impl Compositor {
             downstream,
             load: self.load(),
             interop: None,
+            consumer_cuda_device: crate::chainbin::consumer::find(self.srcpad.upcast_ref())
+                .and_then(|c| c.cuda_device),
+            gst_version: crate::gstversion::running(),
         };
         if request.needs_interop() {
             // On the consumer's CUDA device, as for stromautoconvert (see chainbin::consumer).
@@ -144,10 +147,11 @@ impl Compositor {
         gst::info!(
             CAT,
             imp = self,
-            "building {} for {} input(s): {}",
+            "building {} for {} input(s): {} ({} copies per frame of each system-memory input)",
             plan.describe(),
             request.load.inputs,
-            plan.reason
+            plan.reason,
+            plan.copies_per_frame()
         );
         if let Err(err) = self.build_mix(&plan) {
             self.post_build_error(&plan, &err);
@@ -822,13 +826,13 @@ mod tests {
     fn downstream_memory_is_read_from_caps() {
         gst::init().unwrap();
         let down = downstream_of(&"video/x-raw,format=RGBA".parse::<gst::Caps>().unwrap());
-        assert!(down.system && !down.gl && !down.any);
+        assert!(down.system.is_some() && down.gl.is_none() && !down.any);
         let down = downstream_of(
             &"video/x-raw(memory:GLMemory),format=NV12; video/x-raw,format=NV12"
                 .parse::<gst::Caps>()
                 .unwrap(),
         );
-        assert!(down.system && down.gl);
+        assert!(down.accepts_both());
         assert!(downstream_of(&gst::Caps::new_any()).any);
         let down = downstream_of(
             &"video/x-raw(memory:CUDAMemory)"

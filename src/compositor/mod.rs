@@ -3,7 +3,8 @@
 //! (`glvideomixer`) when GL renders on a GPU and that pays off, and on the CPU (`compositor`)
 //! otherwise; it says which and why in the element message `strom-compositor`.
 //!
-//! `plan.rs` is the decision as plain data; `imp.rs` the bin (settings, state changes, the
+//! `plan.rs` is the decision as plain data (the consumer's memory from the planner, `crate::path`,
+//! plus the GL renderer and the cost of the mix); `imp.rs` the bin (settings, state changes, the
 //! decision's inputs and message); `mixer.rs` builds the chosen mixer and connects the bin's pads
 //! to it; `pad.rs` is the request pad, whose properties go to the real mixer's pad.
 

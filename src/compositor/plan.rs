@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MPL-2.0
 //! The decision, as plain data: a [`Request`] (mode, what GL this process has, what downstream
 //! accepts, what the pads ask of the mix, the interop test's answer when it matters) → which
-//! mixer to build, in which memory it hands frames on, and why. No GStreamer object lives here,
-//! so every rule is unit-tested.
+//! mixer to build, in which memory it hands frames on, and why. The memory the consumer gets is
+//! the planner's (`crate::path`, as for `stromautoconvert`); this module adds the GL renderer
+//! and the cost of the mix. No GStreamer object lives here, so every rule is unit-tested.
 
 use super::Mode;
-pub(crate) use crate::path::InteropVerdict;
+use crate::path::{self, MemoryPath, PathRequest};
+pub(crate) use crate::path::{Downstream, Formats, InteropVerdict};
 
 /// The two mixers the bin can build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -128,24 +130,13 @@ impl GlState {
     }
 }
 
-/// What downstream's caps accept, per memory.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub(crate) struct Downstream {
-    pub system: bool,
-    pub gl: bool,
-    /// ANY caps (a bare `fakesink`, or nothing linked yet).
-    pub any: bool,
-    /// Caps features downstream asked for that neither path produces.
-    pub other_features: Vec<String>,
-}
-
-impl Downstream {
-    pub(crate) fn gl_only(&self) -> bool {
-        self.gl && !self.system && !self.any
-    }
-
-    fn accepts_both(&self) -> bool {
-        self.gl && self.system && !self.any
+impl From<Mode> for path::Mode {
+    fn from(mode: Mode) -> path::Mode {
+        match mode {
+            Mode::Auto => path::Mode::Auto,
+            Mode::Gl => path::Mode::Gl,
+            Mode::Software => path::Mode::Software,
+        }
     }
 }
 
@@ -185,6 +176,10 @@ pub(crate) struct Request {
     pub load: MixLoad,
     /// Needed when [`Request::needs_interop`] says so.
     pub interop: Option<InteropVerdict>,
+    /// The CUDA device of the consumer downstream (`cuda-device-id`), when it names one.
+    pub consumer_cuda_device: Option<u32>,
+    /// The GStreamer running, for the planner's version facts.
+    pub gst_version: crate::gstversion::GstVersion,
 }
 
 /// Whether the decision needs to know about GL (a context check, once per process).
@@ -193,11 +188,32 @@ pub(crate) fn needs_gl_check(mode: Mode, downstream: &Downstream) -> bool {
 }
 
 impl Request {
+    /// What the memory-path planner reads: in auto mode, GL memory is out without GL on a GPU
+    /// (the mix then runs on the CPU and the consumer gets system memory, uploaded only for one
+    /// of GL memory alone). The mixer's inputs come in system or GL memory alike: the planner is
+    /// asked about the mix's output.
+    fn path_request(&self) -> PathRequest<'_> {
+        let gl_ruled_out = (self.gl.on_gpu() != Some(true)).then(|| {
+            self.gl
+                .unusable()
+                .unwrap_or_else(|| "no GPU renderer".into())
+        });
+        PathRequest {
+            mode: self.mode.into(),
+            input: &path::Memory::System,
+            downstream: &self.downstream,
+            consumer_cuda_device: self.consumer_cuda_device,
+            interop: self.interop.as_ref(),
+            gst_version: self.gst_version,
+            gl_ruled_out,
+        }
+    }
+
     /// Auto mode on a GPU, with a consumer that takes both memories (as `nvh264enc` does): GL
     /// memory helps only if the consumer can read it, which for a CUDA encoder is the interop
-    /// test's question.
+    /// test's question (the planner's rule, [`PathRequest::needs_interop`]).
     pub(crate) fn needs_interop(&self) -> bool {
-        self.mode == Mode::Auto && self.gl.on_gpu() == Some(true) && self.downstream.accepts_both()
+        self.path_request().needs_interop()
     }
 }
 
@@ -211,15 +227,36 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
-    /// The elements between the mixer's output and the bin's src pad: `glupload` when
-    /// `compositor` feeds a GL consumer, a system-memory capsfilter when `glvideomixer` must
-    /// download for a consumer that would also take GL memory.
+    /// The memory path this plan settled on, as the planner states it: the mix in GL or system
+    /// memory, on frames that come in system memory (the pads upload or download the others),
+    /// and the move to the memory the consumer gets.
+    pub(crate) fn memory(&self) -> MemoryPath {
+        let work = match self.path {
+            MixPath::Gl => path::Path::Gl,
+            MixPath::Software => path::Path::SystemMemory,
+        };
+        let output = match self.output {
+            OutputMemory::Gl => path::Path::Gl,
+            OutputMemory::System => path::Path::SystemMemory,
+        };
+        MemoryPath::between(&path::Memory::System, work, output, self.reason.clone())
+    }
+
+    /// The elements between the mixer's output and the bin's src pad, one per move after the
+    /// mix: `glupload` when `compositor` feeds a GL consumer, a system-memory capsfilter when
+    /// `glvideomixer` (which downloads itself) must hand system memory to a consumer that would
+    /// also take GL memory.
     pub(crate) fn output_elements(&self) -> &'static [&'static str] {
-        match (self.path, self.output) {
-            (MixPath::Software, OutputMemory::Gl) => &["glupload"],
-            (MixPath::Gl, OutputMemory::System) => &["capsfilter"],
+        match self.memory().after.as_slice() {
+            [path::Step::Upload] => &["glupload"],
+            [path::Step::Download] => &["capsfilter"],
             _ => &[],
         }
+    }
+
+    /// The uploads, downloads and the mix per frame of each input in system memory.
+    pub(crate) fn copies_per_frame(&self) -> u32 {
+        self.memory().copies_per_frame()
     }
 
     /// `glvideomixer ! capsfilter` and the like, for logs.
@@ -240,27 +277,26 @@ pub(crate) struct PlanError(pub String);
 
 /// Picks the mixer for `request`.
 pub(crate) fn plan(request: &Request) -> Result<Plan, PlanError> {
-    let down = &request.downstream;
-    if !down.system && !down.gl && !down.any {
-        return Err(PlanError(format!(
-            "downstream accepts neither system memory nor GL memory (it asks for {}); put a \
-             matching upload element (e.g. cudaupload) after stromcompositor",
-            if down.other_features.is_empty() {
-                "non-raw caps".to_owned()
-            } else {
-                down.other_features.join(", ")
-            }
-        )));
-    }
+    let memory = path::plan(&request.path_request())
+        .and_then(MemoryPath::built)
+        .map_err(|err| PlanError(err.fix("stromcompositor", &request.downstream)))?;
     match request.mode {
-        Mode::Software => software_mode(request),
-        Mode::Gl => gl_mode(request),
-        Mode::Auto => auto_mode(request),
+        Mode::Software => software_mode(request, &memory),
+        Mode::Gl => gl_mode(request, &memory),
+        Mode::Auto => auto_mode(request, &memory),
     }
 }
 
-fn software_mode(request: &Request) -> Result<Plan, PlanError> {
-    let output = software_output(request, "mode=software")?;
+/// The memory the planner hands the consumer, as this bin names it.
+fn output_of(memory: &MemoryPath) -> OutputMemory {
+    match memory.output {
+        path::Path::Gl => OutputMemory::Gl,
+        path::Path::SystemMemory | path::Path::CudaMemory => OutputMemory::System,
+    }
+}
+
+fn software_mode(request: &Request, memory: &MemoryPath) -> Result<Plan, PlanError> {
+    let output = software_output(request, memory, "mode=software")?;
     Ok(Plan {
         path: MixPath::Software,
         output,
@@ -268,9 +304,14 @@ fn software_mode(request: &Request) -> Result<Plan, PlanError> {
     })
 }
 
-/// `compositor` makes system memory; a consumer that takes only GL memory gets it uploaded.
-fn software_output(request: &Request, why: &str) -> Result<OutputMemory, PlanError> {
-    if !request.downstream.gl_only() {
+/// `compositor` makes system memory; a consumer that takes only GL memory gets it uploaded
+/// (the planner's answer for system-memory work), which needs GL.
+fn software_output(
+    request: &Request,
+    memory: &MemoryPath,
+    why: &str,
+) -> Result<OutputMemory, PlanError> {
+    if output_of(memory) == OutputMemory::System {
         return Ok(OutputMemory::System);
     }
     match request.gl.unusable() {
@@ -283,32 +324,27 @@ fn software_output(request: &Request, why: &str) -> Result<OutputMemory, PlanErr
     }
 }
 
-fn gl_mode(request: &Request) -> Result<Plan, PlanError> {
+fn gl_mode(request: &Request, memory: &MemoryPath) -> Result<Plan, PlanError> {
     if let Some(gl) = request.gl.unusable() {
         return Err(PlanError(format!(
             "mode=gl needs GL, but {gl}; on headless machines set {}, or use mode=auto",
             crate::gpu::gl::GL_HEADLESS_FIX
         )));
     }
-    // As stromautoconvert's mode=gl: GL memory to whoever takes it, a download otherwise.
-    let down = &request.downstream;
-    let output = if down.gl || down.any {
-        OutputMemory::Gl
-    } else {
-        OutputMemory::System
-    };
+    // As stromautoconvert's mode=gl (the planner's): GL memory to whoever takes it, a
+    // download otherwise.
     Ok(Plan {
         path: MixPath::Gl,
-        output,
+        output: output_of(memory),
         reason: format!("mode=gl (GL renderer {})", request.gl.renderer()),
     })
 }
 
-fn auto_mode(request: &Request) -> Result<Plan, PlanError> {
+fn auto_mode(request: &Request, memory: &MemoryPath) -> Result<Plan, PlanError> {
     let software = |reason: String| -> Result<Plan, PlanError> {
         Ok(Plan {
             path: MixPath::Software,
-            output: software_output(request, "compositor")?,
+            output: software_output(request, memory, "compositor")?,
             reason,
         })
     };
@@ -340,52 +376,47 @@ fn auto_mode(request: &Request) -> Result<Plan, PlanError> {
             reason,
         })
     };
-    if down.gl_only() {
-        return gl_plan(
-            OutputMemory::Gl,
-            format!(
-                "the GL renderer {renderer} is a GPU and downstream takes only GL memory: \
-                 glvideomixer, output in GL memory"
-            ),
-        );
-    }
-    if down.accepts_both() {
-        match &request.interop {
-            Some(v) if v.works => {
-                return gl_plan(
-                    OutputMemory::Gl,
-                    format!(
-                        "the GL renderer {renderer} is a GPU, downstream takes GL memory and \
-                         CUDA-GL interop works: glvideomixer, output in GL memory (no download)"
-                    ),
-                );
-            }
-            Some(v) if load.cpu_costs_more() => {
-                return gl_plan(
-                    OutputMemory::System,
-                    format!(
-                        "the GL renderer {renderer} is a GPU and the mix is cheaper there ({}); \
-                         downstream also takes GL memory, but CUDA-GL interop is {}: \
-                         glvideomixer, output downloaded to system memory",
-                        load.describe(),
-                        v.status
-                    ),
-                );
-            }
-            Some(v) => {
-                return software(format!(
-                    "the GL renderer {renderer} is a GPU, but CUDA-GL interop is {} (so the \
-                     consumer reads system memory) and the mix neither scales nor blends: \
-                     compositor costs less than uploading every input",
-                    v.status
-                ));
-            }
-            None => {
-                return Err(PlanError(
-                    "internal: the interop test result is needed but was not given".into(),
-                ));
-            }
+    let interop_status = request.interop.as_ref().map(|v| v.status.as_str());
+    match (output_of(memory), memory.decided_by_interop) {
+        (OutputMemory::Gl, false) => {
+            return gl_plan(
+                OutputMemory::Gl,
+                format!(
+                    "the GL renderer {renderer} is a GPU and downstream takes only GL memory: \
+                     glvideomixer, output in GL memory"
+                ),
+            );
         }
+        (OutputMemory::Gl, true) => {
+            return gl_plan(
+                OutputMemory::Gl,
+                format!(
+                    "the GL renderer {renderer} is a GPU, downstream takes GL memory and \
+                     CUDA-GL interop works: glvideomixer, output in GL memory (no download)"
+                ),
+            );
+        }
+        (OutputMemory::System, true) if load.cpu_costs_more() => {
+            return gl_plan(
+                OutputMemory::System,
+                format!(
+                    "the GL renderer {renderer} is a GPU and the mix is cheaper there ({}); \
+                     downstream also takes GL memory, but CUDA-GL interop is {}: \
+                     glvideomixer, output downloaded to system memory",
+                    load.describe(),
+                    interop_status.unwrap_or_default()
+                ),
+            );
+        }
+        (OutputMemory::System, true) => {
+            return software(format!(
+                "the GL renderer {renderer} is a GPU, but CUDA-GL interop is {} (so the \
+                 consumer reads system memory) and the mix neither scales nor blends: \
+                 compositor costs less than uploading every input",
+                interop_status.unwrap_or_default()
+            ));
+        }
+        (OutputMemory::System, false) => {}
     }
     let consumer = if down.any {
         "downstream accepts any caps (system memory is the safe choice)"
@@ -430,22 +461,22 @@ mod tests {
 
     fn system() -> Downstream {
         Downstream {
-            system: true,
+            system: Some(Formats::Any),
             ..Default::default()
         }
     }
 
     fn gl_only() -> Downstream {
         Downstream {
-            gl: true,
+            gl: Some(Formats::Any),
             ..Default::default()
         }
     }
 
     fn both() -> Downstream {
         Downstream {
-            system: true,
-            gl: true,
+            system: Some(Formats::Any),
+            gl: Some(Formats::Any),
             ..Default::default()
         }
     }
@@ -467,6 +498,8 @@ mod tests {
                 ..Default::default()
             },
             interop: None,
+            consumer_cuda_device: None,
+            gst_version: crate::gstversion::GstVersion::new(1, 22),
         }
     }
 

@@ -3,6 +3,7 @@
 //! (`negotiate.rs`), fixation follows `videoconvert`'s, and frames are converted by the plain
 //! functions of `planes.rs`, `packed.rs` and `rgb.rs`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{LazyLock, Mutex};
 
 use gst::glib;
@@ -17,6 +18,8 @@ use super::frame::{self, Workspace};
 use super::negotiate::{self, Conversion, Planar};
 use super::out420::Out420;
 use super::planes::{Plane, PlaneMut};
+use super::scale::{Scaler, Scaling};
+use super::scaling;
 use crate::framecheck::{self, DropCount};
 use crate::sync::lock;
 
@@ -57,6 +60,9 @@ struct State {
     workspace: Workspace,
     /// Threads asked for that the system refused (warned once per number).
     refused_threads: Option<usize>,
+    /// Scaling mode, input and output sizes differing: the scaling instead of `conversion`.
+    scaling: Option<Scaling>,
+    scaler: Option<Scaler>,
 }
 
 #[derive(Default)]
@@ -65,9 +71,19 @@ pub struct FastConvert {
     state: Mutex<State>,
     /// Input buffers dropped because they do not hold the frame they claim.
     dropped: DropCount,
+    /// Made by `make_scaler`: also scales, as `videoconvertscale` (set before it is linked).
+    scales: AtomicBool,
 }
 
 impl FastConvert {
+    pub(super) fn set_scales(&self) {
+        self.scales.store(true, Ordering::Relaxed);
+    }
+
+    fn scales(&self) -> bool {
+        self.scales.load(Ordering::Relaxed)
+    }
+
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         lock(&self.state)
     }
@@ -246,10 +262,17 @@ impl BaseTransformImpl for FastConvert {
         caps: &gst::Caps,
         filter: Option<&gst::Caps>,
     ) -> Option<gst::Caps> {
-        let other = match direction {
+        let mut other = match direction {
             gst::PadDirection::Sink => negotiate::outputs_for(caps),
             _ => negotiate::inputs_for(caps),
         };
+        if self.scales() {
+            let (from, to) = scaling::SCALED;
+            other.merge(match direction {
+                gst::PadDirection::Sink => scaling::any_size(caps, (from, to)),
+                _ => scaling::any_size(caps, (to, from)),
+            });
+        }
         Some(match filter {
             Some(filter) => filter.intersect_with_mode(&other, gst::CapsIntersectMode::First),
             None => other,
@@ -268,6 +291,18 @@ impl BaseTransformImpl for FastConvert {
             return self.parent_fixate_caps(direction, caps, othercaps);
         }
         let downstream = self.obj().src_pad().peer_query_caps(None);
+        if self.scales()
+            && let Some(chosen) =
+                crate::autoconvert::fixate::videoconvertscale_output(caps, &downstream)
+            && chosen.is_subset(&othercaps)
+        {
+            gst::debug!(
+                CAT,
+                imp = self,
+                "fixated as videoconvertscale would: {chosen}"
+            );
+            return chosen;
+        }
         if let Some(chosen) = negotiate::videoconvert_output(caps, &downstream)
             && chosen.is_subset(&othercaps)
         {
@@ -286,6 +321,12 @@ impl VideoFilterImpl for FastConvert {
         outcaps: &gst::Caps,
         out_info: &gst_video::VideoInfo,
     ) -> Result<(), gst::LoggableError> {
+        if self.scales()
+            && (in_info.width(), in_info.height()) != (out_info.width(), out_info.height())
+        {
+            return self.set_scaling(incaps, in_info, outcaps, out_info);
+        }
+        self.state().scaling = None;
         match Conversion::new(in_info, out_info) {
             Ok(conversion) => {
                 gst::debug!(CAT, imp = self, "{conversion:?} for {incaps} -> {outcaps}");
@@ -341,13 +382,27 @@ impl VideoFilterImpl for FastConvert {
             .take(inframe.n_planes() as usize)
             .map(|(data, stride)| Plane { data, stride })
             .collect();
+        let scaling = self.state().scaling;
         let [oy, o1, o2, _] = outframe.planes_data_mut();
         let mut out = [oy, o1, o2]
             .into_iter()
             .zip(out_strides)
             .map(|(data, stride)| PlaneMut { data, stride });
-        let mut state = self.state();
-        let state = &mut *state;
+        let mut guard = self.state();
+        let state = &mut *guard;
+        if let Some(scaling) = scaling {
+            // Scaling writes NV12 only (`Scaling::new`).
+            let out = match (scaling.to, out.next(), out.next()) {
+                (Planar::Nv12, Some(y), Some(uv)) => Out420::Nv12 { y, uv },
+                _ => return Err(gst::FlowError::NotNegotiated),
+            };
+            let result = state
+                .scaler
+                .get_or_insert_with(Scaler::default)
+                .scale(&scaling, &input, out);
+            drop(guard);
+            return self.frame_result(result.map(|()| format!("{scaling:?}")));
+        }
         let result = match state.conversion {
             Some(conversion) => {
                 let out = match (frame::output_layout(&conversion), out.next(), out.next()) {
@@ -368,13 +423,57 @@ impl VideoFilterImpl for FastConvert {
             }
             None => Err("no caps were set".to_owned()),
         };
-        match result {
-            Ok((conversion, threads)) => {
-                gst::trace!(
-                    CAT,
-                    imp = self,
-                    "converted {conversion:?} on {threads} thread(s)"
+        drop(guard);
+        self.frame_result(
+            result.map(|(conversion, threads)| format!("{conversion:?} on {threads} thread(s)")),
+        )
+    }
+}
+
+impl FastConvert {
+    /// Scaling mode, sizes differing: the scaling for these caps, or an error naming the fix.
+    fn set_scaling(
+        &self,
+        incaps: &gst::Caps,
+        in_info: &gst_video::VideoInfo,
+        outcaps: &gst::Caps,
+        out_info: &gst_video::VideoInfo,
+    ) -> Result<(), gst::LoggableError> {
+        let mut state = self.state();
+        state.conversion = None;
+        match Scaling::new(in_info, out_info) {
+            Ok(scaling) => {
+                gst::debug!(CAT, imp = self, "{scaling:?} for {incaps} -> {outcaps}");
+                state.scaling = Some(scaling);
+                state.in_info = Some(in_info.clone());
+                Ok(())
+            }
+            Err(why) => {
+                state.scaling = None;
+                state.in_info = None;
+                drop(state);
+                gst::element_imp_error!(
+                    self,
+                    gst::CoreError::Negotiation,
+                    (
+                        "{} cannot scale {incaps} to {outcaps} as videoconvertscale would: \
+                         {why}; use videoconvertscale for this stream",
+                        super::ELEMENT_NAME
+                    )
                 );
+                Err(gst::loggable_error!(CAT, "unsupported scaling: {why}"))
+            }
+        }
+    }
+
+    /// A frame's outcome: what was done (traced), or an element error.
+    fn frame_result(
+        &self,
+        result: Result<String, String>,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        match result {
+            Ok(done) => {
+                gst::trace!(CAT, imp = self, "converted: {done}");
                 Ok(gst::FlowSuccess::Ok)
             }
             Err(why) => {

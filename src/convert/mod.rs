@@ -14,6 +14,10 @@
 //! [`negotiate::videoconvert_output`] says `videoconvert` would produce caps that
 //! [`negotiate::Conversion::new`] converts, and use `videoconvert` for everything else.
 //!
+//! In scaling mode ([`make_scaler`]) it also scales I420 into NV12 at `videoconvertscale`'s
+//! default picture through GStreamer's own scaler, one plane at a time (`scale.rs`), where
+//! [`scaling::scaled_target`] says so.
+//!
 //! Threads (`n-threads`, which the bins pass on): by default one per stream where one thread
 //! already runs at 1.5× `videoconvert`'s default speed or more, CPU time per frame being what a
 //! server with many streams pays; where it does not (UYVY/YUY2 → I420, against `videoconvert`'s
@@ -24,6 +28,10 @@ use gst::glib;
 
 mod bands;
 mod chroma;
+// Research step for a one-pass mosaic (BENCHMARKS.md, "Scaling and mixing"): no element uses it
+// yet, only its tests.
+#[allow(dead_code)]
+mod cubic;
 mod frame;
 mod imp;
 pub(crate) mod negotiate;
@@ -32,6 +40,8 @@ mod packed;
 mod planes;
 mod pool;
 mod rgb;
+mod scale;
+pub(crate) mod scaling;
 
 /// The name chains and messages give the element.
 pub(crate) const ELEMENT_NAME: &str = "stromfastconvert";
@@ -44,6 +54,17 @@ glib::wrapper! {
 pub(crate) fn make() -> gst::Element {
     use gst::prelude::*;
     glib::Object::new::<FastConvert>().upcast()
+}
+
+/// A new converter in scaling mode (for `stromautoconvertscale`): besides its conversions it
+/// scales I420 into smaller NV12 as `videoconvertscale` does at its defaults
+/// (`scale.rs`, `scaling.rs`), and fixates its output caps as `videoconvertscale` would.
+pub(crate) fn make_scaler() -> gst::Element {
+    use gst::prelude::*;
+    use gst::subclass::prelude::*;
+    let element = glib::Object::new::<FastConvert>();
+    element.imp().set_scales();
+    element.upcast()
 }
 
 /// How a direct conversion treats the picture's colour description.

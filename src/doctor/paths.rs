@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MPL-2.0
 //! Which path each of the plugin's elements would take on this machine. Every row asks the
 //! element's own plain decision module (`autoconvert::plan`, `compositor::plan`,
-//! `autoenc::plan`) with a typical request and this machine's facts (the interop report, GL, the
-//! registry), so the doctor says what the element would decide and never decides it itself.
+//! `autoenc::plan`; the first two ask the memory-path planner, `crate::path`, with the
+//! `Downstream` given here) with a typical request and this machine's facts (the interop report,
+//! GL, the registry), so the doctor says what the element would decide and never decides it
+//! itself.
 //! Pure: the facts come in from [`super::gather`].
 
 use super::Check;
@@ -12,6 +14,7 @@ use crate::autoenc::plan::{self as enc, Registered};
 use crate::autoenc::{Codec, Preference};
 use crate::compositor::{self, plan as mix};
 use crate::gpu::interop::InteropReport;
+use crate::path::{Downstream, Formats, InteropVerdict, Memory};
 
 /// The consumer the rows assume: an encoder that takes GL and system memory, as `nvh264enc` does,
 /// so the interop test decides (the case the elements exist for).
@@ -28,14 +31,15 @@ pub(crate) fn autoconvert(interop: &InteropReport, scale: bool) -> Check {
     let request = convert::Request {
         mode: autoconvert::Mode::Auto,
         input: convert::Input::raw("I420", true),
-        downstream: convert::Downstream {
-            system: Some(convert::Formats::Any),
-            gl: Some(convert::Formats::Any),
+        downstream: Downstream {
+            system: Some(Formats::Any),
+            gl: Some(Formats::Any),
             ..Default::default()
         },
         direct_target: None,
         gl_failed: None,
-        interop: Some(convert::InteropVerdict::from(interop)),
+        interop: Some(InteropVerdict::from(interop)),
+        consumer_cuda_device: None,
         passthrough: false,
         scale,
         software_settings: None,
@@ -45,9 +49,10 @@ pub(crate) fn autoconvert(interop: &InteropReport, scale: bool) -> Check {
         Ok(plan) => Check::info(
             name,
             format!(
-                "{} ({}) for I420 into {CONSUMER}: {}",
-                plan.shape.path.as_str(),
-                plan.shape.describe(),
+                "{} ({}, {} copies per frame) for I420 into {CONSUMER}: {}",
+                plan.chain.path().as_str(),
+                plan.chain.describe(),
+                plan.chain.copies_per_frame(&Memory::System),
                 plan.reason
             ),
         ),
@@ -62,9 +67,9 @@ pub(crate) fn compositor(gl: mix::GlState, interop: &InteropReport) -> Check {
     let mut request = mix::Request {
         mode: compositor::Mode::Auto,
         gl,
-        downstream: mix::Downstream {
-            system: true,
-            gl: true,
+        downstream: Downstream {
+            system: Some(Formats::Any),
+            gl: Some(Formats::Any),
             ..Default::default()
         },
         load: mix::MixLoad {
@@ -73,9 +78,11 @@ pub(crate) fn compositor(gl: mix::GlState, interop: &InteropReport) -> Check {
             blended: 0,
         },
         interop: None,
+        consumer_cuda_device: None,
+        gst_version: crate::gstversion::running(),
     };
     if request.needs_interop() {
-        request.interop = Some(mix::InteropVerdict::from(interop));
+        request.interop = Some(InteropVerdict::from(interop));
     }
     match mix::plan(&request) {
         Ok(plan) => Check::info(

@@ -26,11 +26,15 @@ pub const FAIL_OPEN: &str = "stromtestfailopenh264enc";
 pub const FAIL_FRAME: &str = "stromtestfailframeh264enc";
 pub const GL_ENCODER: &str = "stromtestglh264enc";
 pub const FAIL_AFTER: &str = "stromtestfailafterh264enc";
+pub const GL_REFUSING: &str = "stromtestglrefuseh264enc";
+/// What NVENC's session refusal looks like (nvcodec's text, with NVENC's status 10).
+pub const SESSION_ERROR: &str =
+    "Failed to open encode session: NvEncOpenEncodeSessionEx: NV_ENC_ERR_OUT_OF_MEMORY (10)";
 pub const OPEN_ERROR: &str = "OpenEncodeSessionEx failed: out of memory";
 pub const FRAME_ERROR: &str = "NvEncEncodePicture failed: the encode session was lost";
 
 mod imp {
-    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
     use std::sync::{Arc, LazyLock};
 
     use gst::glib;
@@ -208,6 +212,7 @@ mod imp {
         src: gst::GhostPad,
         fail_after: Arc<AtomicU32>,
         stop_delay_ms: AtomicU32,
+        zero_latency: AtomicBool,
     }
 
     #[glib::object_subclass]
@@ -230,6 +235,7 @@ mod imp {
                 src,
                 fail_after: Arc::new(AtomicU32::new(0)),
                 stop_delay_ms: AtomicU32::new(0),
+                zero_latency: AtomicBool::new(false),
             }
         }
     }
@@ -251,6 +257,9 @@ mod imp {
                     glib::ParamSpecBoolean::builder("threaded")
                         .blurb("Output from a thread of its own (a queue after x264enc)")
                         .build(),
+                    glib::ParamSpecBoolean::builder("zero-latency")
+                        .blurb("x264enc tune=zerolatency: it reports no latency of its own")
+                        .build(),
                 ]
             });
             PROPERTIES.as_ref()
@@ -267,6 +276,12 @@ mod imp {
                 "stop-delay" => self
                     .stop_delay_ms
                     .store(value.get().unwrap(), Ordering::SeqCst),
+                "zero-latency" => {
+                    let on = value.get().unwrap();
+                    self.zero_latency.store(on, Ordering::SeqCst);
+                    let tune = if on { "zerolatency" } else { "" };
+                    self.encoder.set_property_from_str("tune", tune);
+                }
                 "threaded" => {
                     // A ghost pad's target must be unlinked: the queue goes in after it let go.
                     self.src.set_target(None::<&gst::Pad>).unwrap();
@@ -290,6 +305,7 @@ mod imp {
                 "fail-after" => self.fail_after.load(Ordering::SeqCst).to_value(),
                 "bframes" => self.encoder.property_value("bframes"),
                 "stop-delay" => self.stop_delay_ms.load(Ordering::SeqCst).to_value(),
+                "zero-latency" => self.zero_latency.load(Ordering::SeqCst).to_value(),
                 "threaded" => self
                     .src
                     .target()
@@ -447,6 +463,133 @@ mod imp {
             Err(gst::FlowError::Error)
         }
     }
+
+    /// Takes GL memory or system memory in its template, like nvh264enc, but refuses GL memory
+    /// (and the first session of the process) at the caps with NVENC's session error, as a
+    /// consumer GPU past its session limit or an encoder whose GL interop fails; afterwards, on
+    /// system memory, it encodes (x264enc inside).
+    pub struct GlRefuse {
+        encoder: gst::Element,
+    }
+
+    #[glib::object_subclass]
+    impl ObjectSubclass for GlRefuse {
+        const NAME: &'static str = "StromTestGlRefuseH264Enc";
+        type Type = super::GlRefuse;
+        type ParentType = gst::Bin;
+
+        fn with_class(_klass: &Self::Class) -> Self {
+            let encoder = gst::ElementFactory::make("x264enc")
+                .property_from_str("tune", "zerolatency")
+                .build()
+                .unwrap();
+            GlRefuse { encoder }
+        }
+    }
+
+    impl ObjectImpl for GlRefuse {
+        fn constructed(&self) {
+            self.parent_constructed();
+            let bin = self.obj();
+            let download = gst::ElementFactory::make("gldownload").build().unwrap();
+            let convert = gst::ElementFactory::make("videoconvert").build().unwrap();
+            let children = [&download, &convert, &self.encoder];
+            bin.add_many(children).unwrap();
+            gst::Element::link_many(children).unwrap();
+            let templates = bin.pad_template_list();
+            let find = |name| {
+                templates
+                    .iter()
+                    .find(|t| t.name_template() == name)
+                    .unwrap()
+            };
+            let sink = gst::GhostPad::builder_from_template_with_target(
+                find("sink"),
+                &download.static_pad("sink").unwrap(),
+            )
+            .unwrap()
+            .event_function(|pad, parent, event| {
+                // The first session of the process is refused too: a GPU at its session
+                // limit (where the bin's converter took system memory from the start).
+                static FIRST_REFUSED: AtomicBool = AtomicBool::new(false);
+                let refused = match event.view() {
+                    gst::EventView::Caps(c) => {
+                        c.caps()
+                            .features(0)
+                            .is_some_and(|f| f.contains("memory:GLMemory"))
+                            || !FIRST_REFUSED.swap(true, Ordering::SeqCst)
+                    }
+                    _ => false,
+                };
+                if refused {
+                    if let Some(bin) = parent.and_then(|p| p.downcast_ref::<gst::Element>()) {
+                        bin.post_error_message(gst::error_msg!(
+                            gst::LibraryError::Init,
+                            [
+                                "{} (test-only encoder that refuses GL memory)",
+                                super::SESSION_ERROR
+                            ]
+                        ));
+                    }
+                    return false;
+                }
+                gst::Pad::event_default(pad, parent, event)
+            })
+            .build();
+            let src = gst::GhostPad::builder_from_template_with_target(
+                find("src"),
+                &self.encoder.static_pad("src").unwrap(),
+            )
+            .unwrap()
+            .build();
+            bin.add_pad(&sink).unwrap();
+            bin.add_pad(&src).unwrap();
+        }
+    }
+
+    impl GstObjectImpl for GlRefuse {}
+    impl BinImpl for GlRefuse {}
+
+    impl ElementImpl for GlRefuse {
+        fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+            static METADATA: LazyLock<gst::subclass::ElementMetadata> =
+                LazyLock::new(|| metadata("Test encoder that refuses GL memory"));
+            Some(&*METADATA)
+        }
+
+        fn pad_templates() -> &'static [gst::PadTemplate] {
+            static TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+                let gl = gst::Caps::builder("video/x-raw")
+                    .features(["memory:GLMemory"])
+                    .field("format", "NV12")
+                    .build();
+                let mut sink = gl;
+                sink.merge(
+                    gst::Caps::builder("video/x-raw")
+                        .field("format", "NV12")
+                        .build(),
+                );
+                let src = gst::Caps::builder("video/x-h264").build();
+                vec![
+                    gst::PadTemplate::new(
+                        "sink",
+                        gst::PadDirection::Sink,
+                        gst::PadPresence::Always,
+                        &sink,
+                    )
+                    .unwrap(),
+                    gst::PadTemplate::new(
+                        "src",
+                        gst::PadDirection::Src,
+                        gst::PadPresence::Always,
+                        &src,
+                    )
+                    .unwrap(),
+                ]
+            });
+            TEMPLATES.as_ref()
+        }
+    }
 }
 
 glib::wrapper! {
@@ -459,6 +602,10 @@ glib::wrapper! {
 
 glib::wrapper! {
     pub struct FailAfter(ObjectSubclass<imp::FailAfter>) @extends gst::Bin, gst::Element, gst::Object;
+}
+
+glib::wrapper! {
+    pub struct GlRefuse(ObjectSubclass<imp::GlRefuse>) @extends gst::Bin, gst::Element, gst::Object;
 }
 
 glib::wrapper! {
@@ -477,5 +624,7 @@ pub fn register() {
             .expect("register the fail-after encoder");
         gst::Element::register(None, GL_ENCODER, gst::Rank::NONE, GlEncoder::static_type())
             .expect("register the GL-memory encoder");
+        gst::Element::register(None, GL_REFUSING, gst::Rank::NONE, GlRefuse::static_type())
+            .expect("register the GL-refusing encoder");
     });
 }

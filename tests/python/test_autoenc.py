@@ -121,6 +121,7 @@ fresh = Gst.ElementFactory.make("stromautoenc", None)
 check("max-held-time defaults to 2 s", fresh.get_property("max-held-time") == 2 * Gst.SECOND)
 check("max-held-bytes defaults to 256 MiB", fresh.get_property("max-held-bytes") == 256 * 1024 * 1024)
 check("hang-timeout defaults to 5 s", fresh.get_property("hang-timeout") == 5 * Gst.SECOND)
+check("switch-latency defaults to 300 ms", fresh.get_property("switch-latency") == 300 * Gst.MSECOND)
 
 _, error, _, _ = run('videotestsrc num-buffers=5 ! stromautoenc name=enc candidates=",," ! fakesink')
 check("a candidates list without names is an error", error is not None and "names no encoder" in error, str(error))

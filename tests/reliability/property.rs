@@ -213,6 +213,7 @@ proptest! {
             direct_target: case.direct_target(),
             gl_failed: None,
             interop: None,
+            consumer_cuda_device: None,
             passthrough: false,
             scale: false,
             software_settings: None,
@@ -227,8 +228,8 @@ proptest! {
         let description = case.pipeline_description();
         match (&planned, &negotiated) {
             (Ok(p), Ok((path, chain))) => {
-                prop_assert_eq!(path.as_str(), p.shape.path.as_str(), "{}", description);
-                prop_assert_eq!(chain, &p.shape.describe(), "{}", description);
+                prop_assert_eq!(path.as_str(), p.chain.path().as_str(), "{}", description);
+                prop_assert_eq!(chain, &p.chain.describe(), "{}", description);
             }
             (Err(_), Err(_)) => {}
             _ => prop_assert!(
