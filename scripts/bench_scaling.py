@@ -180,6 +180,22 @@ def main():
     print(f"\nLoad average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
 
 
+def measure(pipes, reps, frames):
+    """Runs every pipeline `reps` times, interleaved round-robin; returns the median CPU and wall
+    ms per frame of each, less those of the pipeline named "source" (the sources alone)."""
+    samples = {name: [] for name in pipes}
+    for _ in range(reps):
+        for name, pipe in pipes.items():
+            samples[name].append(run(pipe))
+    src_cpu = statistics.median(c for c, _ in samples["source"])
+    src_wall = statistics.median(w for _, w in samples["source"])
+    net = {n: (statistics.median(c for c, _ in s) - src_cpu) / frames * 1e3
+           for n, s in samples.items()}
+    wall = {n: (statistics.median(w for _, w in s) - src_wall) / frames * 1e3
+            for n, s in samples.items()}
+    return net, wall
+
+
 def ladder(args, speed):
     print("| case | chain | stromautoconvertscale CPU ms/frame | videoconvertscale n-threads=1 "
           "CPU ms/frame | CPU ratio | wall ratio (videoconvertscale ÷ ours) | floor ms | "
@@ -191,16 +207,7 @@ def ladder(args, speed):
         pipes = {name: f"{source(iw, ih, frames)} ! {el} ! {out} ! fakesink sync=false"
                  for name, el in SCALERS.items()}
         pipes["source"] = f"{source(iw, ih, frames)} ! fakesink sync=false"
-        samples = {name: [] for name in pipes}
-        for _ in range(args.reps):
-            for name, pipe in pipes.items():
-                samples[name].append(run(pipe))
-        src_cpu = statistics.median(c for c, _ in samples["source"])
-        src_wall = statistics.median(w for _, w in samples["source"])
-        net = {n: (statistics.median(c for c, _ in s) - src_cpu) / frames * 1e3
-               for n, s in samples.items()}
-        wall = {n: (statistics.median(w for _, w in s) - src_wall) / frames * 1e3
-                for n, s in samples.items()}
+        net, wall = measure(pipes, args.reps, frames)
         floor = (frame_size(iw, ih) + frame_size(ow, oh)) / speed * 1e3
         ours, stock = net["stromautoconvertscale"], net["videoconvertscale n-threads=1"]
         path = chain(pipes["stromautoconvertscale"].replace(f"num-buffers={frames}",
@@ -241,16 +248,7 @@ def mosaic(args, speed):
                 f"{source(1920, 1080, frames, patterns[i])} ! videoconvertscale n-threads=1 "
                 f"method=mitchell ! video/x-raw,width=960,height=540 ! fakesink sync=false"
                 for i in range(4))
-        samples = {name: [] for name in pipes}
-        for _ in range(args.reps):
-            for name, p in pipes.items():
-                samples[name].append(run(p))
-        src_cpu = statistics.median(c for c, _ in samples["source"])
-        src_wall = statistics.median(w for _, w in samples["source"])
-        net = {n: (statistics.median(c for c, _ in s) - src_cpu) / frames * 1e3
-               for n, s in samples.items()}
-        wall = {n: (statistics.median(w for _, w in s) - src_wall) / frames * 1e3
-                for n, s in samples.items()}
+        net, wall = measure(pipes, args.reps, frames)
         floor = (4 * frame_size(1920, 1080) + frame_size(1920, 1080)) / speed * 1e3
         ours, stock = net["stromcompositor"], net["compositor"]
         print(f"| {case} | {ours:.3f} | {stock:.3f} | {ours / stock:.2f}× | "
