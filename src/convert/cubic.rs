@@ -495,30 +495,18 @@ fn gathered(h: &Axis, line: &[u8], out: &mut [u8], gathered: &mut [u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// White noise from a fixed seed (xorshift).
-    fn snow(len: usize, seed: u64) -> Vec<u8> {
-        let mut x = seed | 1;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 24) as u8
-            })
-            .collect()
-    }
+    use crate::convert::noise;
 
     /// Hard edges and flat areas (where the cubic's lobes overshoot and clamp) over noise.
     fn blocks(w: usize, h: usize, seed: u64) -> Vec<u8> {
-        let noise = snow(w * h, seed);
+        let grain = noise(w * h, seed);
         (0..w * h)
             .map(|k| {
                 let (x, y) = (k % w, k / w);
                 if (x / 7 + y / 5) % 3 == 0 {
                     if (x / 3) % 2 == 0 { 255 } else { 0 }
                 } else {
-                    noise[k]
+                    grain[k]
                 }
             })
             .collect()
@@ -588,7 +576,7 @@ mod tests {
     ) -> u8 {
         let stride = from.0 + 13;
         let mut worst = 0;
-        for (k, src) in [snow(stride * from.1, 7), blocks(stride, from.1, 11)]
+        for (k, src) in [noise(stride * from.1, 7), blocks(stride, from.1, 11)]
             .iter()
             .enumerate()
         {
@@ -735,7 +723,7 @@ mod tests {
             (CUBIC, (1920, 1080), (1920, 540)),
             (CUBIC, (1920, 1080), (960, 1080)),
         ] {
-            let src = snow(from.0 * from.1, 3);
+            let src = noise(from.0 * from.1, 3);
             let mut dst = vec![0u8; to.0 * to.1];
             let mut cubic = Cubic::new(method, from, to, &options()).unwrap();
             let h = GstScaler::new(method, from.0, to.0, &options()).unwrap();

@@ -198,21 +198,10 @@ mod tests {
     use super::*;
     use crate::convert::bands;
     use crate::convert::chroma::HSiting;
+    use crate::convert::noise;
     use crate::convert::packed::{Packing, Route};
     use crate::convert::planes::PlaneMut;
     use crate::convert::rgb::{Encoding, Order};
-
-    fn noise(len: usize, seed: u64) -> Vec<u8> {
-        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 24) as u8
-            })
-            .collect()
-    }
 
     /// Every conversion the element makes, with both routes and sitings and two matrices.
     fn conversions() -> Vec<Conversion> {

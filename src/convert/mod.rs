@@ -29,7 +29,8 @@ use gst::glib;
 mod bands;
 mod chroma;
 // Research step for a one-pass mosaic (BENCHMARKS.md, "Scaling and mixing"): no element uses it
-// yet, only its tests.
+// yet, only its tests, so it is built for them and not into the plugin.
+#[cfg(test)]
 #[allow(dead_code)]
 mod cubic;
 mod frame;
@@ -100,6 +101,21 @@ fn inputs() -> &'static [&'static str] {
     &[
         "I420", "NV12", "UYVY", "YUY2", "BGRx", "BGRA", "RGBx", "RGBA",
     ]
+}
+
+/// Deterministic pseudo-random bytes (xorshift) for the converters' unit tests: picture content
+/// no shortcut can special-case, the same on every run.
+#[cfg(test)]
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
 }
 
 #[cfg(test)]
