@@ -341,16 +341,7 @@ impl VideoFilterImpl for FastConvert {
                 state.conversion = None;
                 state.in_info = None;
                 drop(state);
-                gst::element_imp_error!(
-                    self,
-                    gst::CoreError::Negotiation,
-                    (
-                        "{} cannot convert {incaps} to {outcaps} as videoconvert would: {why}; \
-                         use videoconvert for this stream",
-                        super::ELEMENT_NAME
-                    )
-                );
-                Err(gst::loggable_error!(CAT, "unsupported conversion: {why}"))
+                Err(self.refuse_caps("convert", "videoconvert", incaps, outcaps, &why))
             }
         }
     }
@@ -452,18 +443,31 @@ impl FastConvert {
                 state.scaling = None;
                 state.in_info = None;
                 drop(state);
-                gst::element_imp_error!(
-                    self,
-                    gst::CoreError::Negotiation,
-                    (
-                        "{} cannot scale {incaps} to {outcaps} as videoconvertscale would: \
-                         {why}; use videoconvertscale for this stream",
-                        super::ELEMENT_NAME
-                    )
-                );
-                Err(gst::loggable_error!(CAT, "unsupported scaling: {why}"))
+                Err(self.refuse_caps("scale", "videoconvertscale", incaps, outcaps, &why))
             }
         }
+    }
+
+    /// Caps this element cannot `verb` as `stock` would: an element error naming the stock
+    /// element to use instead, and the error `set_info` returns.
+    fn refuse_caps(
+        &self,
+        verb: &str,
+        stock: &str,
+        incaps: &gst::Caps,
+        outcaps: &gst::Caps,
+        why: &dyn std::fmt::Display,
+    ) -> gst::LoggableError {
+        gst::element_imp_error!(
+            self,
+            gst::CoreError::Negotiation,
+            (
+                "{} cannot {verb} {incaps} to {outcaps} as {stock} would: {why}; use {stock} for \
+                 this stream",
+                super::ELEMENT_NAME
+            )
+        );
+        gst::loggable_error!(CAT, "cannot {verb} as {stock} would: {why}")
     }
 
     /// A frame's outcome: what was done (traced), or an element error.
